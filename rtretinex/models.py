@@ -1,0 +1,182 @@
+"""RetinexNet: Decom-Net and Enhance-Net.
+
+Wei, Wang, Yang, Liu, "Deep Retinex Decomposition for Low-Light Enhancement", BMVC 2018.
+Layer shapes follow the official TensorFlow code (Enhance-Net is ``RelightNet`` there).
+All nets take NCHW float tensors in [0, 1] of any height and width.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "DecomNet",
+    "EnhanceNet",
+    "RetinexNet",
+    "RetinexOutput",
+    "WeightsError",
+    "WeightsMeta",
+    "DEFAULT_WEIGHTS",
+    "create_retinexnet",
+    "load_weights",
+    "save_weights",
+    "weights_sha256",
+]
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "retinexnet_lol.pt"
+ARCHITECTURE = "retinexnet"
+CHANNELS = 64
+
+
+class WeightsError(ValueError):
+    """A weights file is missing, corrupt or does not match the architecture."""
+
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2)
+
+
+class DecomNet(nn.Module):
+    """Splits an image S into reflectance R (3 ch) and illumination I (1 ch), S ≈ R ∘ I."""
+
+    def __init__(self, channels: int = CHANNELS, kernel: int = 3, layers: int = 5) -> None:
+        super().__init__()
+        self.shallow = _conv(4, channels, kernel * 3)
+        self.body = nn.Sequential(
+            *[m for _ in range(layers) for m in (_conv(channels, channels, kernel), nn.ReLU())]
+        )
+        self.head = _conv(channels, 4, kernel)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        brightest = image.amax(dim=1, keepdim=True)
+        x = self.head(self.body(self.shallow(torch.cat([brightest, image], dim=1))))
+        return torch.sigmoid(x[:, :3]), torch.sigmoid(x[:, 3:4])
+
+
+def _resize_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=like.shape[-2:], mode="nearest")
+
+
+class EnhanceNet(nn.Module):
+    """Brightens the illumination: (R, I) → Î, an encoder-decoder with additive skips."""
+
+    def __init__(self, channels: int = CHANNELS, kernel: int = 3) -> None:
+        super().__init__()
+        self.stem = _conv(4, channels, kernel)
+        self.down = nn.ModuleList(_conv(channels, channels, kernel, stride=2) for _ in range(3))
+        self.up = nn.ModuleList(_conv(channels, channels, kernel) for _ in range(3))
+        self.fuse = nn.Conv2d(3 * channels, channels, 1)
+        self.head = _conv(channels, 1, kernel)
+
+    def forward(self, reflectance: torch.Tensor, illumination: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(torch.cat([reflectance, illumination], dim=1))]
+        for conv in self.down:
+            skips.append(F.relu(conv(skips[-1])))
+        x = skips.pop()
+        decoded = []
+        for conv in self.up:
+            skip = skips.pop()
+            x = F.relu(conv(_resize_to(x, skip))) + skip
+            decoded.append(x)
+        gathered = torch.cat([_resize_to(d, decoded[-1]) for d in decoded], dim=1)
+        return self.head(self.fuse(gathered))
+
+
+class RetinexOutput(NamedTuple):
+    """Everything one RetinexNet pass produces (all NCHW)."""
+
+    reflectance: torch.Tensor
+    illumination: torch.Tensor
+    enhanced_illumination: torch.Tensor
+    output: torch.Tensor
+
+
+class RetinexNet(nn.Module):
+    """Decom-Net followed by Enhance-Net; output = R ∘ Î (unclamped while training)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decom = DecomNet()
+        self.enhance = EnhanceNet()
+
+    def forward(self, image: torch.Tensor) -> RetinexOutput:
+        reflectance, illumination = self.decom(image)
+        enhanced = self.enhance(reflectance, illumination)
+        output = reflectance * enhanced
+        if not self.training:
+            output = output.clamp(0.0, 1.0)
+        return RetinexOutput(reflectance, illumination, enhanced, output)
+
+
+@dataclass
+class WeightsMeta:
+    """What a shipped weights file says about itself."""
+
+    architecture: str = ARCHITECTURE
+    parameters: int = 0
+    training_data: str = ""
+    command: str = ""
+    validation: dict[str, float] = field(default_factory=dict)
+    held_out: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def save_weights(model: RetinexNet, path: Path, meta: WeightsMeta) -> None:
+    """Write a plain state dict plus JSON-able metadata (loadable with weights_only=True)."""
+    meta.parameters = count_parameters(model)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"state_dict": state, "meta": json.dumps(asdict(meta))}, tmp)
+    tmp.replace(path)
+
+
+def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
+    """Load a weights file into ``model`` safely; raise WeightsError with the cause and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        meta = WeightsMeta(**json.loads(blob["meta"]))
+        state = blob["state_dict"]
+    except Exception as exc:  # noqa: BLE001 - any failure here means a bad file
+        raise WeightsError(
+            f"cannot read weights {path}: not a rtretinex weights file ({type(exc).__name__})"
+        ) from None
+    if meta.architecture != ARCHITECTURE:
+        raise WeightsError(
+            f"weights {path} are for architecture {meta.architecture!r}, expected {ARCHITECTURE!r}"
+        )
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise WeightsError(f"weights {path} do not fit RetinexNet: {first}") from None
+    return meta
+
+
+def weights_sha256(path: Path) -> str:
+    """Content hash of a weights file (used in engine cache keys)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def create_retinexnet(weights: Path | None = DEFAULT_WEIGHTS) -> RetinexNet:
+    """Build RetinexNet in eval mode, loading ``weights`` unless it is None."""
+    model = RetinexNet()
+    if weights is not None:
+        load_weights(model, weights)
+    return model.eval()
