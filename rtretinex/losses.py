@@ -23,13 +23,17 @@ _GRAY = (0.299, 0.587, 0.114)
 
 
 def gradient(x: torch.Tensor, direction: str) -> torch.Tensor:
-    """Absolute finite difference with kernel [[0,0],[-1,1]] (x) or its transpose (y)."""
+    """Absolute finite difference with kernel [[0,0],[-1,1]] (x) or its transpose (y).
+
+    Borders repeat the edge pixel (the official code pads with zeros, which makes even a
+    constant illumination pay a smoothness cost along the right and bottom edges).
+    """
     kernel = x.new_tensor([[0.0, 0.0], [-1.0, 1.0]]).view(1, 1, 2, 2)
     if direction == "y":
         kernel = kernel.transpose(2, 3)
     elif direction != "x":
         raise ValueError(f"direction must be 'x' or 'y', got {direction!r}")
-    return F.conv2d(F.pad(x, (0, 1, 0, 1)), kernel).abs()
+    return F.conv2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), kernel).abs()
 
 
 def _gray(rgb: torch.Tensor) -> torch.Tensor:

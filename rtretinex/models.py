@@ -20,6 +20,7 @@ from torch import nn
 __all__ = [
     "DecomNet",
     "EnhanceNet",
+    "RetinexHeads",
     "RetinexNet",
     "RetinexOutput",
     "WeightsError",
@@ -114,6 +115,18 @@ class RetinexNet(nn.Module):
         if not self.training:
             output = output.clamp(0.0, 1.0)
         return RetinexOutput(reflectance, illumination, enhanced, output)
+
+
+class RetinexHeads(nn.Module):
+    """Export-friendly view of RetinexNet: image → (R, I, Î) as a plain tuple."""
+
+    def __init__(self, net: RetinexNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        reflectance, illumination = self.net.decom(image)
+        return reflectance, illumination, self.net.enhance(reflectance, illumination)
 
 
 @dataclass

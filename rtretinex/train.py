@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import math
 import shlex
 import sys
 import time
@@ -44,7 +46,7 @@ class Stage:
 
 
 STAGE_NAMES = ("decom", "enhance", "joint")
-DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:96:8,joint:6000:5e-4:96:8"
+DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:96:8,joint:8000:5e-4:96:8"
 
 
 def parse_stages(spec: str) -> list[Stage]:
@@ -98,7 +100,7 @@ class Trainer:
     def _lr(self) -> float:
         """Cosine decay from the stage's rate to 1 % of it."""
         progress = self.step / max(1, self.stage.steps)
-        return self.stage.lr * (0.01 + 0.99 * 0.5 * (1.0 + np.cos(np.pi * progress)))
+        return self.stage.lr * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if not self.bf16:
@@ -147,7 +149,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "stages": [vars(s) for s in self.stages],
-            "numpy_rng": self.rng.bit_generator.state,
+            "numpy_rng": json.dumps(self.rng.bit_generator.state, default=int),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -168,7 +170,7 @@ class Trainer:
         self.optimizer = self._make_optimizer()
         if self.optimizer is not None:
             self.optimizer.load_state_dict(state["optimizer"])
-        self.rng.bit_generator.state = state["numpy_rng"]
+        self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         torch.set_rng_state(state["torch_rng"])
 
     @torch.inference_mode()

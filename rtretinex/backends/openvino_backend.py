@@ -1,0 +1,110 @@
+"""OpenVINO on the CPU: the model converted from torch, dynamic H×W, bf16 where supported.
+
+The converted IR is cached in ``engines/`` (keyed by weights, precision and versions) and
+OpenVINO's compiled-model cache lives beside it, so a second start skips both steps.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import RetinexHeads, create_retinexnet
+from . import Decomposition, nchw_input, to_decomposition
+from .cache import ENGINES_DIR, engine_key, engine_path, log
+
+__all__ = ["OpenVINOBackend"]
+
+_HINTS = {"bf16": "bf16", "fp32": "f32"}
+# Largest difference from the torch fp32 reference that a fresh IR may show (f32 inference).
+BUILD_TOLERANCE = 1e-4
+
+
+def _reference_outputs(weights: Path, x: np.ndarray) -> list[np.ndarray]:
+    heads = RetinexHeads(create_retinexnet(weights))
+    with torch.inference_mode():
+        return [t.numpy() for t in heads(torch.from_numpy(x))]
+
+
+class OpenVINOBackend:
+    """RetinexNet compiled by OpenVINO for the CPU."""
+
+    name = "openvino"
+
+    def __init__(self, weights: Path, precision: str = "bf16", cache_dir: Path = ENGINES_DIR,
+                 threads: int | None = None) -> None:
+        import openvino as ov
+
+        self.core = ov.Core()
+        if precision == "bf16" and "BF16" not in self._capabilities():
+            log.warning("this CPU has no bf16 support; openvino runs in fp32")
+            precision = "fp32"
+        self.precision = precision
+        self.device_name = self.core.get_property("CPU", "FULL_DEVICE_NAME")
+        self.cache_dir = Path(cache_dir)
+        self.ir_path = engine_path(
+            "openvino", engine_key(weights, openvino=ov.get_version(), torch=torch.__version__),
+            ".xml", self.cache_dir,
+        )
+        model = self._load_or_build(weights)
+        config = {
+            "INFERENCE_PRECISION_HINT": _HINTS[precision],
+            "PERFORMANCE_HINT": "LATENCY",
+            "CACHE_DIR": str(self.cache_dir / "openvino-compiled"),
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = self.core.compile_model(model, "CPU", config)
+        self.request = self.compiled.create_infer_request()
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        if importlib.util.find_spec("openvino") is None:
+            return "the openvino package is not installed (pip install openvino)"
+        return None
+
+    def _capabilities(self) -> list[str]:
+        return list(self.core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+    def _load_or_build(self, weights: Path):
+        if self.ir_path.is_file():
+            try:
+                return self.core.read_model(self.ir_path)
+            except RuntimeError as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning("cached OpenVINO model %s is unreadable (%s); rebuilding",
+                            self.ir_path.name, first)
+        return self.build(weights)
+
+    def build(self, weights: Path):
+        """Convert from torch, save the IR, reload it and prove it matches torch fp32."""
+        import openvino as ov
+
+        heads = RetinexHeads(create_retinexnet(weights))
+        example = torch.rand(1, 3, 64, 96)
+        model = ov.convert_model(heads, example_input=example,
+                                 input=[ov.PartialShape([1, 3, -1, -1])])
+        for output, name in zip(model.outputs, ("reflectance", "illumination", "enhanced")):
+            output.get_tensor().set_names({name})
+        self.ir_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.ir_path.with_name(f".{self.ir_path.name}.partial.xml")
+        ov.save_model(model, tmp, compress_to_fp16=False)
+        tmp.with_suffix(".bin").replace(self.ir_path.with_suffix(".bin"))
+        tmp.replace(self.ir_path)
+        reloaded = self.core.read_model(self.ir_path)
+        check = self.core.compile_model(reloaded, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        x = np.random.default_rng(0).random((1, 3, 37, 53), dtype=np.float32)
+        got = check(x)
+        for i, ref in enumerate(_reference_outputs(weights, x)):
+            err = float(np.abs(got[i] - ref).max())
+            if err > BUILD_TOLERANCE:
+                self.ir_path.unlink(missing_ok=True)
+                raise RuntimeError(f"OpenVINO build differs from torch by {err:.2e}; not cached")
+        return reloaded
+
+    def __call__(self, frame: np.ndarray) -> Decomposition:
+        self.request.infer([nchw_input(frame)])
+        return to_decomposition(*(self.request.get_output_tensor(i).data for i in range(3)))

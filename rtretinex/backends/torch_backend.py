@@ -1,0 +1,78 @@
+"""PyTorch backends: ``torch-cpu`` (the fp32 reference) and ``cuda`` (FP16, channels_last)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models import RetinexHeads, create_retinexnet
+from . import Decomposition, nchw_input, to_decomposition
+
+__all__ = ["CudaBackend", "TorchCPUBackend", "TorchBackend"]
+
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class TorchBackend:
+    """RetinexNet in eager PyTorch (optionally ``torch.compile``d) on one device."""
+
+    name = "torch"
+
+    def __init__(self, weights: Path, precision: str, device: str, compile: bool = False) -> None:
+        self.precision = precision
+        self.device = torch.device(device)
+        self.dtype = _DTYPES[precision]
+        heads = RetinexHeads(create_retinexnet(weights)).to(self.device, self.dtype)
+        self.model = heads.to(memory_format=torch.channels_last)
+        if compile:
+            self.model = torch.compile(self.model, dynamic=True)
+
+    @property
+    def device_name(self) -> str:
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return "CPU"
+
+    @torch.inference_mode()
+    def infer_tensor(self, batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(N, 3, H, W) float in [0, 1] on any device → (R, I, Î) in fp32 on this device."""
+        x = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        return tuple(t.float() for t in self.model(x))
+
+    def __call__(self, frame: np.ndarray) -> Decomposition:
+        outputs = self.infer_tensor(torch.from_numpy(nchw_input(frame)))
+        return to_decomposition(*(t.cpu().numpy() for t in outputs))
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+class TorchCPUBackend(TorchBackend):
+    """The fp32 reference every other backend is compared against."""
+
+    name = "torch-cpu"
+
+    def __init__(self, weights: Path, precision: str = "fp32") -> None:
+        super().__init__(weights, precision, "cpu")
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return None
+
+
+class CudaBackend(TorchBackend):
+    """Torch on an NVIDIA GPU, FP16 and channels_last by default."""
+
+    name = "cuda"
+
+    def __init__(self, weights: Path, precision: str = "fp16", compile: bool = False) -> None:
+        super().__init__(weights, precision, "cuda", compile=compile)
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        if not torch.cuda.is_available():
+            return "no CUDA GPU visible to torch (needs an NVIDIA GPU and a CUDA build of torch)"
+        return None

@@ -1,0 +1,37 @@
+"""Shared fixtures: small LOL-format folders made from scikit-image's bundled photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from rtretinex.data import simulate_low_light
+from rtretinex.images import write_image
+
+
+def small_photo(name: str = "astronaut", height: int = 48, width: int = 64) -> np.ndarray:
+    """A real photo from scikit-image, resized to height × width (uint8 RGB)."""
+    image = getattr(skdata, name)()
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def make_lol_folder(root: Path, count: int = 4, height: int = 48, width: int = 64,
+                    suffix: str = ".png") -> Path:
+    """Write ``count`` simulated low/high pairs in LOL layout under ``root``."""
+    photos = ("astronaut", "chelsea", "coffee", "rocket")
+    for side in ("low", "high"):
+        (root / side).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        high = small_photo(photos[i % len(photos)], height, width)
+        write_image(root / "high" / f"{i + 1}{suffix}", high)
+        write_image(root / "low" / f"{i + 1}{suffix}", simulate_low_light(high, seed=i))
+    return root
+
+
+@pytest.fixture
+def lol_folder(tmp_path: Path) -> Path:
+    return make_lol_folder(tmp_path / "lol")

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from rtretinex import train
+from rtretinex.data import PairedImages
+from rtretinex.losses import output_loss
+from rtretinex.models import RetinexNet, load_weights
+
+
+def _trainer(folder, stages, seed=0):
+    torch.manual_seed(seed)
+    data = PairedImages.load(folder)
+    return train.Trainer(RetinexNet(), data, train.parse_stages(stages), torch.device("cpu"),
+                         bf16=False, seed=seed)
+
+
+def test_a_few_steps_lower_the_output_loss(lol_folder):
+    trainer = _trainer(lol_folder, "enhance:5:2e-3:32:4,joint:40:2e-3:32:4")
+    low, high = trainer.data.sample(np.random.default_rng(123), 8, 32)
+
+    def loss() -> float:
+        trainer.model.train()
+        with torch.no_grad():
+            return float(output_loss(trainer.model(low), low, high))
+
+    before = loss()
+    while not trainer.done:
+        trainer.train_step()
+    assert loss() < 0.8 * before
+
+
+def test_resume_from_a_checkpoint_is_exact(lol_folder, tmp_path):
+    stages = "decom:2:1e-3:24:2,enhance:2:1e-3:24:2,joint:2:1e-3:24:2"
+    straight = _trainer(lol_folder, stages)
+    while not straight.done:
+        straight.train_step()
+
+    first = _trainer(lol_folder, stages)
+    for _ in range(3):
+        first.train_step()
+    first.save_checkpoint(tmp_path / "ckpt")
+    resumed = _trainer(lol_folder, stages, seed=99)  # different seed: state must come from disk
+    resumed.load_checkpoint(tmp_path / "ckpt")
+    while not resumed.done:
+        resumed.train_step()
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_command_line_trains_and_writes_weights_with_metadata(lol_folder, tmp_path):
+    out = tmp_path / "w.pt"
+    args = ["--data", str(lol_folder), "--out", str(out), "--checkpoint", str(tmp_path / "c"),
+            "--stages", "decom:1:1e-3:24:2,enhance:1:1e-3:24:2,joint:1:1e-3:24:2",
+            "--val-count", "1", "--no-bf16"]
+    assert train.main(args) == 0
+    meta = load_weights(RetinexNet(), out)
+    assert meta.command == "python -m rtretinex.train " + " ".join(args)
+    assert len(meta.held_out) == 1 and meta.validation["n"] == 1
+
+
+def test_bad_stage_spec_is_rejected():
+    with pytest.raises(ValueError, match="name:steps:lr:patch:batch"):
+        train.parse_stages("decom:10")
