@@ -23,7 +23,7 @@ from rich.table import Table
 from rtretinex import metrics
 from rtretinex.backends import BACKENDS, BackendUnavailable, create_backend
 from rtretinex.data import PairedImages, find_pairs
-from rtretinex.enhancer import MODES, EnhanceSettings, Enhancer
+from rtretinex.enhancer import MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import InputError, UsageError
 from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
 
@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     for column in ("image", "PSNR (dB)", "SSIM", "ms"):
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(r["name"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['seconds'] * 1e3:.0f}")
+        ms = f"{r['seconds'] * 1e3:.0f}"
+        table.add_row(r["name"], f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", ms)
     table.add_section()
     table.add_row(f"mean of {n}", f"{result['psnr']:.2f}", f"{result['ssim']:.3f}", "")
     console.print(table)

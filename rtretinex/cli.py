@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .backends import BACKENDS, BackendUnavailable, create_backend
-from .enhancer import MODES, EnhanceSettings, Enhancer
+from .enhancer import MODES, Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
 from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .models import DEFAULT_WEIGHTS, WeightsError

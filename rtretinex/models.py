@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "DEFAULT_WEIGHTS",
     "DecomNet",
     "EnhanceNet",
     "RetinexHeads",
@@ -25,7 +26,6 @@ __all__ = [
     "RetinexOutput",
     "WeightsError",
     "WeightsMeta",
-    "DEFAULT_WEIGHTS",
     "create_retinexnet",
     "load_weights",
     "save_weights",
@@ -166,7 +166,7 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         meta = WeightsMeta(**json.loads(blob["meta"]))
         state = blob["state_dict"]
-    except Exception as exc:  # noqa: BLE001 - any failure here means a bad file
+    except Exception as exc:
         raise WeightsError(
             f"cannot read weights {path}: not a rtretinex weights file ({type(exc).__name__})"
         ) from None

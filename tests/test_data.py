@@ -17,7 +17,7 @@ def test_find_pairs_sorts_names_naturally(tmp_path):
 
 def test_mismatched_names_are_reported(lol_folder):
     (lol_folder / "high" / "2.png").rename(lol_folder / "high" / "7.png")
-    with pytest.raises(InputError, match="names differ.*1 only in low/, 1 only in high/"):
+    with pytest.raises(InputError, match=r"names differ.*1 only in low/, 1 only in high/"):
         find_pairs(lol_folder)
 
 

@@ -7,6 +7,7 @@ OpenVINO's compiled-model cache lives beside it, so a second start skips both st
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +86,10 @@ class OpenVINOBackend:
 
         heads = RetinexHeads(create_retinexnet(weights))
         example = torch.rand(1, 3, 64, 96)
-        model = ov.convert_model(heads, example_input=example,
-                                 input=[ov.PartialShape([1, 3, -1, -1])])
+        with warnings.catch_warnings():  # the converter traces with torch.jit (deprecated)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = ov.convert_model(heads, example_input=example,
+                                     input=[ov.PartialShape([1, 3, -1, -1])])
         for output, name in zip(model.outputs, ("reflectance", "illumination", "enhanced")):
             output.get_tensor().set_names({name})
         self.ir_path.parent.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ class TensorRTBackend(TorchBackend):
         if path.is_file():
             try:
                 return self._load(path)
-            except Exception as exc:  # noqa: BLE001 - any unreadable engine is rebuilt
+            except Exception as exc:
                 log.warning("cached TensorRT engine %s is unusable (%s); rebuilding",
                             path.name, type(exc).__name__)
         return self.build()

@@ -10,7 +10,7 @@ import torch
 from ..models import RetinexHeads, create_retinexnet
 from . import Decomposition, nchw_input, to_decomposition
 
-__all__ = ["CudaBackend", "TorchCPUBackend", "TorchBackend"]
+__all__ = ["CudaBackend", "TorchBackend", "TorchCPUBackend"]
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

@@ -1,0 +1,137 @@
+"""Every backend available here against the torch fp32 reference; the backend table; caches."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rtretinex.backends import (
+    BACKENDS,
+    BackendUnavailable,
+    create_backend,
+    get_spec,
+    resolve_auto,
+)
+from rtretinex.backends.cache import engine_key
+from rtretinex.backends.openvino_backend import OpenVINOBackend
+from rtretinex.backends.tensorrt_backend import ShapeProfile, library_versions
+from rtretinex.data import simulate_low_light
+from rtretinex.errors import UsageError
+from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_weights
+
+from .conftest import small_photo
+
+# Largest |difference| from torch fp32 allowed in R, I and Î, per precision.
+TOLERANCE = {"fp32": 1e-4, "bf16": 5e-2}
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return simulate_low_light(small_photo(height=90, width=122))
+
+
+@pytest.fixture(scope="module")
+def reference(frame):
+    return create_backend("torch-cpu", "fp32")(frame)
+
+
+def _available(name: str) -> bool:
+    return get_spec(name).unavailable_reason() is None
+
+
+CASES = [(spec.name, p) for spec in BACKENDS for p in spec.precisions]
+
+
+@pytest.mark.parametrize("name,precision", CASES)
+def test_backend_matches_torch_fp32_reference(name, precision, frame, reference, tmp_path):
+    if not _available(name):
+        pytest.skip(f"{name}: {get_spec(name).unavailable_reason()}")
+    options = {"cache_dir": tmp_path} if name in ("openvino", "tensorrt") else {}
+    backend = create_backend(name, precision, **options)
+    result = backend(frame)
+    tol = TOLERANCE.get(precision, 2e-2)
+    for got, ref in zip(result, reference):
+        assert got.shape == ref.shape and got.dtype == np.float32
+        assert float(np.abs(got - ref).max()) <= tol
+
+
+def test_table_lists_every_backend_once_with_what_it_needs():
+    names = [s.name for s in BACKENDS]
+    assert names == ["tensorrt", "cuda", "openvino", "torch-cpu"]
+    assert all(s.needs and s.precisions for s in BACKENDS)
+
+
+def test_auto_prefers_the_fastest_available():
+    expected = next(s.name for s in BACKENDS if s.unavailable_reason() is None)
+    assert resolve_auto().name == expected
+    if not torch.cuda.is_available():
+        assert expected == "openvino"
+
+
+def test_unknown_backend_and_precision_are_usage_errors():
+    with pytest.raises(UsageError, match="choose one of: auto, tensorrt"):
+        create_backend("metal")
+    with pytest.raises(UsageError, match="does not support precision 'fp8'"):
+        create_backend("torch-cpu", "fp8")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without GPU")
+def test_gpu_backends_say_what_is_missing():
+    for name in ("cuda", "tensorrt"):
+        with pytest.raises(BackendUnavailable, match=f"backend '{name}' is unavailable: "):
+            create_backend(name)
+
+
+def test_engine_key_changes_when_any_part_changes(tmp_path):
+    weights = tmp_path / "w.pt"
+    save_weights(RetinexNet(), weights, WeightsMeta())
+    base = dict(profile=ShapeProfile(), precision="fp16", gpu="H100", **library_versions())
+    key = engine_key(weights, **base)
+    assert key == engine_key(weights, **base)
+    changes = [("profile", ShapeProfile(max_hw=(1080, 1920))), ("precision", "fp32"),
+               ("gpu", "H200"), ("torch", "9.9"), ("tensorrt", "11.2"), ("torch-tensorrt", "3")]
+    for part, value in changes:
+        assert engine_key(weights, **{**base, part: value}) != key, part
+    torch.manual_seed(1)
+    save_weights(RetinexNet(), weights, WeightsMeta())
+    assert engine_key(weights, **base) != key
+
+
+def test_shape_profile_widens_to_cover_a_frame():
+    profile = ShapeProfile(min_hw=(64, 64), max_hw=(1080, 1920))
+    assert profile.fits(720, 1280) and not profile.fits(2160, 3840) and not profile.fits(32, 640)
+    wider = profile.covering(2160, 3840).covering(32, 640)
+    assert wider.fits(2160, 3840) and wider.fits(32, 640) and wider.opt_hw == profile.opt_hw
+
+
+def test_openvino_caches_its_model_and_rebuilds_a_corrupt_one(tmp_path, frame, caplog):
+    first = OpenVINOBackend(DEFAULT_WEIGHTS, "fp32", cache_dir=tmp_path)
+    ir = first.ir_path
+    assert ir.is_file() and ir.with_suffix(".bin").is_file() and ir.parent == tmp_path
+    stamp = ir.stat().st_mtime_ns
+    OpenVINOBackend(DEFAULT_WEIGHTS, "fp32", cache_dir=tmp_path)
+    assert ir.stat().st_mtime_ns == stamp  # loaded, not rebuilt
+
+    ir.write_text("<garbage")
+    again = OpenVINOBackend(DEFAULT_WEIGHTS, "fp32", cache_dir=tmp_path)
+    assert "rebuilding" in caplog.text
+    assert ir.read_text().startswith("<?xml")
+    np.testing.assert_allclose(again(frame)[2], first(frame)[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("precision,ov_type", [("fp32", "f32"), ("bf16", "bf16")])
+def test_openvino_compiles_in_the_requested_precision(tmp_path, precision, ov_type):
+    import openvino as ov
+
+    backend = OpenVINOBackend(DEFAULT_WEIGHTS, precision, cache_dir=tmp_path)
+    if backend.precision != precision:
+        pytest.skip("this CPU has no bf16; openvino fell back to fp32")
+    hint = backend.compiled.get_property("INFERENCE_PRECISION_HINT")
+    assert hint == getattr(ov.Type, ov_type)
+
+
+def test_engine_cache_defaults_to_the_repo_engines_folder():
+    from rtretinex.backends.cache import ENGINES_DIR
+
+    assert ENGINES_DIR == Path(__file__).resolve().parents[1] / "engines"

@@ -1,0 +1,114 @@
+"""run_stream.py on still images: round trips and every error path (exit code, one line)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtretinex.images import read_image, write_image
+
+from .conftest import small_photo
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run_stream.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, fragment: str) -> None:
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def dark_png(tmp_path: Path) -> Path:
+    from rtretinex.data import simulate_low_light
+
+    path = tmp_path / "dark.png"
+    write_image(path, simulate_low_light(small_photo(height=60, width=80)))
+    return path
+
+
+def test_image_round_trip_is_brighter_and_same_size(dark_png, tmp_path):
+    before = dark_png.read_bytes()
+    out = tmp_path / "bright.png"
+    result = run(str(dark_png), "-o", str(out), "--backend", "torch-cpu")
+    assert result.returncode == 0, result.stderr
+    dark, bright = read_image(dark_png), read_image(out)
+    assert bright.shape == dark.shape
+    assert bright.mean() > 1.5 * dark.mean()
+    assert dark_png.read_bytes() == before  # input untouched
+
+
+def test_folder_round_trip_writes_pngs(tmp_path, dark_png):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.jpg"):
+        write_image(src / name, read_image(dark_png))
+    out = tmp_path / "out"
+    result = run(str(src), "-o", str(out), "--backend", "openvino", "--mode", "fast")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+
+
+def test_existing_output_is_kept_without_y(dark_png, tmp_path):
+    out = tmp_path / "bright.png"
+    out.write_bytes(b"precious")
+    assert_one_line_error(run(str(dark_png), "-o", str(out)), 1, "pass -y")
+    assert out.read_bytes() == b"precious"
+    assert run(str(dark_png), "-o", str(out), "-y", "--backend", "torch-cpu").returncode == 0
+    assert read_image(out).shape == (60, 80, 3)
+
+
+@pytest.mark.parametrize("name,content,fragment", [
+    ("missing.png", None, "input not found"),
+    ("empty.png", b"", "cannot decode"),
+    ("text.png", b"hello", "cannot decode"),
+    ("empty_dir", "dir", "no images"),
+])
+def test_bad_inputs_fail_cleanly(tmp_path, name, content, fragment):
+    source = tmp_path / name
+    if content == "dir":
+        source.mkdir()
+    elif content is not None:
+        source.write_bytes(content)
+    out = tmp_path / "out.png"
+    result = run(str(source), "-o", str(out))
+    assert_one_line_error(result, 1, fragment)
+    assert not out.exists()
+
+
+def test_missing_output_folder(dark_png, tmp_path):
+    assert_one_line_error(run(str(dark_png), "-o", str(tmp_path / "no" / "x.png")), 1,
+                          "does not exist")
+
+
+def test_usage_errors_exit_2(dark_png, tmp_path):
+    assert_one_line_error(run(str(dark_png)), 2, "needs -o")
+    assert_one_line_error(run(str(dark_png), "-o", str(tmp_path / "x.txt")), 2, "image suffix")
+    assert_one_line_error(run(str(dark_png), "-o", str(tmp_path / "x.png"), "--backend", "gpu9"),
+                          2, "choose one of: auto, tensorrt, cuda, openvino, torch-cpu")
+    result = run(str(dark_png), "-o", str(tmp_path / "x.png"), "--backend", "openvino",
+                 "--precision", "int4")
+    assert_one_line_error(result, 2, "does not support precision 'int4'")
+
+
+def test_corrupt_weights_fail_cleanly(dark_png, tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(np.arange(100, dtype=np.uint8).tobytes())
+    out = tmp_path / "x.png"
+    assert_one_line_error(run(str(dark_png), "-o", str(out), "--weights", str(weights)), 1,
+                          "not a rtretinex weights file")
+    assert not out.exists()
+
+
+def test_missing_backend_says_what_to_install(dark_png, tmp_path):
+    result = run(str(dark_png), "-o", str(tmp_path / "x.png"), "--backend", "tensorrt")
+    assert_one_line_error(result, 1, "backend 'tensorrt' is unavailable")
