@@ -1,0 +1,217 @@
+"""Threads and bounded queues: decode → enhance → encode/display, with per-stage timing.
+
+A file keeps every frame in order (blocking queues of a few frames). A live source keeps
+only the newest frame: a one-slot buffer replaces a stale frame and counts it as dropped,
+so latency stays bounded when the enhancer is slower than the camera. Audio and subtitle
+packets travel through the same queues as frames, so they reach the muxer in demux order.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .enhancer import Enhancer
+from .io import DisplaySink, FileSink, Packet, Source, VideoFrame
+
+__all__ = ["LatestSlot", "PipelineStats", "StageTimer", "run_pipeline"]
+
+FILE_QUEUE_FRAMES = 4
+SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
+_POLL_S = 0.1
+
+
+class _End:
+    """Marks the end of the stream in a queue."""
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+class StageTimer:
+    """Milliseconds per call of each stage, the newest ``SAMPLES_KEPT`` kept."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, deque[float]] = {}
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.samples.setdefault(stage, deque(maxlen=SAMPLES_KEPT)).append(seconds * 1e3)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {"ms_median": float(np.median(v)), "ms_p95": float(np.percentile(v, 95)),
+                   "count": len(v)}
+            for name, v in self.samples.items() if v
+        }
+
+
+class LatestSlot:
+    """A one-item buffer for live sources: ``put`` replaces an unread item (a drop)."""
+
+    def __init__(self) -> None:
+        self._item: object = None
+        self._full = False
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: object, timeout: float | None = None) -> None:
+        with self._cond:
+            if self._full and not isinstance(self._item, (_End, _Failure)):
+                self.dropped += 1
+            self._item, self._full = item, True
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None) -> object:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._full, timeout):
+                raise queue.Empty
+            self._full = False
+            return self._item
+
+
+@dataclass
+class PipelineStats:
+    """What a run did; ``as_json`` is the --stats-json format."""
+
+    frames: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    interrupted: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict:
+        return {"frames": self.frames, "fps": self.fps, "dropped": self.dropped,
+                "seconds": self.seconds, "interrupted": self.interrupted,
+                "warnings": self.warnings, "stages": self.stages}
+
+
+def _put(q: queue.Queue | LatestSlot, item: object, stop: threading.Event) -> bool:
+    """Put unless stopping; False when the pipeline is stopping."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue | LatestSlot, stop: threading.Event) -> object:
+    while not stop.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+    return _End()
+
+
+def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
+            stop: threading.Event, max_frames: int | None) -> None:
+    frames = 0
+    try:
+        items = iter(source)
+        while not stop.is_set() and (max_frames is None or frames < max_frames):
+            start = time.perf_counter()
+            item = next(items, None)
+            if item is None:
+                break
+            if isinstance(item, VideoFrame):
+                timer.add("decode", time.perf_counter() - start)
+                item.captured_at = time.perf_counter()
+                frames += 1
+            if not _put(out, item, stop):
+                return
+    except BaseException as exc:
+        _put(out, _Failure(exc), stop)
+        return
+    _put(out, _End(), stop)
+
+
+def _enhance(enhancer: Enhancer, inbox: queue.Queue | LatestSlot,
+             out: queue.Queue | LatestSlot, timer: StageTimer, stop: threading.Event) -> None:
+    while True:
+        item = _get(inbox, stop)
+        if isinstance(item, VideoFrame):
+            start = time.perf_counter()
+            try:
+                enhanced = enhancer(item.image)
+            except BaseException as exc:
+                _put(out, _Failure(exc), stop)
+                return
+            timer.add("enhance", time.perf_counter() - start)
+            item = (item, enhanced)
+        if not _put(out, item, stop) or isinstance(item, (_End, _Failure)):
+            return
+
+
+def run_pipeline(source: Source, enhancer: Enhancer, file_sink: FileSink | None = None,
+                 display: DisplaySink | None = None, max_frames: int | None = None,
+                 on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
+    """Run the stages until the source ends, ``max_frames`` are done, the window is closed
+    or Ctrl-C (then ``stats.interrupted`` is set). The caller closes the sinks."""
+    live = source.live
+    decoded = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
+    enhanced = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
+    timer, stop, stats = StageTimer(), threading.Event(), PipelineStats()
+    workers = [
+        threading.Thread(target=_decode, args=(source, decoded, timer, stop, max_frames),
+                         name="decode", daemon=True),
+        threading.Thread(target=_enhance, args=(enhancer, decoded, enhanced, timer, stop),
+                         name="enhance", daemon=True),
+    ]
+    start = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    try:
+        while True:
+            item = _get(enhanced, stop)
+            if isinstance(item, _End):
+                break
+            if isinstance(item, _Failure):
+                raise item.error
+            if isinstance(item, Packet):
+                if file_sink is not None:
+                    file_sink.copy(item)
+                continue
+            frame, output = item
+            if file_sink is not None:
+                t = time.perf_counter()
+                file_sink.write(VideoFrame(output, frame.index, frame.pts, frame.time_base,
+                                           frame.rotation))
+                timer.add("encode", time.perf_counter() - t)
+            if display is not None:
+                t = time.perf_counter()
+                display.show(output, frame.image)
+                timer.add("display", time.perf_counter() - t)
+            timer.add("latency", time.perf_counter() - frame.captured_at)
+            stats.frames += 1
+            stats.seconds = time.perf_counter() - start
+            if on_frame is not None:
+                on_frame(stats)
+            if display is not None and display.closed:
+                break
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=5)
+        stats.seconds = time.perf_counter() - start
+        stats.stages = timer.summary()
+        stats.dropped = getattr(decoded, "dropped", 0) + getattr(enhanced, "dropped", 0)
+    if getattr(source, "truncated", None):
+        stats.warnings.append(source.truncated)
+    return stats

@@ -1,0 +1,61 @@
+"""A built-in dark test clip: a bundled photo panned across the frame, darkened by the
+low-light simulator, with a sine-tone AAC audio track (used by ``make demo`` and tests)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from skimage import data as skdata
+
+from .data import simulate_low_light
+
+__all__ = ["dark_clip_frames", "write_dark_clip"]
+
+
+def dark_clip_frames(frames: int, width: int, height: int, photo: str = "astronaut",
+                     exposure: float = 0.08, seed: int = 0):
+    """Yield ``frames`` uint8 RGB frames: a slow pan over ``photo``, dark and noisy."""
+    image = getattr(skdata, photo)()
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    # Scale so the photo is 25 % wider than the frame, then pan across the extra width.
+    zoom = max(1.25 * width / image.shape[1], height / image.shape[0])
+    big = cv2.resize(image, (round(image.shape[1] * zoom), round(image.shape[0] * zoom)),
+                     interpolation=cv2.INTER_AREA)
+    span = big.shape[1] - width
+    for i in range(frames):
+        x = round(span * i / max(1, frames - 1))
+        yield simulate_low_light(big[:height, x:x + width], exposure=exposure, seed=seed + i)
+
+
+def write_dark_clip(path: Path, frames: int = 60, width: int = 640, height: int = 360,
+                    fps: int = 30, audio: bool = True, photo: str = "astronaut") -> Path:
+    """Write the dark clip as H.264 (+ AAC audio) to ``path``."""
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"crf": "12", "preset": "veryfast"}
+        sound = None
+        if audio:
+            sound = container.add_stream("aac", rate=48_000)
+            sound.layout = "mono"
+        for i, image in enumerate(dark_clip_frames(frames, width, height, photo)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if sound is not None:
+            rate, samples = 48_000, 1024
+            t = np.arange(frames * rate // fps) / rate
+            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, len(tone), samples):
+                chunk = tone[start:start + samples][None]
+                frame = av.AudioFrame.from_ndarray(chunk, format="flt", layout="mono")
+                frame.sample_rate, frame.pts = rate, start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+    return Path(path)
