@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+import av
 from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
@@ -256,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except (InputError, OutputError, WeightsError, BackendUnavailable) as exc:
         return _fail(str(exc), EXIT_FAILURE)
+    except av.error.FFmpegError as exc:
+        return _fail(f"video processing failed: {exc}", EXIT_FAILURE)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_INTERRUPTED)
 

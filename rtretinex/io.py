@@ -224,7 +224,12 @@ class FileSink:
             except (av.error.FFmpegError, ValueError):
                 log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
                             stream.index, self.path.suffix, stream.codec_context.name)
-        for packet in self.pending:  # the header is written now, with every stream in it
+        try:
+            self.container.start_encoding()  # opens the encoder, writes the header
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"encoder {self.codec!r} cannot encode this video "
+                              f"({_reason(exc)}); try the default libx264") from None
+        for packet in self.pending:
             self.copy(packet)
         self.pending.clear()
 

@@ -1,7 +1,7 @@
 """Temporal smoothing of the enhanced illumination so video does not flicker.
 
 ``smooth_illumination`` is an exponential moving average; ``SceneCutDetector`` spots cuts
-from a small luma histogram so the average restarts there instead of smearing two shots.
+from small luma thumbnails so the average restarts there instead of smearing two shots.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 
 __all__ = ["SceneCutDetector", "TemporalSmoother", "smooth_illumination"]
 
-# Half the L1 distance between normalised 32-bin luma histograms above which frames are
-# treated as different shots (0 = identical, 1 = disjoint).
-CUT_THRESHOLD = 0.5
+# Correlation between consecutive normalised luma thumbnails below which frames are
+# treated as different shots (1 = same picture, 0 = unrelated).
+CUT_CORRELATION = 0.5
 
 
 def smooth_illumination(previous: np.ndarray | None, current: np.ndarray,
@@ -25,22 +25,25 @@ def smooth_illumination(previous: np.ndarray | None, current: np.ndarray,
 
 
 class SceneCutDetector:
-    """Flags a frame whose luma histogram differs a lot from the previous frame's."""
+    """Flags a frame whose small luma thumbnail does not correlate with the previous one.
 
-    def __init__(self, threshold: float = CUT_THRESHOLD, bins: int = 32) -> None:
-        self.threshold, self.bins = threshold, bins
+    Thumbnails average sensor noise away, and the correlation ignores global brightness,
+    so flicker and a light switched on are not cuts; a new shot is."""
+
+    def __init__(self, threshold: float = CUT_CORRELATION, size: tuple[int, int] = (32, 18)):
+        self.threshold, self.size = threshold, size
         self.previous: np.ndarray | None = None
 
-    def histogram(self, frame: np.ndarray) -> np.ndarray:
-        small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
-        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        hist = cv2.calcHist([luma], [0], None, [self.bins], [0, 256]).ravel()
-        return hist / max(hist.sum(), 1.0)
+    def thumbnail(self, frame: np.ndarray) -> np.ndarray:
+        small = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32).ravel()
+        luma -= luma.mean()
+        return luma / max(float(np.linalg.norm(luma)), 1e-6)
 
     def __call__(self, frame: np.ndarray) -> bool:
-        hist = self.histogram(frame)
-        previous, self.previous = self.previous, hist
-        return previous is not None and 0.5 * float(np.abs(hist - previous).sum()) > self.threshold
+        thumb = self.thumbnail(frame)
+        previous, self.previous = self.previous, thumb
+        return previous is not None and float(thumb @ previous) < self.threshold
 
 
 class TemporalSmoother:

@@ -1,0 +1,162 @@
+"""run_stream.py on videos: transcode contract, stream copy, faults (exit codes, one line)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+
+from rtretinex.samples import write_dark_clip
+
+from .test_cli import ROOT, assert_one_line_error, run
+
+
+def audio_packets(path):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(audio=0) if p.size]
+
+
+def video_info(path):
+    with av.open(str(path)) as c:
+        frames = list(c.decode(video=0))
+        return [float(f.time) for f in frames], np.mean([f.to_ndarray(format="rgb24").mean()
+                                                          for f in frames]), frames[0].width, \
+            frames[0].height
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_dark_clip(tmp_path_factory.mktemp("clip") / "dark.mp4", frames=24, width=160,
+                           height=96)
+
+
+def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path):
+    out, stats = tmp_path / "bright.mp4", tmp_path / "stats.json"
+    before = clip.read_bytes()
+    result = run(str(clip), "-o", str(out), "--stats-json", str(stats), "--preset", "ultrafast")
+    assert result.returncode == 0, result.stderr
+    times_in, mean_in, w, h = video_info(clip)
+    times_out, mean_out, w2, h2 = video_info(out)
+    assert times_out == pytest.approx(times_in, abs=1e-3) and (w, h) == (w2, h2)
+    assert mean_out > 1.8 * mean_in
+    assert audio_packets(out) == audio_packets(clip) and audio_packets(clip)
+    report = json.loads(stats.read_text())
+    assert report["frames"] == 24 and report["dropped"] == 0 and report["fps"] > 0
+    assert {"decode", "enhance", "encode"} <= report["stages"].keys()
+    assert all({"ms_median", "ms_p95"} <= s.keys() for s in report["stages"].values())
+    assert clip.read_bytes() == before
+
+
+def test_quality_mode_and_input_without_audio(tmp_path):
+    silent = write_dark_clip(tmp_path / "silent.mkv", frames=5, width=96, height=64, audio=False)
+    out = tmp_path / "out.mkv"
+    result = run(str(silent), "-o", str(out), "--mode", "quality", "--backend", "torch-cpu")
+    assert result.returncode == 0, result.stderr
+    assert len(video_info(out)[0]) == 5 and not audio_packets_or_none(out)
+
+
+def audio_packets_or_none(path):
+    with av.open(str(path)) as c:
+        return c.streams.audio and audio_packets(path)
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    odd = tmp_path / "odd.mkv"
+    with av.open(str(odd), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 477, 851, "yuv444p"
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.full((851, 477, 3), 30 + i, np.uint8), "rgb24")
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    out = tmp_path / "odd_out.mp4"
+    result = run(str(odd), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    times, _, w, h = video_info(out)
+    assert (w, h) == (478, 852) and len(times) == 3
+
+
+def test_truncated_video_processes_what_decodes(clip, tmp_path):
+    whole = tmp_path / "whole.ts"
+    assert run(str(clip), "-o", str(whole), "--codec", "mpeg4").returncode == 0
+    cut = tmp_path / "cut.ts"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out.mp4"
+    result = run(str(cut), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert 3 <= len(video_info(out)[0]) < 24
+
+
+def test_existing_output_needs_y(clip, tmp_path):
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"keep me")
+    assert_one_line_error(run(str(clip), "-o", str(out)), 1, "pass -y")
+    assert out.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["9", "--display"], 1, "no webcam at index 9"),
+    (["{tmp}/none.mp4", "-o", "{tmp}/o.mp4"], 1, "input not found"),
+    (["{tmp}/empty.mp4", "-o", "{tmp}/o.mp4"], 1, "is empty"),
+    (["{tmp}/text.mp4", "-o", "{tmp}/o.mp4"], 1, "cannot open video"),
+    (["{clip}", "-o", "{tmp}/missing/o.mp4"], 1, "output folder does not exist"),
+    (["{clip}"], 2, "nothing to do"),
+    (["{clip}", "-o", "{tmp}/o.xyz"], 2, "video output needs one of"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "nope264"], 2, "cannot use codec 'nope264'"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "mpeg2video"], 1, "cannot encode this video"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--smooth", "1.5"], 2, "--smooth must be in [0, 1)"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--max-frames", "0"], 2, "--max-frames must be >= 1"),
+])
+def test_error_paths(clip, tmp_path, args, code, fragment):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n" * 100)
+    argv = [a.format(tmp=tmp_path, clip=clip) for a in args]
+    assert_one_line_error(run(*argv), code, fragment)
+    assert not (tmp_path / "o.mp4").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
+    long_clip = write_dark_clip(tmp_path / "long.mp4", frames=300, width=320, height=180,
+                                audio=True)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(long_clip), "-o",
+                             str(out), "--mode", "quality", "--backend", "torch-cpu"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".out") for p in tmp_path.iterdir()):
+        time.sleep(0.2)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+    if out.exists():
+        times = video_info(out)[0]
+        assert 0 < len(times) < 300
+
+
+@pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
+def test_display_under_xvfb(clip, tmp_path):
+    display = ":97"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        env = {**os.environ, "DISPLAY": display}
+        result = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), str(clip),
+                                 "--display", "--compare", "--max-frames", "5"],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "5 frames" in result.stderr
+    finally:
+        xvfb.terminate()

@@ -1,0 +1,77 @@
+"""Sources and sinks on synthetic clips written with PyAV."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from rtretinex.errors import InputError, UsageError
+from rtretinex.io import FileSink, VideoFrame, VideoSource, open_source
+from rtretinex.samples import write_dark_clip
+
+
+def test_source_yields_frames_and_audio_packets(tmp_path):
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=12, width=160, height=90)
+    with open_source(str(clip)) as source:
+        items = list(source)
+        packet_types = {i.stream.type for i in items if not isinstance(i, VideoFrame)}
+    frames = [i for i in items if isinstance(i, VideoFrame)]
+    assert len(frames) == 12 and frames[0].image.shape == (90, 160, 3)
+    assert packet_types == {"audio"}
+    assert source.fps == pytest.approx(30) and (source.width, source.height) == (160, 90)
+
+
+def test_open_source_routes_and_rejects(tmp_path):
+    with pytest.raises(InputError, match="no webcam at index 9"):
+        open_source("9")
+    with pytest.raises(InputError, match="no webcam at index 7"):
+        open_source("/dev/video7")
+    with pytest.raises(InputError, match="input not found"):
+        open_source(str(tmp_path / "none.mp4"))
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(InputError, match="is empty"):
+        open_source(str(tmp_path / "empty.mp4"))
+    (tmp_path / "text.mp4").write_text("this is not a video\n" * 50)
+    with pytest.raises(InputError, match="cannot open video"):
+        open_source(str(tmp_path / "text.mp4"))
+    with pytest.raises(UsageError, match="folder"):
+        open_source(str(tmp_path))
+
+
+def test_sink_keeps_variable_frame_rate_timestamps(tmp_path):
+    src = tmp_path / "vfr.mkv"
+    stamps = [0, 1, 3, 4, 9, 10, 17]  # in 1/30 s: irregular gaps
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 30)
+        for t in stamps:
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40, np.uint8), format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 30)
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    out = tmp_path / "out.mp4"
+    with VideoSource(str(src)) as source:
+        sink = FileSink(out, source)
+        for item in source:
+            sink.write(item)
+        sink.close()
+    assert read_times(out) == pytest.approx(read_times(src), abs=1e-3)
+    assert read_times(out) == pytest.approx([t / 30 for t in stamps], abs=1e-3)
+
+
+def read_times(path):
+    with av.open(str(path)) as c:
+        return sorted(float(f.time) for f in c.decode(video=0))
+
+
+def test_sink_leaves_nothing_when_not_kept(tmp_path):
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=3, width=64, height=48, audio=False)
+    out = tmp_path / "o.mp4"
+    with VideoSource(str(clip)) as source:
+        sink = FileSink(out, source)
+        for item in source:
+            sink.write(item)
+        sink.close(keep=False)
+    assert list(tmp_path.iterdir()) == [clip]

@@ -1,0 +1,102 @@
+"""Threads and queues: file order, live drop policy, bounded latency, failure hand-off."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rtretinex.io import Source, VideoFrame
+from rtretinex.pipeline import LatestSlot, StageTimer, run_pipeline
+
+
+class SyntheticCamera(Source):
+    """Stands in for a webcam in CI: numbered frames at a fixed rate, live policy."""
+
+    live = True
+
+    def __init__(self, fps: float, frames: int) -> None:
+        self.fps, self.frames = fps, frames
+
+    def __iter__(self):
+        for i in range(self.frames):
+            time.sleep(1 / self.fps)
+            yield VideoFrame(np.full((8, 8, 3), i % 256, np.uint8), i, None, None)
+
+
+class SlowEnhancer:
+    """A real enhancer's cost without its work: sleeps, then tags the frame."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.seen = seconds, []
+
+    def __call__(self, image):
+        time.sleep(self.seconds)
+        self.seen.append(int(image[0, 0, 0]))
+        return image
+
+
+class Recorder:
+    closed = False
+
+    def __init__(self):
+        self.shown = []
+
+    def show(self, output, original):
+        self.shown.append(int(output[0, 0, 0]))
+
+
+def test_live_source_drops_stale_frames_and_keeps_latency_bounded():
+    camera, enhancer, display = SyntheticCamera(fps=200, frames=200), SlowEnhancer(0.02), Recorder()
+    stats = run_pipeline(camera, enhancer, display=display)
+    assert stats.dropped > 50
+    assert stats.frames + stats.dropped == 200
+    assert display.shown == sorted(display.shown)  # newest-first never reorders
+    # Latency stays near one enhance time, not growing with the backlog.
+    assert stats.stages["latency"]["ms_p95"] < 150
+
+
+def test_file_source_keeps_every_frame_in_order():
+    class FileLike(SyntheticCamera):
+        live = False
+
+    display = Recorder()
+    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0.002), display=display)
+    assert display.shown == list(range(50)) and stats.dropped == 0
+    assert {"decode", "enhance", "display", "latency"} <= stats.stages.keys()
+
+
+def test_max_frames_stops_early():
+    class FileLike(SyntheticCamera):
+        live = False
+
+    display = Recorder()
+    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0), display=display,
+                         max_frames=7)
+    assert stats.frames == 7 and display.shown == list(range(7))
+
+
+def test_enhancer_failure_reaches_the_caller_and_threads_stop():
+    def broken(image):
+        raise RuntimeError("boom")
+
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="boom"):
+        run_pipeline(SyntheticCamera(fps=1000, frames=10), broken, display=Recorder())
+    time.sleep(0.3)
+    assert threading.active_count() <= before
+
+
+def test_latest_slot_counts_replacements():
+    slot = LatestSlot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.get() == 4 and slot.dropped == 4
+
+
+def test_stage_timer_memory_is_bounded():
+    timer = StageTimer()
+    for _ in range(50_000):
+        timer.add("x", 0.001)
+    assert len(timer.samples["x"]) == 10_000
+    assert timer.summary()["x"]["ms_median"] == pytest.approx(1.0)
