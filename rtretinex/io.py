@@ -196,6 +196,7 @@ class FileSink:
         self.source = source
         self.codec, self.crf, self.preset = codec, crf, preset
         self.video = None
+        self.started = False
         self.copies: dict[int, av.stream.Stream] = {}
         self.pending: list[Packet] = []  # copied packets that arrive before the first frame
         self.frames_written = 0
@@ -226,6 +227,7 @@ class FileSink:
                             stream.index, self.path.suffix, stream.codec_context.name)
         try:
             self.container.start_encoding()  # opens the encoder, writes the header
+            self.started = True
         except av.error.FFmpegError as exc:
             raise OutputError(f"encoder {self.codec!r} cannot encode this video "
                               f"({_reason(exc)}); try the default libx264") from None
@@ -266,7 +268,7 @@ class FileSink:
     def close(self, keep: bool = True) -> None:
         """Flush the encoder and move the file into place (or delete it when not keeping)."""
         try:
-            if self.video is not None:
+            if self.started:
                 self.container.mux(self.video.encode(None))
             self.container.close()
         finally:
