@@ -166,7 +166,7 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         meta = WeightsMeta(**json.loads(blob["meta"]))
         state = blob["state_dict"]
-    except Exception as exc:
+    except Exception as exc:  # any failure here means a bad file
         raise WeightsError(
             f"cannot read weights {path}: not a rtretinex weights file ({type(exc).__name__})"
         ) from None

@@ -134,7 +134,7 @@ def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
                 frames += 1
             if not _put(out, item, stop):
                 return
-    except BaseException as exc:
+    except BaseException as exc:  # handed to the main thread
         _put(out, _Failure(exc), stop)
         return
     _put(out, _End(), stop)
@@ -148,7 +148,7 @@ def _enhance(enhancer: Enhancer, inbox: queue.Queue | LatestSlot,
             start = time.perf_counter()
             try:
                 enhanced = enhancer(item.image)
-            except BaseException as exc:
+            except BaseException as exc:  # handed to the main thread
                 _put(out, _Failure(exc), stop)
                 return
             timer.add("enhance", time.perf_counter() - start)

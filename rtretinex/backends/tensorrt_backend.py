@@ -103,7 +103,7 @@ class TensorRTBackend(TorchBackend):
         if path.is_file():
             try:
                 return self._load(path)
-            except Exception as exc:
+            except Exception as exc:  # any unreadable engine is rebuilt
                 log.warning("cached TensorRT engine %s is unusable (%s); rebuilding",
                             path.name, type(exc).__name__)
         return self.build()

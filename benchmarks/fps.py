@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""FPS and latency of every backend × size × mode on this machine, beside its limits.
+
+Per backend, size and mode it measures (warm-up first, CUDA synchronised, median and p95):
+  model    the nets alone on their input (full frame, or the downscaled one in fast mode)
+  enhance  the whole per-frame core: nets + smoothing + denoising + composing
+  pipeline end-to-end FPS on a generated H.264 clip (decode → enhance → encode threads)
+and, in the same run, the machine's limits: a decode → encode passthrough with the same
+encoder (no enhancement) and the peak matmul throughput in the backend's precision.
+Ratios: pipeline / passthrough, and achieved GFLOP/s / peak (283,008 MACs per pixel).
+
+  python benchmarks/fps.py [--backends openvino,torch-cpu] [--sizes 1280x720]
+                           [--modes quality,fast] [--json PATH] [--plot PATH.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from rtretinex.backends import BACKENDS, get_spec
+from rtretinex.enhancer import MODES, Enhancer, EnhanceSettings
+from rtretinex.errors import UsageError
+from rtretinex.io import FileSink, VideoSource
+from rtretinex.models import DEFAULT_WEIGHTS
+from rtretinex.pipeline import run_pipeline
+from rtretinex.samples import dark_clip_frames, write_dark_clip
+
+MACS_PER_PIXEL = 283_008
+CPU_SIZES = "640x360,1280x720,1920x1080"
+GPU_SIZES = CPU_SIZES + ",3840x2160"
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """'1280x720,640x360' → [(1280, 720), (640, 360)] as (width, height)."""
+    sizes = []
+    for part in text.split(","):
+        try:
+            width, height = (int(v) for v in part.lower().split("x"))
+        except ValueError:
+            raise UsageError(f"bad size {part!r}: expected WIDTHxHEIGHT") from None
+        sizes.append((width, height))
+    return sizes
+
+
+def timed(fn, runs: int, warmup: int, budget_s: float, sync=lambda: None) -> list[float]:
+    """Milliseconds per call: ``warmup`` untimed calls, then up to ``runs`` timed ones
+    (at least 3) or until ``budget_s`` seconds have passed."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    samples, start = [], time.perf_counter()
+    while len(samples) < runs and (len(samples) < 3 or time.perf_counter() - start < budget_s):
+        t = time.perf_counter()
+        fn()
+        sync()
+        samples.append((time.perf_counter() - t) * 1e3)
+    return samples
+
+
+def stats(samples: list[float]) -> dict[str, float]:
+    return {"ms_median": float(np.median(samples)), "ms_p95": float(np.percentile(samples, 95)),
+            "runs": len(samples)}
+
+
+def peak_gflops(backend_name: str, precision: str, n: int = 2048) -> float:
+    """Peak dense matmul throughput in the backend's precision on its device."""
+    if backend_name == "openvino":
+        import openvino as ov
+        import openvino.opset13 as ops
+
+        x = ops.parameter([n, n], ov.Type.f32)
+        weights = ops.constant(np.random.default_rng(0).random((n, n), dtype=np.float32))
+        model = ov.Model([ops.matmul(x, weights, False, False)], [x])
+        hint = {"bf16": "bf16", "fp32": "f32"}[precision]
+        compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                          "PERFORMANCE_HINT": "LATENCY"})
+        data = np.random.default_rng(1).random((n, n), dtype=np.float32)
+        request = compiled.create_infer_request()
+        ms = np.median(timed(lambda: request.infer([data]), 10, 2, 5.0))
+    else:
+        device = "cuda" if get_spec(backend_name).device == "cuda" else "cpu"
+        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+        a = torch.rand(n, n, device=device, dtype=dtype)
+        b = torch.rand(n, n, device=device, dtype=dtype)
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        with torch.inference_mode():
+            ms = np.median(timed(lambda: a @ b, 20, 3, 5.0, sync))
+    return 2 * n**3 / (ms * 1e-3) / 1e9
+
+
+def passthrough_fps(clip: Path, preset: str, frames: int) -> float:
+    """Decode → encode with the same pipeline, threads and encoder, no enhancement."""
+    return pipeline_fps(clip, lambda image: image, preset, frames)
+
+
+def pipeline_fps(clip: Path, enhancer, preset: str, frames: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp, VideoSource(str(clip)) as source:
+        sink = FileSink(Path(tmp) / "out.mp4", source, preset=preset)
+        start = time.perf_counter()
+        result = run_pipeline(source, enhancer, sink, max_frames=frames)
+        sink.close()
+        return result.frames / (time.perf_counter() - start)
+
+
+def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, console):
+    """Rows for one backend; an unavailable or failing backend becomes one row with why."""
+    spec = get_spec(name)
+    reason = spec.unavailable_reason()
+    if reason:
+        return [{"backend": name, "error": reason}]
+    try:
+        backend = spec.create(args.weights, precision)
+    except Exception as exc:  # a failed backend is a row, not a crash
+        return [{"backend": name, "error": f"{type(exc).__name__}: {exc}"}]
+    sync = getattr(backend, "synchronize", lambda: None)
+    peak = peak_gflops(name, backend.precision)
+    rows = []
+    for (width, height) in sizes:
+        frame = next(dark_clip_frames(1, width, height))
+        for mode in modes:
+            enhancer = Enhancer(backend, EnhanceSettings(mode, None, args.smooth, args.denoise))
+            scale = enhancer.scale_for(height, width)
+            net_input = cv2.resize(frame, (width // scale, height // scale),
+                                   interpolation=cv2.INTER_AREA)
+            console.log(f"{name} {backend.precision} {width}x{height} {mode} (nets at "
+                        f"{net_input.shape[1]}x{net_input.shape[0]})")
+            model = stats(timed(lambda x=net_input: backend(x), args.runs, args.warmup,
+                                args.budget, sync))
+            enhance = stats(timed(lambda e=enhancer, x=frame: e(x), args.runs, args.warmup,
+                                  args.budget, sync))
+            gflops = 2 * MACS_PER_PIXEL * net_input.shape[0] * net_input.shape[1] / (
+                model["ms_median"] * 1e-3) / 1e9
+            row = {
+                "backend": name, "precision": backend.precision, "device": backend.device_name,
+                "size": f"{width}x{height}", "mode": mode, "scale": scale,
+                "model": model, "model_fps": 1e3 / model["ms_median"],
+                "enhance": enhance, "enhance_fps": 1e3 / enhance["ms_median"],
+                "gflops": gflops, "peak_gflops": peak, "peak_ratio": gflops / peak,
+            }
+            expected_s = args.pipeline_frames * enhance["ms_median"] / 1e3
+            if expected_s <= args.pipeline_budget:
+                enhancer.reset()
+                row["pipeline_fps"] = pipeline_fps(clips[(width, height)], enhancer,
+                                                   args.preset, args.pipeline_frames)
+                row["passthrough_fps"] = clips["passthrough", (width, height)]
+                row["pipeline_ratio"] = row["pipeline_fps"] / row["passthrough_fps"]
+            else:
+                row["pipeline_skipped"] = (f"would take ~{expected_s:.0f} s "
+                                           f"(> --pipeline-budget {args.pipeline_budget:.0f} s)")
+            rows.append(row)
+    return rows
+
+
+def machine_info() -> dict:
+    """Device names and library versions for the table header and the JSON."""
+    import openvino
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cpu_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "python": platform.python_version(), "torch": torch.__version__,
+        "openvino": openvino.get_version(), "av": av.__version__,
+    }
+
+
+def render(rows: list[dict], info: dict, console: Console) -> None:
+    title = (f"rtretinex FPS — {info['gpu'] or info['cpu']} ({info['cpu_threads']} threads) · "
+             f"torch {info['torch']} · openvino {info['openvino']} · av {info['av']}")
+    table = Table(title=title)
+    for column in ("backend", "size", "mode", "nets at", "model ms (p95)", "enhance ms (p95)",
+                   "GFLOP/s", "of peak", "pipeline FPS", "passthrough FPS", "ratio"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["backend"], "-", "-", "-", f"[red]{r['error']}[/]", *[""] * 6)
+            continue
+        w, h = (int(v) for v in r["size"].split("x"))
+        pipe = r.get("pipeline_fps")
+        table.add_row(
+            f"{r['backend']} {r['precision']}", r["size"], r["mode"],
+            f"{w // r['scale']}x{h // r['scale']}",
+            f"{r['model']['ms_median']:.1f} ({r['model']['ms_p95']:.1f})",
+            f"{r['enhance']['ms_median']:.1f} ({r['enhance']['ms_p95']:.1f})",
+            f"{r['gflops']:.0f}", f"{r['peak_ratio']:.0%}",
+            f"{pipe:.1f}" if pipe else "skipped",
+            f"{r['passthrough_fps']:.1f}" if pipe else "",
+            f"{r['pipeline_ratio']:.2f}" if pipe else "",
+        )
+    console.print(table)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for r in rows:
+        if "error" not in r:
+            pixels = int(np.prod([int(v) for v in r["size"].split("x")]))
+            fps = r.get("pipeline_fps") or r["enhance_fps"]
+            series.setdefault(f"{r['backend']} {r['precision']} {r['mode']}", []).append(
+                (pixels, fps))
+    for label, points in series.items():
+        points.sort()
+        ax.plot([p for p, _ in points], [f for _, f in points], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pixels per frame")
+    ax.set_ylabel("FPS (pipeline where measured, else enhance)")
+    ax.axhline(30, color="grey", linestyle="--", linewidth=0.8)
+    ax.legend(fontsize=8)
+    ax.set_title("rtretinex throughput by resolution")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backends", default=",".join(s.name for s in BACKENDS),
+                   help="comma-separated backend names (default: all, unavailable as rows)")
+    p.add_argument("--precision", default=None, help="one precision for all backends")
+    p.add_argument("--sizes", default=None,
+                   help=f"WIDTHxHEIGHT list (default {CPU_SIZES}, plus 3840x2160 on a GPU)")
+    p.add_argument("--modes", default="quality,fast")
+    p.add_argument("--runs", type=int, default=50, help="timed runs per cell (at most)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--budget", type=float, default=10.0, help="seconds per timed cell")
+    p.add_argument("--pipeline-frames", type=int, default=150)
+    p.add_argument("--pipeline-budget", type=float, default=60.0,
+                   help="skip pipeline runs expected to take longer (seconds)")
+    p.add_argument("--preset", default="ultrafast", help="x264 preset of pipeline/passthrough")
+    p.add_argument("--smooth", type=float, default=0.6)
+    p.add_argument("--denoise", type=float, default=0.5)
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--plot", type=Path, default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    try:
+        names = [get_spec(n.strip()).name for n in args.backends.split(",")]
+        modes = [m.strip() for m in args.modes.split(",")]
+        if unknown := [m for m in modes if m not in MODES]:
+            raise UsageError(f"unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
+        sizes = parse_sizes(args.sizes or (GPU_SIZES if torch.cuda.is_available() else CPU_SIZES))
+    except UsageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    info = machine_info()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        clips: dict = {}
+        for width, height in sizes:
+            clip = write_dark_clip(Path(tmp) / f"{width}x{height}.mp4", args.pipeline_frames,
+                                   width, height, audio=False)
+            clips[(width, height)] = clip
+            clips["passthrough", (width, height)] = passthrough_fps(clip, args.preset,
+                                                                   args.pipeline_frames)
+        for name in names:
+            rows += bench_backend(name, args.precision, sizes, modes, args, clips, console)
+    render(rows, info, console)
+    result = {"machine": info, "command": "python benchmarks/fps.py " + " ".join(
+        sys.argv[1:] if argv is None else argv), "rows": rows}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {args.json}")
+    if args.plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        plot(rows, args.plot)
+        console.print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
