@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from rtretinex.backends import create_backend
+from rtretinex.data import simulate_low_light
+from rtretinex.enhancer import Enhancer, EnhanceSettings, default_scale
+from rtretinex.errors import UsageError
+from rtretinex.metrics import psnr
+
+from .conftest import small_photo
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return create_backend("torch-cpu")
+
+
+def test_default_scale_puts_the_nets_near_160x90():
+    assert default_scale(90, 160) == 1
+    assert default_scale(360, 640) == 4
+    assert default_scale(720, 1280) == 8
+    assert default_scale(1080, 1920) == 12
+    assert default_scale(2160, 3840) == 24
+
+
+def test_fast_mode_stays_close_to_quality_mode(backend):
+    dark = simulate_low_light(small_photo(height=192, width=256))
+    quality = Enhancer(backend, EnhanceSettings("quality"))(dark)
+    fast = Enhancer(backend, EnhanceSettings("fast", scale=4))(dark)
+    assert fast.shape == quality.shape == dark.shape and fast.dtype == np.uint8
+    assert abs(float(fast.mean()) - float(quality.mean())) < 0.15 * float(quality.mean())
+    assert psnr(fast, quality) > 18
+
+
+def test_scale_one_fast_mode_is_quality_mode(backend):
+    dark = simulate_low_light(small_photo())
+    assert np.array_equal(Enhancer(backend, EnhanceSettings("fast", scale=1))(dark),
+                          Enhancer(backend, EnhanceSettings("quality"))(dark))
+
+
+def test_odd_and_tiny_frames(backend):
+    for h, w in ((37, 53), (5, 7)):
+        frame = simulate_low_light(small_photo(height=h, width=w))
+        for mode in ("quality", "fast"):
+            assert Enhancer(backend, EnhanceSettings(mode, scale=4))(frame).shape == (h, w, 3)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"mode": "turbo"}, "unknown mode"),
+    ({"scale": 0}, "--scale must be"),
+    ({"smooth": 1.0}, "--smooth must be"),
+    ({"denoise": -1}, "--denoise must be"),
+])
+def test_settings_are_validated(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        EnhanceSettings(**kwargs)
