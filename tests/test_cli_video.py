@@ -160,3 +160,20 @@ def test_display_under_xvfb(clip, tmp_path):
         assert "5 frames" in result.stderr
     finally:
         xvfb.terminate()
+
+
+def test_rotation_metadata_is_kept(tmp_path):
+    rotated = tmp_path / "rotated.mp4"
+    with av.open(str(rotated), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(3):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30, np.uint8), "rgb24")
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    out = tmp_path / "out.mp4"
+    assert run(str(rotated), "-o", str(out)).returncode == 0
+    with av.open(str(out)) as c:
+        assert next(c.decode(video=0)).rotation == 90
