@@ -1,10 +1,10 @@
-"""The per-frame core: decompose → enhance → smooth → denoise → compose.
+"""The per-frame core: decompose → enhance → denoise → compose → smooth over time.
 
 Quality mode runs both nets on the whole frame and returns denoise(R) ∘ Î. Fast mode runs
 them on a frame downscaled by an integer factor, turns the low-res result into a gain map
 G = Î / max(I, ε), upsamples G bilinearly and returns denoise(S) ∘ G at full resolution
 (DESIGN.md section 2): the full-resolution work is a few cheap per-pixel passes.
-In both modes Î is smoothed over time (temporal.py) before it is used.
+In both modes the output's coarse brightness is then smoothed over time (temporal.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from .backends import Backend
 from .denoise import denoise
 from .errors import UsageError
-from .temporal import TemporalSmoother
+from .temporal import TemporalSmoother, coarse_luma
 
 __all__ = ["MODES", "EnhanceSettings", "Enhancer", "default_scale"]
 
@@ -56,11 +56,14 @@ class EnhanceSettings:
             raise UsageError(f"--denoise must be >= 0, got {self.denoise}")
 
 
-def _compose(image: np.ndarray, gain: np.ndarray, scale: float) -> np.ndarray:
-    """image (H, W, 3) times gain (H, W) times scale → uint8 RGB, saturated."""
-    product = cv2.multiply(image.astype(np.float32, copy=False), cv2.merge([gain, gain, gain]),
-                           scale=scale)
-    return cv2.convertScaleAbs(product)
+def _three(channel: np.ndarray) -> np.ndarray:
+    return cv2.merge([channel, channel, channel])
+
+
+def _compose(image: np.ndarray, gain3: np.ndarray, scale: float) -> np.ndarray:
+    """image (H, W, 3) × gain3 (H, W, 3, float32) × scale → uint8 RGB, rounded and saturated
+    (one OpenCV pass, no float copy of the frame)."""
+    return cv2.multiply(image, gain3, scale=scale, dtype=cv2.CV_8U)
 
 
 class Enhancer:
@@ -83,17 +86,23 @@ class Enhancer:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         scale = self.scale_for(height, width)
-        strength = self.settings.denoise
+        size, strength = (width, height), self.settings.denoise
         if scale == 1:
             d = self.backend(frame)
-            i_hat = self.smoother(frame, d.enhanced_illumination)
-            gain = i_hat / np.maximum(d.illumination, EPSILON)
+            gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
             reflectance = denoise(d.reflectance, gain, strength, R_SIGMA)
-            return _compose(reflectance, i_hat, 255.0)
-        small = cv2.resize(frame, (max(1, width // scale), max(1, height // scale)),
-                           interpolation=cv2.INTER_AREA)
-        d = self.backend(small)
-        i_hat = self.smoother(small, d.enhanced_illumination)
-        gain_small = i_hat / np.maximum(d.illumination, EPSILON)
-        gain = cv2.resize(gain_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        return _compose(denoise(frame, gain, strength, S_SIGMA), gain, 1.0)
+            out = _compose(reflectance, _three(d.enhanced_illumination), 255.0)
+        else:
+            small = cv2.resize(frame, (max(1, width // scale), max(1, height // scale)),
+                               interpolation=cv2.INTER_AREA)
+            d = self.backend(small)
+            gain_small = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
+            gain3 = cv2.resize(_three(gain_small), size, interpolation=cv2.INTER_LINEAR)
+            if strength > 0:
+                gain = cv2.resize(gain_small, size, interpolation=cv2.INTER_LINEAR)
+                frame = denoise(frame, gain, strength, S_SIGMA)
+            out = _compose(frame, gain3, 1.0)
+        if not self.smoother.enabled:
+            return out
+        correction = self.smoother(frame, coarse_luma(out))
+        return _compose(out, cv2.resize(_three(correction), size), 1.0)

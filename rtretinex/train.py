@@ -46,7 +46,7 @@ class Stage:
 
 
 STAGE_NAMES = ("decom", "enhance", "joint")
-DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:96:8,joint:8000:5e-4:96:8"
+DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:96:8,joint:6000:5e-4:96:8"
 
 
 def parse_stages(spec: str) -> list[Stage]:
@@ -161,8 +161,10 @@ class Trainer:
 
     def load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
-        if [vars(s) for s in self.stages] != state["stages"]:
-            raise InputError(f"checkpoint {path} was made with other --stages; pass the same ones")
+        if not _compatible(state["stages"], [vars(s) for s in self.stages], state["stage_index"],
+                           state["step"]):
+            raise InputError(f"checkpoint {path} was made with other --stages: finished stages "
+                             "must match, unfinished ones may only change their step count")
         self.model.load_state_dict(state["model"])
         self.stage_index, self.step, self.elapsed = (
             state["stage_index"], state["step"], state["elapsed"]
@@ -185,6 +187,17 @@ class Trainer:
             scores.append((metrics.psnr(out, high), metrics.ssim(out, high)))
         psnr, ssim = np.mean(scores, axis=0) if scores else (float("nan"), float("nan"))
         return {"psnr": round(float(psnr), 3), "ssim": round(float(ssim), 4), "n": len(scores)}
+
+
+def _compatible(saved: list[dict], wanted: list[dict], stage_index: int, step: int) -> bool:
+    """Resuming is allowed when finished stages are unchanged and the rest differ at most in
+    their step counts (and the current stage is not already past its new end)."""
+    if len(saved) != len(wanted) or saved[:stage_index] != wanted[:stage_index]:
+        return False
+    rest = [({**a, "steps": 0}, {**b, "steps": 0}) for a, b in
+            zip(saved[stage_index:], wanted[stage_index:])]
+    current_ok = stage_index >= len(wanted) or step < wanted[stage_index]["steps"]
+    return all(a == b for a, b in rest) and current_ok
 
 
 def _as_float(tensors: tuple) -> tuple:

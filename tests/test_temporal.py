@@ -8,7 +8,7 @@ from rtretinex.backends import create_backend
 from rtretinex.data import simulate_low_light
 from rtretinex.enhancer import Enhancer, EnhanceSettings
 from rtretinex.metrics import flicker
-from rtretinex.temporal import SceneCutDetector, TemporalSmoother, smooth_illumination
+from rtretinex.temporal import SceneCutDetector, TemporalSmoother, coarse_luma
 
 from .conftest import small_photo
 
@@ -64,11 +64,19 @@ def test_cut_detector_ignores_noise_and_flicker_but_sees_cuts():
     assert detector(small_photo("coffee", height=90, width=160))
 
 
-def test_ema_weights_and_first_frame():
-    a, b = np.zeros((4, 4), np.float32), np.ones((4, 4), np.float32)
-    assert smooth_illumination(None, b, 0.6) is b
-    np.testing.assert_allclose(smooth_illumination(a, b, 0.6), 0.4)
-    smoother = TemporalSmoother(0.0)
-    assert smoother(np.zeros((9, 9, 3), np.uint8), b) is b
+def test_smoother_averages_small_changes_and_follows_large_ones():
+    frame = small_photo(height=90, width=160)
+    smoother = TemporalSmoother(0.6, tolerance=0.1)
+    base = np.full((9, 16), 100.0, np.float32)
+    assert np.array_equal(smoother(frame, base), np.ones_like(base))  # first frame
+    small = smoother(frame, base * 1.02)  # 2 %: mostly pulled back towards 100
+    assert 0.98 < float(small.mean()) < 0.995
+    big = smoother(frame, base * 2.0)  # doubling: passes through at once
+    assert float(np.abs(big - 1).max()) < 0.01
+
+
+def test_coarse_luma_grid():
+    grid = coarse_luma(np.full((90, 160, 3), 50, np.uint8))
+    assert grid.shape == (9, 16) and np.allclose(grid, 50, atol=0.01)
     with pytest.raises(ValueError, match="in \\[0, 1\\)"):
         TemporalSmoother(1.0)

@@ -62,3 +62,23 @@ def test_command_line_trains_and_writes_weights_with_metadata(lol_folder, tmp_pa
 def test_bad_stage_spec_is_rejected():
     with pytest.raises(ValueError, match="name:steps:lr:patch:batch"):
         train.parse_stages("decom:10")
+
+
+def test_resume_may_shorten_an_unfinished_stage_but_not_change_a_finished_one(lol_folder,
+                                                                              tmp_path):
+    trainer = _trainer(lol_folder, "decom:2:1e-3:24:2,joint:10:1e-3:24:2")
+    for _ in range(3):
+        trainer.train_step()
+    trainer.save_checkpoint(tmp_path / "ckpt")
+    shorter = _trainer(lol_folder, "decom:2:1e-3:24:2,joint:4:1e-3:24:2")
+    shorter.load_checkpoint(tmp_path / "ckpt")
+    for _ in range(3):  # joint was at step 1 of what is now 4
+        assert not shorter.done
+        shorter.train_step()
+    assert shorter.done
+    from rtretinex.errors import InputError
+
+    for stages in ("decom:3:1e-3:24:2,joint:10:1e-3:24:2", "decom:2:1e-3:24:2,joint:1:1e-3:24:2",
+                   "decom:2:1e-3:24:2,joint:10:1e-3:32:2"):
+        with pytest.raises(InputError, match="other --stages"):
+            _trainer(lol_folder, stages).load_checkpoint(tmp_path / "ckpt")
