@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rtretinex.backends import BACKENDS, get_spec
-from rtretinex.enhancer import MODES, Enhancer, EnhanceSettings
+from rtretinex.enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import UsageError
 from rtretinex.io import FileSink, VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS
@@ -255,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline-budget", type=float, default=60.0,
                    help="skip pipeline runs expected to take longer (seconds)")
     p.add_argument("--preset", default="ultrafast", help="x264 preset of pipeline/passthrough")
-    p.add_argument("--smooth", type=float, default=0.6)
-    p.add_argument("--denoise", type=float, default=0.5)
+    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
+    p.add_argument("--denoise", type=float, default=DEFAULT_DENOISE)
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rtretinex import metrics
 from rtretinex.backends import BACKENDS, BackendUnavailable, create_backend
 from rtretinex.data import PairedImages, find_pairs
-from rtretinex.enhancer import MODES, Enhancer, EnhanceSettings
+from rtretinex.enhancer import DEFAULT_DENOISE, MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import InputError, UsageError
 from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
 
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write results here")
     p.add_argument("--mode", choices=MODES, default="quality")
     p.add_argument("--scale", type=int, default=None, help="fast mode downscale factor")
+    p.add_argument("--denoise", type=float, default=DEFAULT_DENOISE,
+                   help=f"reflectance denoise strength, 0 off (default {DEFAULT_DENOISE})")
     p.add_argument("--backend", default="torch-cpu",
                    help=f"one of auto, {', '.join(s.name for s in BACKENDS)} (default torch-cpu)")
     p.add_argument("--precision", default=None)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             names = held_out_names(args.weights, names)
         data = PairedImages.load(args.data, names)
         backend = create_backend(args.backend, args.precision, args.weights)
-        enhancer = Enhancer(backend, EnhanceSettings(args.mode, args.scale))
+        enhancer = Enhancer(backend, EnhanceSettings(args.mode, args.scale, 0.0, args.denoise))
     except UsageError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -94,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_only": args.held_out,
         "mode": args.mode,
         "scale": enhancer.scale_for(*data.low[0].shape[:2]),
+        "denoise": args.denoise,
         "backend": backend.name,
         "precision": backend.precision,
         "weights": str(args.weights),
         "per_image": rows,
     }
-    table = Table(title=f"{args.data} — {backend.name} {backend.precision}, {args.mode} mode")
+    table = Table(title=f"{args.data} — {backend.name} {backend.precision}, {args.mode} mode, "
+                        f"denoise {args.denoise}")
     for column in ("image", "PSNR (dB)", "SSIM", "ms"):
         table.add_column(column, justify="right")
     for r in rows:

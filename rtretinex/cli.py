@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .backends import BACKENDS, BackendUnavailable, create_backend
-from .enhancer import MODES, Enhancer, EnhanceSettings
+from .enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
 from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .io import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, open_source
@@ -37,7 +37,6 @@ __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
-DEFAULT_SMOOTH, DEFAULT_DENOISE = 0.6, 0.5
 log = logging.getLogger("rtretinex")
 
 

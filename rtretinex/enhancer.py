@@ -20,9 +20,12 @@ from .denoise import denoise
 from .errors import UsageError
 from .temporal import TemporalSmoother, coarse_luma
 
-__all__ = ["MODES", "EnhanceSettings", "Enhancer", "default_scale"]
+__all__ = ["DEFAULT_DENOISE", "DEFAULT_SMOOTH", "MODES", "EnhanceSettings", "Enhancer",
+           "default_scale"]
 
 MODES = ("quality", "fast")
+# Defaults of run_stream.py and the benchmarks (chosen on the LOL validation split).
+DEFAULT_SMOOTH, DEFAULT_DENOISE = 0.6, 0.5
 # Fast mode aims the nets at about this many pixels (160×90): measured real time on 2 cores.
 FAST_TARGET_PIXELS = 160 * 90
 EPSILON = 1e-3
