@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -284,6 +285,10 @@ class DisplaySink:
     def __init__(self, title: str = "rtretinex", compare: bool = False) -> None:
         self.title, self.compare = title, compare
         self.closed = False
+        if sys.platform.startswith("linux") and not (
+                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise OutputError("no display to show a window on (DISPLAY is not set); "
+                              "use -o FILE instead")
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         except cv2.error:

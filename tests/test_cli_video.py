@@ -177,3 +177,10 @@ def test_rotation_metadata_is_kept(tmp_path):
     assert run(str(rotated), "-o", str(out)).returncode == 0
     with av.open(str(out)) as c:
         assert next(c.decode(video=0)).rotation == 90
+
+
+def test_display_without_a_screen_fails_cleanly(clip):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), str(clip), "--display"],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert_one_line_error(result, 1, "no display")
