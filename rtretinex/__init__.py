@@ -1,0 +1,7 @@
+"""rtretinex: real-time low-light video enhancement with RetinexNet (Wei et al. 2018)."""
+
+# OpenCV must load before PyAV: both wheels bundle libxcb, and when PyAV's copy is loaded
+# first, creating OpenCV's Qt window (--display) hangs.
+import cv2  # noqa: F401
+
+__version__ = "0.1.0"
