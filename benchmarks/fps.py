@@ -32,7 +32,7 @@ from rich.table import Table
 
 from rtretinex.backends import BACKENDS, get_spec
 from rtretinex.enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
-from rtretinex.errors import UsageError
+from rtretinex.errors import UsageError, report
 from rtretinex.io import FileSink, VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS
 from rtretinex.pipeline import run_pipeline
@@ -273,8 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
         sizes = parse_sizes(args.sizes or (GPU_SIZES if torch.cuda.is_available() else CPU_SIZES))
     except UsageError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return report(exc)
     info = machine_info()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ from rtretinex import metrics
 from rtretinex.backends import BACKENDS, BackendUnavailable, create_backend
 from rtretinex.data import PairedImages, find_pairs
 from rtretinex.enhancer import DEFAULT_DENOISE, MODES, Enhancer, EnhanceSettings
-from rtretinex.errors import InputError, UsageError
+from rtretinex.errors import InputError, UsageError, report
 from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
 
 
@@ -79,12 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         data = PairedImages.load(args.data, names)
         backend = create_backend(args.backend, args.precision, args.weights)
         enhancer = Enhancer(backend, EnhanceSettings(args.mode, args.scale, 0.0, args.denoise))
-    except UsageError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    except (InputError, WeightsError, BackendUnavailable) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
+    except (UsageError, InputError, WeightsError, BackendUnavailable) as exc:
+        return report(exc)
 
     rows = evaluate(enhancer, data)
     n = len(rows)

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from .backends import BACKENDS, BackendUnavailable, create_backend
 from .enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, OutputError, UsageError, report
 from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .io import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, open_source
 from .models import DEFAULT_WEIGHTS, WeightsError
@@ -35,7 +35,7 @@ from .pipeline import PipelineStats, run_pipeline
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130  # usage errors: 2 (errors.report)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
 log = logging.getLogger("rtretinex")
 
@@ -208,7 +208,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
         args.stats_json.write_text(json.dumps(stats.as_json(), indent=2))
     if stats.interrupted:
         done = f"; {args.output} holds the {stats.frames} frames done" if stats.frames else ""
-        return _fail(f"interrupted{done}", EXIT_INTERRUPTED)
+        return report(f"interrupted{done}", EXIT_INTERRUPTED)
     return EXIT_OK
 
 
@@ -229,11 +229,6 @@ def _run_with_progress(source, enhancer, sink, window, args, console) -> Pipelin
                             lambda s: progress.update(task, completed=s.frames, fps=s.fps))
 
 
-def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
-
-
 def _is_image_job(spec: str) -> bool:
     path = Path(spec)
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
@@ -252,14 +247,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"input not found: {args.input}")
             return run_images(args, console)
         return run_video(args, console)
-    except UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    except (InputError, OutputError, WeightsError, BackendUnavailable) as exc:
-        return _fail(str(exc), EXIT_FAILURE)
+    except (UsageError, InputError, OutputError, WeightsError, BackendUnavailable) as exc:
+        return report(exc)
     except av.error.FFmpegError as exc:
-        return _fail(f"video processing failed: {exc}", EXIT_FAILURE)
+        return report(f"video processing failed: {exc}", EXIT_FAILURE)
     except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_INTERRUPTED)
+        return report("interrupted", EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

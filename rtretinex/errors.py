@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "OutputError", "UsageError"]
+import sys
+
+__all__ = ["InputError", "OutputError", "UsageError", "report"]
 
 
 class InputError(ValueError):
@@ -15,3 +17,12 @@ class OutputError(OSError):
 
 class UsageError(ValueError):
     """The command line asks for something that cannot work (exit code 2)."""
+
+
+def report(error: BaseException | str, code: int | None = None) -> int:
+    """Write one ``error:`` line on stderr and return the exit code: ``code`` if given,
+    else 2 for a UsageError and 1 for anything else."""
+    sys.stderr.write(f"error: {error}\n")
+    if code is not None:
+        return code
+    return 2 if isinstance(error, UsageError) else 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .backends import BACKENDS, BackendUnavailable, create_backend
 from .backends.tensorrt_backend import ShapeProfile
-from .errors import UsageError
+from .errors import UsageError, report
 from .models import DEFAULT_WEIGHTS, WeightsError
 
 __all__ = ["main"]
@@ -53,12 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         options["profile"] = ShapeProfile(args.min_size, args.opt_size, args.max_size)
     try:
         backend = create_backend(args.backend, args.precision, args.weights, **options)
-    except UsageError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    except (BackendUnavailable, WeightsError, RuntimeError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
+    except (UsageError, BackendUnavailable, WeightsError, RuntimeError) as exc:
+        return report(exc)
     path = getattr(backend, "engine_file", None) or getattr(backend, "ir_path", None)
     print(f"{backend.name} {backend.precision} engine ready on {backend.device_name}: {path}")
     return 0
