@@ -85,8 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_target(output: Path, overwrite: bool) -> None:
+    """The output's folder exists and the output does not (unless -y)."""
     if not output.parent.is_dir():
         raise OutputError(f"output folder does not exist: {output.parent}")
+    _refuse_overwrite(output, overwrite)
+
+
+def _refuse_overwrite(output: Path, overwrite: bool) -> None:
     if output.exists() and not overwrite:
         raise OutputError(f"{output} already exists; pass -y to overwrite")
 
@@ -101,12 +106,13 @@ def _image_jobs(source: Path, output: Path | None, overwrite: bool) -> list[tupl
         if not output.parent.is_dir():
             raise OutputError(f"output folder's parent does not exist: {output.parent}")
         jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
+        for _, out in jobs:
+            _refuse_overwrite(out, overwrite)
     else:
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UsageError(f"output {output} needs an image suffix ({', '.join(IMAGE_SUFFIXES)})")
         jobs = [(source, output)]
-    for _, out in jobs:
-        _check_target(out, overwrite)
+        _check_target(output, overwrite)
     if any(src.resolve() == out.resolve() for src, out in jobs):
         raise UsageError("output would replace the input; choose another -o")
     return jobs
