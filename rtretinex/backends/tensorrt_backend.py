@@ -94,9 +94,9 @@ class TensorRTBackend(TorchBackend):
         return engine_path("tensorrt", key, ".ep", self.cache_dir)
 
     def _load(self, path: Path) -> torch.nn.Module:
-        import torch_tensorrt  # noqa: F401 - registers the TensorRT runtime ops for loading
+        import torch_tensorrt
 
-        return torch.export.load(str(path)).module()
+        return torch_tensorrt.load(str(path)).module()
 
     def _load_or_build(self) -> torch.nn.Module:
         path = self.engine_file
@@ -116,24 +116,27 @@ class TensorRTBackend(TorchBackend):
         p = self.profile
         spec = torch_tensorrt.Input(
             min_shape=(1, 3, *p.min_hw), opt_shape=(1, 3, *p.opt_hw),
-            max_shape=(1, 3, *p.max_hw), dtype=self.dtype,
+            max_shape=(1, 3, *p.max_hw), dtype=self.dtype, name="image",
         )
         log.warning("building a TensorRT %s engine for %s..%s (takes a few minutes, once)",
                     self.precision, p.min_hw, p.max_hw)
         compiled = torch_tensorrt.compile(
             eager, ir="dynamo", inputs=[spec], enabled_precisions={self.dtype},
         )
-        example = torch.rand(1, 3, *p.opt_hw, device=self.device, dtype=self.dtype)
         path = self.engine_file
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.partial")
+        # Input specs (not tensors) keep H and W dynamic in the saved program.
         torch_tensorrt.save(compiled, str(tmp), output_format="exported_program",
-                            arg_inputs=[example])
+                            arg_inputs=[spec], retrace=True)
         tmp.replace(path)
         reloaded = self._load(path)
-        with torch.inference_mode():
-            err = max(float((a.float() - b.float()).abs().max())
-                      for a, b in zip(reloaded(example), eager(example)))
+        err = 0.0
+        for hw in (p.opt_hw, p.min_hw):  # two sizes: proves the reload is still dynamic
+            example = torch.rand(1, 3, *hw, device=self.device, dtype=self.dtype)
+            with torch.inference_mode():
+                err = max(err, *(float((a.float() - b.float()).abs().max())
+                                 for a, b in zip(reloaded(example), eager(example))))
         if err > BUILD_TOLERANCE[self.precision]:
             path.unlink(missing_ok=True)
             raise RuntimeError(f"TensorRT engine differs from eager by {err:.2e}; not cached")
