@@ -38,3 +38,23 @@ def test_mismatched_names_fail_cleanly(lol_folder):
     assert result.returncode == 1
     assert result.stderr.startswith("error: low/ and high/ names differ")
     assert "Traceback" not in result.stderr
+
+
+def test_held_out_uses_only_the_pairs_the_weights_never_saw(lol_folder, tmp_path):
+    from rtretinex.models import (
+        DEFAULT_WEIGHTS,
+        RetinexNet,
+        WeightsMeta,
+        load_weights,
+        save_weights,
+    )
+
+    net = RetinexNet()
+    load_weights(net, DEFAULT_WEIGHTS)
+    weights = tmp_path / "w.pt"
+    save_weights(net, weights, WeightsMeta(held_out=["2", "4", "99"]))
+    out = tmp_path / "q.json"
+    result = run_quality("--data", str(lol_folder), "--held-out", "--weights", str(weights),
+                         "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [r["name"] for r in json.loads(out.read_text())["per_image"]] == ["2", "4"]
