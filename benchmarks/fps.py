@@ -28,10 +28,11 @@ import cv2
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rtretinex.backends import BACKENDS, get_spec
-from rtretinex.enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
+from rtretinex.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import UsageError, report
 from rtretinex.io import FileSink, VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS
@@ -193,7 +194,7 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
         table.add_column(column, justify="right")
     for r in rows:
         if "error" in r:
-            table.add_row(r["backend"], "-", "-", "-", f"[red]{r['error']}[/]", *[""] * 6)
+            table.add_row(r["backend"], "-", "-", "-", f"[red]{escape(r['error'])}[/]", *[""] * 6)
             continue
         w, h = (int(v) for v in r["size"].split("x"))
         pipe = r.get("pipeline_fps")
@@ -256,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip pipeline runs expected to take longer (seconds)")
     p.add_argument("--preset", default="ultrafast", help="x264 preset of pipeline/passthrough")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
-    p.add_argument("--denoise", type=float, default=DEFAULT_DENOISE)
+    p.add_argument("--denoise", type=float, default=None, help="default: per mode")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)

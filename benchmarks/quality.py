@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write results here")
     p.add_argument("--mode", choices=MODES, default="quality")
     p.add_argument("--scale", type=int, default=None, help="fast mode downscale factor")
-    p.add_argument("--denoise", type=float, default=DEFAULT_DENOISE,
-                   help=f"reflectance denoise strength, 0 off (default {DEFAULT_DENOISE})")
+    p.add_argument("--denoise", type=float, default=None,
+                   help=f"reflectance denoise, 0 off (default per mode: {DEFAULT_DENOISE})")
     p.add_argument("--backend", default="torch-cpu",
                    help=f"one of auto, {', '.join(s.name for s in BACKENDS)} (default torch-cpu)")
     p.add_argument("--precision", default=None)
@@ -92,14 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         "held_out_only": args.held_out,
         "mode": args.mode,
         "scale": enhancer.scale_for(*data.low[0].shape[:2]),
-        "denoise": args.denoise,
+        "denoise": enhancer.settings.denoise,
         "backend": backend.name,
         "precision": backend.precision,
         "weights": str(args.weights),
         "per_image": rows,
     }
     table = Table(title=f"{args.data} — {backend.name} {backend.precision}, {args.mode} mode, "
-                        f"denoise {args.denoise}")
+                        f"denoise {enhancer.settings.denoise}")
     for column in ("image", "PSNR (dB)", "SSIM", "ms"):
         table.add_column(column, justify="right")
     for r in rows:

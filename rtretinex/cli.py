@@ -15,6 +15,7 @@ import av
 from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -67,8 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH,
                    help=f"temporal smoothing of the illumination, 0 off, <1 (default "
                         f"{DEFAULT_SMOOTH})")
-    p.add_argument("--denoise", type=float, default=DEFAULT_DENOISE,
-                   help=f"reflectance denoise strength, 0 off (default {DEFAULT_DENOISE})")
+    p.add_argument("--denoise", type=float, default=None,
+                   help="reflectance denoise strength, 0 off (default "
+                        f"{DEFAULT_DENOISE['quality']} in quality mode, "
+                        f"{DEFAULT_DENOISE['fast']} in fast mode)")
     p.add_argument("--codec", default=DEFAULT_CODEC,
                    help=f"video encoder (default {DEFAULT_CODEC})")
     p.add_argument("--crf", type=int, default=DEFAULT_CRF,
@@ -157,7 +160,7 @@ def run_images(args: argparse.Namespace, console: Console) -> int:
                 failed += 1
             enhancer.reset()
             progress.advance(task)
-    console.print(f"wrote {len(jobs) - failed} image(s) to {args.output} "
+    console.print(f"wrote {len(jobs) - failed} image(s) to {escape(str(args.output))} "
                   f"[dim]({_describe(enhancer)})[/]")
     return EXIT_FAILURE if failed else EXIT_OK
 

@@ -27,7 +27,7 @@ from rich.console import Console
 
 from . import metrics
 from .data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
-from .errors import InputError
+from .errors import InputError, report
 from .losses import decom_loss, output_loss, relight_loss
 from .models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_weights
 
@@ -164,13 +164,14 @@ class Trainer:
         if not _compatible(state["stages"], [vars(s) for s in self.stages], state["stage_index"],
                            state["step"]):
             raise InputError(f"checkpoint {path} was made with other --stages: finished stages "
-                             "must match, unfinished ones may only change their step count")
+                             "must match; unfinished ones may only change their step count, and "
+                             "a finished run may only get stages appended")
         self.model.load_state_dict(state["model"])
         self.stage_index, self.step, self.elapsed = (
             state["stage_index"], state["step"], state["elapsed"]
         )
         self.optimizer = self._make_optimizer()
-        if self.optimizer is not None:
+        if self.optimizer is not None and state["optimizer"] is not None:
             self.optimizer.load_state_dict(state["optimizer"])
         self.rng.bit_generator.state = json.loads(state["numpy_rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -191,13 +192,15 @@ class Trainer:
 
 def _compatible(saved: list[dict], wanted: list[dict], stage_index: int, step: int) -> bool:
     """Resuming is allowed when finished stages are unchanged and the rest differ at most in
-    their step counts (and the current stage is not already past its new end)."""
+    their step counts (the current stage not already past its new end), or when a finished
+    run gets new stages appended (fine-tuning further)."""
+    if stage_index >= len(saved):
+        return wanted[: len(saved)] == saved
     if len(saved) != len(wanted) or saved[:stage_index] != wanted[:stage_index]:
         return False
     rest = [({**a, "steps": 0}, {**b, "steps": 0}) for a, b in
             zip(saved[stage_index:], wanted[stage_index:])]
-    current_ok = stage_index >= len(wanted) or step < wanted[stage_index]["steps"]
-    return all(a == b for a, b in rest) and current_ok
+    return all(a == b for a, b in rest) and step < wanted[stage_index]["steps"]
 
 
 def _as_float(tensors: tuple) -> tuple:
@@ -244,8 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         train_data = PairedImages.load(args.data, train_names)
         val_data = PairedImages.load(args.data, val_names)
     except (InputError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        return 2
+        return report(exc, 2)
     torch.manual_seed(args.seed)
     trainer = Trainer(RetinexNet(), train_data, stages, torch.device(args.device), args.bf16,
                       args.seed)

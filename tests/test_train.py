@@ -82,3 +82,16 @@ def test_resume_may_shorten_an_unfinished_stage_but_not_change_a_finished_one(lo
                    "decom:2:1e-3:24:2,joint:10:1e-3:32:2"):
         with pytest.raises(InputError, match="other --stages"):
             _trainer(lol_folder, stages).load_checkpoint(tmp_path / "ckpt")
+
+
+def test_a_finished_run_can_be_fine_tuned_with_appended_stages(lol_folder, tmp_path):
+    done = _trainer(lol_folder, "decom:2:1e-3:24:2")
+    while not done.done:
+        done.train_step()
+    done.save_checkpoint(tmp_path / "ckpt")
+    more = _trainer(lol_folder, "decom:2:1e-3:24:2,joint:2:1e-4:24:2")
+    more.load_checkpoint(tmp_path / "ckpt")
+    assert more.stage.name == "joint" and not more.done
+    more.train_step()
+    more.train_step()
+    assert more.done
