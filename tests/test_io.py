@@ -45,7 +45,7 @@ def test_sink_keeps_variable_frame_rate_timestamps(tmp_path):
     with av.open(str(src), "w") as c:
         s = c.add_stream("libx264", rate=30)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        s.codec_context.time_base = Fraction(1, 30)
+        s.time_base = s.codec_context.time_base = Fraction(1, 30)
         for t in stamps:
             f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40, np.uint8), format="rgb24")
             f.pts, f.time_base = t, Fraction(1, 30)
