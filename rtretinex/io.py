@@ -197,6 +197,7 @@ class FileSink:
         self.source = source
         self.codec, self.crf, self.preset = codec, crf, preset
         self.video = None
+        self.time_base: Fraction | None = None  # of the encoder: the input's, kept exactly
         self.started = False
         self.copies: dict[int, av.stream.Stream] = {}
         self.pending: list[Packet] = []  # copied packets that arrive before the first frame
@@ -213,8 +214,9 @@ class FileSink:
         self.video.width, self.video.height = width + width % 2, height + height % 2
         self.video.pix_fmt = "yuv420p"
         # Timestamps stay in the input's time base: no rounding, variable frame rate kept.
-        self.video.time_base = frame.time_base or Fraction(1, 90_000)
-        self.video.codec_context.time_base = self.video.time_base
+        # (the muxer may change the stream's own time base when the header is written)
+        self.time_base = frame.time_base or Fraction(1, 90_000)
+        self.video.time_base = self.video.codec_context.time_base = self.time_base
         self.video.thread_type = "AUTO"
         if self.codec in ("libx264", "libx265"):
             self.video.options = {"crf": str(self.crf), "preset": self.preset}
@@ -245,12 +247,12 @@ class FileSink:
         if pad_h or pad_w:
             image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
         out = av.VideoFrame.from_ndarray(image, format="rgb24")
-        if frame.pts is not None and frame.time_base == self.video.time_base:
+        if frame.pts is not None and frame.time_base == self.time_base:
             pts = frame.pts
         else:
-            pts = round(frame.index / self.source.fps / self.video.time_base)
+            pts = round(frame.index / self.source.fps / self.time_base)
         self.last_pts = pts = max(pts, self.last_pts + 1)
-        out.pts, out.time_base = pts, self.video.time_base
+        out.pts, out.time_base = pts, self.time_base
         self.container.mux(self.video.encode(out))
         self.frames_written += 1
 
