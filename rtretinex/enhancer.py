@@ -102,8 +102,10 @@ class Enhancer:
         size, strength = (width, height), self.settings.denoise
         if scale == 1:
             d = self.backend(frame)
-            gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
-            reflectance = denoise(d.reflectance, gain, strength, R_SIGMA)
+            reflectance = d.reflectance
+            if strength > 0:
+                gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
+                reflectance = denoise(reflectance, gain, strength, R_SIGMA)
             out = _compose(reflectance, _three(d.enhanced_illumination), 255.0)
         else:
             small = cv2.resize(frame, (max(1, width // scale), max(1, height // scale)),

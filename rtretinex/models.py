@@ -28,6 +28,7 @@ __all__ = [
     "WeightsMeta",
     "create_retinexnet",
     "load_weights",
+    "save_atomic",
     "save_weights",
     "weights_sha256",
 ]
@@ -151,9 +152,15 @@ def save_weights(model: RetinexNet, path: Path, meta: WeightsMeta) -> None:
     """Write a plain state dict plus JSON-able metadata (loadable with weights_only=True)."""
     meta.parameters = count_parameters(model)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_atomic({"state_dict": state, "meta": json.dumps(asdict(meta))}, path)
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file renamed into place: never a half-written file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"state_dict": state, "meta": json.dumps(asdict(meta))}, tmp)
+    torch.save(obj, tmp)
     tmp.replace(path)
 
 

@@ -29,7 +29,7 @@ from . import metrics
 from .data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
 from .errors import InputError, report
 from .losses import decom_loss, output_loss, relight_loss
-from .models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_weights
+from .models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_atomic, save_weights
 
 __all__ = ["Stage", "Trainer", "main", "parse_stages"]
 
@@ -154,10 +154,7 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
-        tmp.replace(path)
+        save_atomic(self.state(), path)
 
     def load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
