@@ -7,7 +7,7 @@ colour correction), upsamples G bilinearly and returns denoise(S) ∘ G at full 
 (DESIGN.md section 2): the full-resolution work is a few cheap per-pixel passes. On the
 LOL validation pairs this per-channel gain scores 1.8 dB higher than the illumination-only
 gain Î / I (see README).
-In both modes the output's coarse brightness is then smoothed over time (temporal.py).
+In both modes the output's coarse brightness is smoothed over time (temporal.py).
 """
 
 from __future__ import annotations
@@ -99,26 +99,39 @@ class Enhancer:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         scale = self.scale_for(height, width)
-        size, strength = (width, height), self.settings.denoise
         if scale == 1:
-            d = self.backend(frame)
-            reflectance = d.reflectance
-            if strength > 0:
-                gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
-                reflectance = denoise(reflectance, gain, strength, R_SIGMA)
-            out = _compose(reflectance, _three(d.enhanced_illumination), 255.0)
-        else:
-            small = cv2.resize(frame, (max(1, width // scale), max(1, height // scale)),
-                               interpolation=cv2.INTER_AREA)
-            d = self.backend(small)
-            output_small = d.reflectance * d.enhanced_illumination[..., None]
-            gain3_small = output_small / np.maximum(small * np.float32(1 / 255), INPUT_FLOOR)
-            gain3 = cv2.resize(gain3_small, size, interpolation=cv2.INTER_LINEAR)
-            if strength > 0:
-                gain = cv2.resize(gain3_small.mean(axis=2), size, interpolation=cv2.INTER_LINEAR)
-                frame = denoise(frame, gain, strength, S_SIGMA)
-            out = _compose(frame, gain3, 1.0)
+            return self._quality(frame)
+        return self._fast(frame, scale)
+
+    def _quality(self, frame: np.ndarray) -> np.ndarray:
+        """denoise(R) ∘ Î at full resolution, then the temporal correction."""
+        d, strength = self.backend(frame), self.settings.denoise
+        reflectance = d.reflectance
+        if strength > 0:
+            gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
+            reflectance = denoise(reflectance, gain, strength, R_SIGMA)
+        out = _compose(reflectance, _three(d.enhanced_illumination), 255.0)
         if not self.smoother.enabled:
             return out
         correction = self.smoother(frame, coarse_luma(out))
-        return _compose(out, cv2.resize(_three(correction), size), 1.0)
+        return _compose(out, cv2.resize(_three(correction), frame.shape[1::-1]), 1.0)
+
+    def _fast(self, frame: np.ndarray, scale: int) -> np.ndarray:
+        """denoise(S) ∘ G with the gain map G from the low-res nets; the temporal correction
+        is folded into G at low resolution, so full resolution sees one resize and one
+        multiply (plus the denoise)."""
+        height, width = frame.shape[:2]
+        size, strength = (width, height), self.settings.denoise
+        small = cv2.resize(frame, (max(1, width // scale), max(1, height // scale)),
+                           interpolation=cv2.INTER_AREA)
+        d = self.backend(small)
+        output_small = d.reflectance * d.enhanced_illumination[..., None]
+        gain3_small = output_small / np.maximum(small * np.float32(1 / 255), INPUT_FLOOR)
+        if self.smoother.enabled:
+            correction = self.smoother(small, coarse_luma(output_small))
+            gain3_small *= cv2.resize(correction, small.shape[1::-1])[..., None]
+        gain3 = cv2.resize(gain3_small, size, interpolation=cv2.INTER_LINEAR)
+        if strength > 0:
+            gain = cv2.resize(gain3_small.mean(axis=2), size, interpolation=cv2.INTER_LINEAR)
+            frame = denoise(frame, gain, strength, S_SIGMA)
+        return _compose(frame, gain3, 1.0)

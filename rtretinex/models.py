@@ -102,16 +102,32 @@ class RetinexOutput(NamedTuple):
 
 
 class RetinexNet(nn.Module):
-    """Decom-Net followed by Enhance-Net; output = R ∘ Î (unclamped while training)."""
+    """Decom-Net followed by Enhance-Net; output = R ∘ Î (unclamped while training).
 
-    def __init__(self) -> None:
+    ``enhance_scale`` > 1 runs the Enhance-Net on (R, I) average-pooled by that factor and
+    upsamples Î bilinearly: the same net sees that many times more context (its receptive
+    field is ~47 px), which is what brightness estimation needs; Î is smooth, so little is lost.
+    """
+
+    def __init__(self, enhance_scale: int = 1) -> None:
         super().__init__()
         self.decom = DecomNet()
         self.enhance = EnhanceNet()
+        self.enhance_scale = enhance_scale
+
+    def relight(self, reflectance: torch.Tensor, illumination: torch.Tensor) -> torch.Tensor:
+        """Î at the resolution of R, computed at 1/enhance_scale of it."""
+        s = self.enhance_scale
+        if s == 1:
+            return self.enhance(reflectance, illumination)
+        small = self.enhance(F.avg_pool2d(reflectance, s, ceil_mode=True),
+                             F.avg_pool2d(illumination, s, ceil_mode=True))
+        return F.interpolate(small, size=reflectance.shape[-2:], mode="bilinear",
+                             align_corners=False)
 
     def forward(self, image: torch.Tensor) -> RetinexOutput:
         reflectance, illumination = self.decom(image)
-        enhanced = self.enhance(reflectance, illumination)
+        enhanced = self.relight(reflectance, illumination)
         output = reflectance * enhanced
         if not self.training:
             output = output.clamp(0.0, 1.0)
@@ -127,7 +143,7 @@ class RetinexHeads(nn.Module):
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         reflectance, illumination = self.net.decom(image)
-        return reflectance, illumination, self.net.enhance(reflectance, illumination)
+        return reflectance, illumination, self.net.relight(reflectance, illumination)
 
 
 @dataclass
@@ -136,6 +152,7 @@ class WeightsMeta:
 
     architecture: str = ARCHITECTURE
     parameters: int = 0
+    enhance_scale: int = 1
     training_data: str = ""
     command: str = ""
     validation: dict[str, float] = field(default_factory=dict)
@@ -151,6 +168,7 @@ def count_parameters(model: nn.Module) -> int:
 def save_weights(model: RetinexNet, path: Path, meta: WeightsMeta) -> None:
     """Write a plain state dict plus JSON-able metadata (loadable with weights_only=True)."""
     meta.parameters = count_parameters(model)
+    meta.enhance_scale = model.enhance_scale
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_atomic({"state_dict": state, "meta": json.dumps(asdict(meta))}, path)
 
@@ -177,6 +195,8 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
         raise WeightsError(
             f"cannot read weights {path}: not a rtretinex weights file ({type(exc).__name__})"
         ) from None
+    if not isinstance(meta.enhance_scale, int) or meta.enhance_scale < 1:
+        raise WeightsError(f"weights {path} have a bad enhance_scale: {meta.enhance_scale!r}")
     if meta.architecture != ARCHITECTURE:
         raise WeightsError(
             f"weights {path} are for architecture {meta.architecture!r}, expected {ARCHITECTURE!r}"
@@ -186,6 +206,7 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise WeightsError(f"weights {path} do not fit RetinexNet: {first}") from None
+    model.enhance_scale = meta.enhance_scale
     return meta
 
 

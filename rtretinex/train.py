@@ -46,7 +46,7 @@ class Stage:
 
 
 STAGE_NAMES = ("decom", "enhance", "joint")
-DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:96:8,joint:6000:5e-4:96:8"
+DEFAULT_STAGES = "decom:1000:1e-3:48:16,enhance:1000:1e-3:192:8,joint:6000:5e-4:128:8"
 
 
 def parse_stages(spec: str) -> list[Stage]:
@@ -149,6 +149,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "stages": [vars(s) for s in self.stages],
+            "enhance_scale": self.model.enhance_scale,
             "numpy_rng": json.dumps(self.rng.bit_generator.state, default=int),
             "torch_rng": torch.get_rng_state(),
         }
@@ -163,6 +164,9 @@ class Trainer:
             raise InputError(f"checkpoint {path} was made with other --stages: finished stages "
                              "must match; unfinished ones may only change their step count, and "
                              "a finished run may only get stages appended")
+        if state.get("enhance_scale", 1) != self.model.enhance_scale:
+            raise InputError(f"checkpoint {path} was made with --enhance-scale "
+                             f"{state.get('enhance_scale', 1)}")
         self.model.load_state_dict(state["model"])
         self.stage_index, self.step, self.elapsed = (
             state["stage_index"], state["step"], state["elapsed"]
@@ -221,8 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/train.ckpt"))
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--stages", default=DEFAULT_STAGES, help="name:steps:lr:patch:batch,...")
+    p.add_argument("--enhance-scale", type=int, default=4,
+                   help="run the Enhance-Net at 1/F resolution (more context for brightness)")
     p.add_argument("--val-count", type=int, default=30, help="pairs held out for validation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="training randomness (the validation split is fixed)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="train in fp32")
     p.add_argument("--time-budget", type=_parse_duration, default=None,
@@ -240,14 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stages = parse_stages(args.stages)
         names = find_pairs(args.data)
-        train_names, val_names = split_names(names, args.val_count, args.seed)
+        train_names, val_names = split_names(names, args.val_count)
         train_data = PairedImages.load(args.data, train_names)
         val_data = PairedImages.load(args.data, val_names)
     except (InputError, ValueError) as exc:
         return report(exc, 2)
+    if args.enhance_scale < 1:
+        return report(ValueError(f"--enhance-scale must be >= 1, got {args.enhance_scale}"), 2)
     torch.manual_seed(args.seed)
-    trainer = Trainer(RetinexNet(), train_data, stages, torch.device(args.device), args.bf16,
-                      args.seed)
+    torch.backends.cudnn.benchmark = True
+    trainer = Trainer(RetinexNet(args.enhance_scale), train_data, stages,
+                      torch.device(args.device), args.bf16, args.seed)
     if args.resume and args.checkpoint.is_file():
         trainer.load_checkpoint(args.checkpoint)
         console.log(f"resumed from {args.checkpoint}: stage {trainer.stage_index}, "

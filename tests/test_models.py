@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rtretinex.models import (
     DEFAULT_WEIGHTS,
@@ -23,9 +24,10 @@ def test_parameter_counts_match_the_paper_architecture():
     assert count_parameters(net) == 444_613
 
 
+@pytest.mark.parametrize("enhance_scale", [1, 4])
 @pytest.mark.parametrize("height,width", [(37, 53), (400, 600), (1, 1), (9, 130)])
-def test_any_size_gives_matching_shapes_in_range(height, width):
-    net = RetinexNet().eval()
+def test_any_size_gives_matching_shapes_in_range(height, width, enhance_scale):
+    net = RetinexNet(enhance_scale).eval()
     x = torch.rand(2, 3, height, width)
     with torch.inference_mode():
         out = net(x)
@@ -37,8 +39,9 @@ def test_any_size_gives_matching_shapes_in_range(height, width):
     assert 0 < float(out.illumination.min()) and float(out.illumination.max()) < 1
 
 
-def test_output_is_reflectance_times_enhanced_illumination():
-    net = RetinexNet().eval()
+@pytest.mark.parametrize("enhance_scale", [1, 4])
+def test_output_is_reflectance_times_enhanced_illumination(enhance_scale):
+    net = RetinexNet(enhance_scale).eval()
     x = torch.rand(1, 3, 20, 30)
     with torch.inference_mode():
         out = net(x)
@@ -58,6 +61,29 @@ def test_weights_round_trip(tmp_path):
     assert meta.parameters == 444_613 and meta.held_out == ["1", "2"]
     for a, b in zip(net.state_dict().values(), other.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_enhance_net_at_lower_resolution_sees_the_pooled_input():
+    net = RetinexNet(4).eval()
+    r, i = torch.rand(1, 3, 32, 48), torch.rand(1, 1, 32, 48)
+    with torch.inference_mode():
+        small = net.enhance(F.avg_pool2d(r, 4), F.avg_pool2d(i, 4))
+        full = net.relight(r, i)
+    assert full.shape == (1, 1, 32, 48)
+    # bilinear upsampling keeps the low-res values' mean and range
+    torch.testing.assert_close(full.mean(), small.mean(), atol=1e-2, rtol=0)
+    assert small.min() - 1e-5 <= full.min() and full.max() <= small.max() + 1e-5
+
+
+def test_enhance_scale_round_trips_and_a_bad_one_is_refused(tmp_path):
+    path = tmp_path / "w.pt"
+    save_weights(RetinexNet(4), path, WeightsMeta())
+    assert create_retinexnet(path).enhance_scale == 4
+    blob = torch.load(path, weights_only=True)
+    blob["meta"] = json.dumps({**json.loads(blob["meta"]), "enhance_scale": 0})
+    torch.save(blob, path)
+    with pytest.raises(WeightsError, match="enhance_scale"):
+        create_retinexnet(path)
 
 
 def test_shipped_weights_load_and_say_how_they_were_made():

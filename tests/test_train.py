@@ -8,11 +8,11 @@ from rtretinex.losses import output_loss
 from rtretinex.models import RetinexNet, load_weights
 
 
-def _trainer(folder, stages, seed=0):
+def _trainer(folder, stages, seed=0, enhance_scale=1):
     torch.manual_seed(seed)
     data = PairedImages.load(folder)
-    return train.Trainer(RetinexNet(), data, train.parse_stages(stages), torch.device("cpu"),
-                         bf16=False, seed=seed)
+    return train.Trainer(RetinexNet(enhance_scale), data, train.parse_stages(stages),
+                         torch.device("cpu"), bf16=False, seed=seed)
 
 
 def test_a_few_steps_lower_the_output_loss(lol_folder):
@@ -56,7 +56,16 @@ def test_command_line_trains_and_writes_weights_with_metadata(lol_folder, tmp_pa
     assert train.main(args) == 0
     meta = load_weights(RetinexNet(), out)
     assert meta.command == "python -m rtretinex.train " + " ".join(args)
+    assert meta.enhance_scale == 4  # the default
     assert len(meta.held_out) == 1 and meta.validation["n"] == 1
+
+
+def test_resume_refuses_another_enhance_scale(lol_folder, tmp_path):
+    from rtretinex.errors import InputError
+
+    _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_scale=4).save_checkpoint(tmp_path / "c")
+    with pytest.raises(InputError, match="enhance-scale 4"):
+        _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_scale=2).load_checkpoint(tmp_path / "c")
 
 
 def test_bad_stage_spec_is_rejected():
