@@ -26,6 +26,8 @@ __all__ = [
     "RetinexOutput",
     "WeightsError",
     "WeightsMeta",
+    "count_macs",
+    "count_parameters",
     "create_retinexnet",
     "load_weights",
     "save_atomic",
@@ -163,6 +165,25 @@ class WeightsMeta:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_macs(model: nn.Module, height: int, width: int) -> int:
+    """Multiply-accumulates of the model's convolutions on one height×width RGB image."""
+    total = 0
+
+    def add(conv: nn.Conv2d, _inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        kh, kw = conv.kernel_size
+        total += output.numel() * (conv.in_channels // conv.groups) * kh * kw
+
+    hooks = [m.register_forward_hook(add) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            model(torch.zeros(1, 3, height, width))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
 
 
 def save_weights(model: RetinexNet, path: Path, meta: WeightsMeta) -> None:

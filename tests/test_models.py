@@ -10,6 +10,7 @@ from rtretinex.models import (
     RetinexNet,
     WeightsError,
     WeightsMeta,
+    count_macs,
     count_parameters,
     create_retinexnet,
     load_weights,
@@ -73,6 +74,14 @@ def test_enhance_net_at_lower_resolution_sees_the_pooled_input():
     # bilinear upsampling keeps the low-res values' mean and range
     torch.testing.assert_close(full.mean(), small.mean(), atol=1e-2, rtol=0)
     assert small.min() - 1e-5 <= full.min() and full.max() <= small.max() + 1e-5
+
+
+def test_mac_count_matches_the_hand_count_and_drops_with_enhance_scale():
+    # Decom: 9·9·4·64 + 5·9·64·64 + 9·64·4 per pixel; Enhance: stem, 3 strided, 3 up, fuse, head
+    decom = 81 * 4 * 64 + 5 * 9 * 64 * 64 + 9 * 64 * 4
+    assert count_macs(RetinexNet().decom, 64, 64) == decom * 64 * 64
+    assert count_macs(RetinexNet(), 64, 64) == 283_008 * 64 * 64
+    assert decom * 64 * 64 < count_macs(RetinexNet(4), 64, 64) < 0.76 * 283_008 * 64 * 64
 
 
 def test_enhance_scale_round_trips_and_a_bad_one_is_refused(tmp_path):
