@@ -1,31 +1,57 @@
-"""Reflectance denoising: a fast edge-preserving filter, stronger where the gain is high.
+"""Denoising where the enhancement amplifies noise: a fast filter blended in by gain.
 
-Dark pixels get the largest gain Î / I, so their sensor noise is amplified most. The
-bilateral filter (d=5, ~3 ms at 720p) is blended in per pixel with a weight that grows
-with the gain; NL-means would be better but is ~500 ms a frame (too slow for live).
+Dark pixels get the largest gain, so their sensor noise is amplified most. The filtered
+image is blended in per pixel with a weight that grows with the gain
+(``strength · (gain − 1) / (FULL_GAIN − 1)``, clipped to [0, 1]); where the weight is 1 (or
+0) everywhere, which is the common case in dark video, no blend pass runs at all.
+
+Quality mode filters the reflectance R with a bilateral filter (d=5, edge-preserving).
+Fast mode filters the dark input S with a 5×5 Gaussian: S's edges are a few levels high,
+below any bilateral colour sigma that removes its noise, so the bilateral would blur them
+too; on the LOL validation pairs the Gaussian scores higher (fast mode, 1/4: 18.66 dB /
+0.634 vs 18.54 / 0.628) at a tenth of the cost (0.5 vs 5.3 ms at 720p). NL-means would be
+better still but costs ~500 ms a frame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
-__all__ = ["denoise"]
+__all__ = ["denoise_frame", "denoise_reflectance"]
 
 DIAMETER = 5
 # The gain above which the filter applies fully (at strength 1); no filtering at gain <= 1.
 FULL_GAIN = 4.0
 
 
-def denoise(image: np.ndarray, gain: np.ndarray, strength: float,
-            sigma_color: float) -> np.ndarray:
-    """Blend a bilateral-filtered ``image`` (uint8 or float32 RGB) in by gain.
+def denoise_reflectance(reflectance: np.ndarray, gain: np.ndarray, strength: float,
+                        sigma_color: float) -> np.ndarray:
+    """Bilateral-filter float32 RGB ``reflectance`` where ``gain`` (H, W) is high;
+    ``sigma_color`` (in R's units) is scaled by ``strength``."""
+    return _blend_by_gain(reflectance, gain, strength, lambda image: cv2.bilateralFilter(
+        image, DIAMETER, sigma_color * strength, DIAMETER / 2))
 
-    ``sigma_color`` is in the image's own units, scaled by ``strength``; the blend weight is
-    ``strength · clip((gain − 1) / (FULL_GAIN − 1), 0, 1)``, capped at 1.
-    """
+
+def denoise_frame(frame: np.ndarray, gain: np.ndarray, strength: float) -> np.ndarray:
+    """Gaussian-filter a uint8 RGB ``frame`` where ``gain`` is high; ``gain`` may be a
+    low-resolution map (it is upsampled only if a blend is needed)."""
+    return _blend_by_gain(frame, gain, strength,
+                          lambda image: cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0))
+
+
+def _blend_by_gain(image: np.ndarray, gain: np.ndarray, strength: float,
+                   denoise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     if strength <= 0:
         return image
-    filtered = cv2.bilateralFilter(image, DIAMETER, sigma_color * strength, DIAMETER / 2)
     weight = np.clip((gain - 1.0) * (strength / (FULL_GAIN - 1.0)), 0.0, 1.0)
+    if weight.max() <= 0.0:
+        return image
+    filtered = denoise(image)
+    if weight.min() >= 1.0:
+        return filtered
+    if weight.shape != image.shape[:2]:
+        weight = cv2.resize(weight, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.blendLinear(filtered, image, weight, 1.0 - weight)

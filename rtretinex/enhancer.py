@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .backends import Backend
-from .denoise import denoise
+from .denoise import denoise_frame, denoise_reflectance
 from .errors import UsageError
 from .temporal import TemporalSmoother, coarse_luma
 
@@ -37,9 +37,8 @@ EPSILON = 1e-3
 # Fast mode's gain divides by the low-res input: dark pixels below this level are treated
 # as this level, which caps the gain (at ~127× for a fully bright output).
 INPUT_FLOOR = 2.0 / 255.0
-# Bilateral colour sigma at strength 1: R is in [0, 1]; S is uint8 and far less noisy in
-# absolute terms (its noise is amplified only later, by the gain).
-R_SIGMA, S_SIGMA = 0.1, 8.0
+# Bilateral colour sigma on R (in [0, 1]) at strength 1.
+R_SIGMA = 0.1
 
 
 def default_scale(height: int, width: int) -> int:
@@ -109,7 +108,7 @@ class Enhancer:
         reflectance = d.reflectance
         if strength > 0:
             gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
-            reflectance = denoise(reflectance, gain, strength, R_SIGMA)
+            reflectance = denoise_reflectance(reflectance, gain, strength, R_SIGMA)
         out = _compose(reflectance, _three(d.enhanced_illumination), 255.0)
         if not self.smoother.enabled:
             return out
@@ -131,7 +130,5 @@ class Enhancer:
             correction = self.smoother(small, coarse_luma(output_small))
             gain3_small *= cv2.resize(correction, small.shape[1::-1])[..., None]
         gain3 = cv2.resize(gain3_small, size, interpolation=cv2.INTER_LINEAR)
-        if strength > 0:
-            gain = cv2.resize(gain3_small.mean(axis=2), size, interpolation=cv2.INTER_LINEAR)
-            frame = denoise(frame, gain, strength, S_SIGMA)
+        frame = denoise_frame(frame, gain3_small.mean(axis=2), strength)
         return _compose(frame, gain3, 1.0)
