@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "gain upsampled (default: quality for images and GPU backends, "
                         "fast for video on a CPU)")
     p.add_argument("--scale", type=int, default=None,
-                   help="fast mode downscale factor (default: nets run at about 160x90)")
+                   help="fast mode downscale factor (default: the nets see about 107x60 pixels)")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH,
                    help=f"temporal smoothing of the illumination, 0 off, <1 (default "
                         f"{DEFAULT_SMOOTH})")

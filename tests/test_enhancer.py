@@ -15,12 +15,13 @@ def backend():
     return create_backend("torch-cpu")
 
 
-def test_default_scale_puts_the_nets_near_160x90():
-    assert default_scale(90, 160) == 1
-    assert default_scale(360, 640) == 4
-    assert default_scale(720, 1280) == 8
-    assert default_scale(1080, 1920) == 12
-    assert default_scale(2160, 3840) == 24
+def test_default_scale_puts_the_nets_near_107x60():
+    assert default_scale(60, 107) == 1
+    assert default_scale(360, 640) == 6
+    assert default_scale(720, 1280) == 12
+    assert default_scale(1080, 1920) == 18
+    assert default_scale(2160, 3840) == 36
+    assert default_scale(400, 600) == 7
 
 
 def test_fast_mode_stays_close_to_quality_mode(backend):
