@@ -1,9 +1,10 @@
+import cv2
 import numpy as np
 import pytest
 
 from rtretinex.backends import create_backend
 from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings, default_scale
+from rtretinex.enhancer import Enhancer, EnhanceSettings, _downscale, default_scale
 from rtretinex.errors import UsageError
 from rtretinex.metrics import psnr
 
@@ -55,3 +56,13 @@ def test_odd_and_tiny_frames(backend):
 def test_settings_are_validated(kwargs, message):
     with pytest.raises(UsageError, match=message):
         EnhanceSettings(**kwargs)
+
+
+@pytest.mark.parametrize("width,height,scale", [(1280, 720, 12), (851, 477, 8), (640, 360, 4)])
+def test_downscale_is_an_area_average_of_the_frame(width, height, scale):
+    frame = small_photo(height=height, width=width)
+    size = (width // scale, height // scale)
+    direct = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(int)
+    got = _downscale(frame, size).astype(int)
+    assert got.shape == direct.shape
+    assert np.abs(got - direct).mean() < 1.0
