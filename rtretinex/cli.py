@@ -28,7 +28,7 @@ from rich.table import Table
 
 from .backends import BACKENDS, BackendUnavailable, create_backend
 from .enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
-from .errors import InputError, OutputError, UsageError, report
+from .errors import InputError, OutputError, UsageError, existing, report
 from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
 from .io import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, open_source
 from .models import DEFAULT_WEIGHTS, WeightsError
@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_frames is not None and args.max_frames < 1:
             raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
         if _is_image_job(args.input):
-            if not Path(args.input).exists():
-                raise InputError(f"input not found: {args.input}")
+            existing(args.input)
             return run_images(args, console)
         return run_video(args, console)
     except (UsageError, InputError, OutputError, WeightsError, BackendUnavailable) as exc:

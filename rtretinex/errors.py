@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-__all__ = ["InputError", "OutputError", "UsageError", "report"]
+__all__ = ["InputError", "OutputError", "UsageError", "existing", "report"]
 
 
 class InputError(ValueError):
@@ -17,6 +18,14 @@ class OutputError(OSError):
 
 class UsageError(ValueError):
     """The command line asks for something that cannot work (exit code 2)."""
+
+
+def existing(path: str | Path) -> Path:
+    """``path`` as a Path; raise InputError("input not found: ...") if nothing is there."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    return path
 
 
 def report(error: BaseException | str, code: int | None = None) -> int:

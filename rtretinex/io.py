@@ -20,7 +20,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, OutputError, UsageError, existing
 
 __all__ = [
     "DisplaySink",
@@ -168,9 +168,7 @@ def open_source(spec: str) -> Source:
         return WebcamSource(int(webcam.group(1)))
     if "://" in spec:
         return VideoSource(spec, live=not spec.startswith(("http://", "https://", "file://")))
-    path = Path(spec)
-    if not path.exists():
-        raise InputError(f"input not found: {path}")
+    path = existing(spec)
     if path.is_dir():
         raise UsageError(f"{path} is a folder: folders of images are handled as images")
     if path.stat().st_size == 0:
