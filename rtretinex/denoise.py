@@ -2,8 +2,9 @@
 
 Dark pixels get the largest gain, so their sensor noise is amplified most. The filtered
 image is blended in per pixel with a weight that grows with the gain
-(``strength · (gain − 1) / (FULL_GAIN − 1)``, clipped to [0, 1]); where the weight is 1 (or
-0) everywhere, which is the common case in dark video, no blend pass runs at all.
+(``strength · (gain − 1) / (FULL_GAIN − 1)``, clipped to [0, 1]). In dark video the weight
+is 1 almost everywhere, so the blend pass runs only over the rows of the cells where it is
+not (full-resolution row bands, contiguous in memory).
 
 Quality mode filters the reflectance R with a bilateral filter (d=5, edge-preserving).
 Fast mode filters the dark input S with a 5×5 Gaussian: S's edges are a few levels high,
@@ -15,6 +16,7 @@ better still but costs ~500 ms a frame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import cv2
@@ -50,8 +52,28 @@ def _blend_by_gain(image: np.ndarray, gain: np.ndarray, strength: float,
     if weight.max() <= 0.0:
         return image
     filtered = denoise(image)
-    if weight.min() >= 1.0:
+    partial = np.nonzero((weight < 1.0).any(axis=1))[0]
+    if partial.size == 0:
         return filtered
-    if weight.shape != image.shape[:2]:
-        weight = cv2.resize(weight, image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    return cv2.blendLinear(filtered, image, weight, 1.0 - weight)
+    height, width = image.shape[:2]
+    cell = height / weight.shape[0]
+    if weight.shape != (height, width):
+        weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
+    for top, bottom in _row_runs(partial, cell, height):
+        rows = slice(top, bottom)
+        cv2.blendLinear(filtered[rows], image[rows], weight[rows], 1.0 - weight[rows],
+                        dst=filtered[rows])
+    return filtered
+
+
+def _row_runs(rows: np.ndarray, cell: float, height: int) -> list[tuple[int, int]]:
+    """Full-resolution row ranges reached by the low-res ``rows`` (cells ``cell`` pixels
+    tall, one more cell each side for the bilinear upsampling), merged where they touch."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        top, bottom = max(0, int((r - 1) * cell)), min(height, math.ceil((r + 2) * cell))
+        if runs and top <= runs[-1][1]:
+            runs[-1] = (runs[-1][0], bottom)
+        else:
+            runs.append((top, bottom))
+    return runs

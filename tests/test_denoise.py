@@ -37,6 +37,8 @@ def test_a_low_resolution_gain_map_is_upsampled_for_the_blend():
     assert out.shape == image.shape
     assert np.array_equal(out[:, :224], image[:, :224])  # left of the bilinear ramp
     assert _error(out[:, 288:], clean[:, 288:]) < 0.8 * _error(image[:, 288:], clean[:, 288:])
+    full = denoise_frame(image, np.full((12, 16), 8.0, np.float32), 1.0)
+    assert np.array_equal(out[:, 304:], full[:, 304:])  # past the blended box: just filtered
 
 
 def test_uniform_weights_skip_the_blend_and_zero_strength_is_identity():
