@@ -66,12 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=None,
                    help="fast mode downscale factor (default: the nets see about 107x60 pixels)")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH,
-                   help=f"temporal smoothing of the illumination, 0 off, <1 (default "
+                   help=f"temporal smoothing of the output brightness, 0 off, <1 (default "
                         f"{DEFAULT_SMOOTH})")
     p.add_argument("--denoise", type=float, default=None,
-                   help="reflectance denoise strength, 0 off (default "
-                        f"{DEFAULT_DENOISE['quality']} in quality mode, "
-                        f"{DEFAULT_DENOISE['fast']} in fast mode)")
+                   help="denoise strength where the gain is high, 0 off (default "
+                        f"{DEFAULT_DENOISE['quality']} in quality mode: bilateral on R; "
+                        f"{DEFAULT_DENOISE['fast']} in fast mode: Gaussian on the input)")
     p.add_argument("--codec", default=DEFAULT_CODEC,
                    help=f"video encoder (default {DEFAULT_CODEC})")
     p.add_argument("--crf", type=int, default=DEFAULT_CRF,
