@@ -7,6 +7,7 @@ All nets take NCHW float tensors in [0, 1] of any height and width.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -168,7 +169,9 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def count_macs(model: nn.Module, height: int, width: int) -> int:
-    """Multiply-accumulates of the model's convolutions on one height×width RGB image."""
+    """Multiply-accumulates of the model's convolutions on one height×width RGB image
+    (traced on a copy on the meta device: shapes only, nothing is computed)."""
+    model = copy.deepcopy(model).to("meta")
     total = 0
 
     def add(conv: nn.Conv2d, _inputs: tuple, output: torch.Tensor) -> None:
@@ -179,7 +182,7 @@ def count_macs(model: nn.Module, height: int, width: int) -> int:
     hooks = [m.register_forward_hook(add) for m in model.modules() if isinstance(m, nn.Conv2d)]
     try:
         with torch.inference_mode():
-            model(torch.zeros(1, 3, height, width))
+            model(torch.zeros(1, 3, height, width, device="meta"))
     finally:
         for hook in hooks:
             hook.remove()

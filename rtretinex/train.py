@@ -164,9 +164,9 @@ class Trainer:
             raise InputError(f"checkpoint {path} was made with other --stages: finished stages "
                              "must match; unfinished ones may only change their step count, and "
                              "a finished run may only get stages appended")
-        if state.get("enhance_scale", 1) != self.model.enhance_scale:
-            raise InputError(f"checkpoint {path} was made with --enhance-scale "
-                             f"{state.get('enhance_scale', 1)}")
+        saved_scale = state.get("enhance_scale", 1)
+        if saved_scale != self.model.enhance_scale:
+            raise InputError(f"checkpoint {path} was made with --enhance-scale {saved_scale}")
         self.model.load_state_dict(state["model"])
         self.stage_index, self.step, self.elapsed = (
             state["stage_index"], state["step"], state["elapsed"]
@@ -246,14 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         stages = parse_stages(args.stages)
+        if args.enhance_scale < 1:
+            raise ValueError(f"--enhance-scale must be >= 1, got {args.enhance_scale}")
         names = find_pairs(args.data)
         train_names, val_names = split_names(names, args.val_count)
         train_data = PairedImages.load(args.data, train_names)
         val_data = PairedImages.load(args.data, val_names)
     except (InputError, ValueError) as exc:
         return report(exc, 2)
-    if args.enhance_scale < 1:
-        return report(ValueError(f"--enhance-scale must be >= 1, got {args.enhance_scale}"), 2)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.benchmark = True
     trainer = Trainer(RetinexNet(args.enhance_scale), train_data, stages,
