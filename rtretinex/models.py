@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -107,24 +108,31 @@ class RetinexOutput(NamedTuple):
 class RetinexNet(nn.Module):
     """Decom-Net followed by Enhance-Net; output = R ∘ Î (unclamped while training).
 
-    ``enhance_scale`` > 1 runs the Enhance-Net on (R, I) average-pooled by that factor and
-    upsamples Î bilinearly: the same net sees that many times more context (its receptive
-    field is ~47 px), which is what brightness estimation needs; Î is smooth, so little is lost.
+    ``enhance_grid`` > 0 runs the Enhance-Net on (R, I) area-averaged to a fixed grid×grid
+    view of the whole frame and upsamples Î bilinearly: the same net then judges brightness
+    from the whole frame (its receptive field is ~47 px) at any input size, and Î, which is
+    smooth, loses little. Outside training Î is averaged over the view's 8 flips and
+    rotations (cheap at grid size). 0 runs it at full resolution, as in the paper.
     """
 
-    def __init__(self, enhance_scale: int = 1) -> None:
+    def __init__(self, enhance_grid: int = 0) -> None:
         super().__init__()
         self.decom = DecomNet()
         self.enhance = EnhanceNet()
-        self.enhance_scale = enhance_scale
+        self.enhance_grid = enhance_grid
 
     def relight(self, reflectance: torch.Tensor, illumination: torch.Tensor) -> torch.Tensor:
-        """Î at the resolution of R, computed at 1/enhance_scale of it."""
-        s = self.enhance_scale
-        if s == 1:
+        """Î at the resolution of R, computed on the enhance_grid view of the frame."""
+        grid = self.enhance_grid
+        if grid == 0:
             return self.enhance(reflectance, illumination)
-        small = self.enhance(F.avg_pool2d(reflectance, s, ceil_mode=True),
-                             F.avg_pool2d(illumination, s, ceil_mode=True))
+        view = torch.cat([F.adaptive_avg_pool2d(reflectance, grid),
+                          F.adaptive_avg_pool2d(illumination, grid)], dim=1)
+
+        def enhance(v: torch.Tensor) -> torch.Tensor:
+            return self.enhance(v[:, :3], v[:, 3:])
+
+        small = enhance(view) if self.training else _dihedral_mean(enhance, view)
         return F.interpolate(small, size=reflectance.shape[-2:], mode="bilinear",
                              align_corners=False)
 
@@ -135,6 +143,17 @@ class RetinexNet(nn.Module):
         if not self.training:
             output = output.clamp(0.0, 1.0)
         return RetinexOutput(reflectance, illumination, enhanced, output)
+
+
+def _dihedral_mean(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``net``'s output averaged over the 8 flips and rotations of a square input, in one
+    batch: a steadier estimate for what a single view gets slightly wrong."""
+    views = [torch.rot90(x, k, (2, 3)) for k in range(4)]
+    views += [v.flip(3) for v in views]
+    out = net(torch.cat(views)).chunk(8)
+    back = [torch.rot90(o, -k, (2, 3)) for k, o in enumerate(out[:4])]
+    back += [torch.rot90(o.flip(3), -k, (2, 3)) for k, o in enumerate(out[4:])]
+    return torch.stack(back).mean(0)
 
 
 class RetinexHeads(nn.Module):
@@ -155,7 +174,7 @@ class WeightsMeta:
 
     architecture: str = ARCHITECTURE
     parameters: int = 0
-    enhance_scale: int = 1
+    enhance_grid: int = 0
     training_data: str = ""
     command: str = ""
     validation: dict[str, float] = field(default_factory=dict)
@@ -192,7 +211,7 @@ def count_macs(model: nn.Module, height: int, width: int) -> int:
 def save_weights(model: RetinexNet, path: Path, meta: WeightsMeta) -> None:
     """Write a plain state dict plus JSON-able metadata (loadable with weights_only=True)."""
     meta.parameters = count_parameters(model)
-    meta.enhance_scale = model.enhance_scale
+    meta.enhance_grid = model.enhance_grid
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_atomic({"state_dict": state, "meta": json.dumps(asdict(meta))}, path)
 
@@ -219,8 +238,8 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
         raise WeightsError(
             f"cannot read weights {path}: not a rtretinex weights file ({type(exc).__name__})"
         ) from None
-    if not isinstance(meta.enhance_scale, int) or meta.enhance_scale < 1:
-        raise WeightsError(f"weights {path} have a bad enhance_scale: {meta.enhance_scale!r}")
+    if not isinstance(meta.enhance_grid, int) or meta.enhance_grid < 0:
+        raise WeightsError(f"weights {path} have a bad enhance_grid: {meta.enhance_grid!r}")
     if meta.architecture != ARCHITECTURE:
         raise WeightsError(
             f"weights {path} are for architecture {meta.architecture!r}, expected {ARCHITECTURE!r}"
@@ -230,7 +249,7 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise WeightsError(f"weights {path} do not fit RetinexNet: {first}") from None
-    model.enhance_scale = meta.enhance_scale
+    model.enhance_grid = meta.enhance_grid
     return meta
 
 

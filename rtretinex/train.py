@@ -29,7 +29,15 @@ from . import metrics
 from .data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
 from .errors import InputError, report
 from .losses import decom_loss, output_loss, relight_loss
-from .models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_atomic, save_weights
+from .models import (
+    DEFAULT_WEIGHTS,
+    RetinexNet,
+    WeightsMeta,
+    load_weights,
+    save_atomic,
+    save_weights,
+    weights_sha256,
+)
 
 __all__ = ["Stage", "Trainer", "main", "parse_stages"]
 
@@ -149,7 +157,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "stages": [vars(s) for s in self.stages],
-            "enhance_scale": self.model.enhance_scale,
+            "enhance_grid": self.model.enhance_grid,
             "numpy_rng": json.dumps(self.rng.bit_generator.state, default=int),
             "torch_rng": torch.get_rng_state(),
         }
@@ -164,9 +172,9 @@ class Trainer:
             raise InputError(f"checkpoint {path} was made with other --stages: finished stages "
                              "must match; unfinished ones may only change their step count, and "
                              "a finished run may only get stages appended")
-        saved_scale = state.get("enhance_scale", 1)
-        if saved_scale != self.model.enhance_scale:
-            raise InputError(f"checkpoint {path} was made with --enhance-scale {saved_scale}")
+        saved_grid = state.get("enhance_grid")
+        if saved_grid != self.model.enhance_grid:
+            raise InputError(f"checkpoint {path} was made with --enhance-grid {saved_grid}")
         self.model.load_state_dict(state["model"])
         self.stage_index, self.step, self.elapsed = (
             state["stage_index"], state["step"], state["elapsed"]
@@ -210,6 +218,15 @@ def _as_float(tensors: tuple) -> tuple:
     return type(tensors)(*floats) if hasattr(tensors, "_fields") else tuple(floats)
 
 
+def _initialise(model: RetinexNet, path: Path) -> str:
+    """Load ``path``'s nets into ``model`` (keeping its enhance grid); say where they came from."""
+    grid = model.enhance_grid
+    meta = load_weights(model, path)
+    model.enhance_grid = grid
+    digest = weights_sha256(path)[:12]
+    return f"; initialised from {path} (sha256 {digest}, made by: {meta.command})"
+
+
 def _parse_duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     if text and text[-1] in units:
@@ -225,8 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/train.ckpt"))
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--stages", default=DEFAULT_STAGES, help="name:steps:lr:patch:batch,...")
-    p.add_argument("--enhance-scale", type=int, default=4,
-                   help="run the Enhance-Net at 1/F resolution (more context for brightness)")
+    p.add_argument("--enhance-grid", type=int, default=32,
+                   help="Enhance-Net input: the whole frame pooled to GRIDxGRID (0: full size)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from these weights (fine-tuning) instead of random ones")
     p.add_argument("--val-count", type=int, default=30, help="pairs held out for validation")
     p.add_argument("--seed", type=int, default=0,
                    help="training randomness (the validation split is fixed)")
@@ -246,17 +265,19 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         stages = parse_stages(args.stages)
-        if args.enhance_scale < 1:
-            raise ValueError(f"--enhance-scale must be >= 1, got {args.enhance_scale}")
+        if args.enhance_grid < 0:
+            raise ValueError(f"--enhance-grid must be >= 0, got {args.enhance_grid}")
+        model = RetinexNet(args.enhance_grid)
+        init_note = "" if args.init is None else _initialise(model, args.init)
         names = find_pairs(args.data)
         train_names, val_names = split_names(names, args.val_count)
         train_data = PairedImages.load(args.data, train_names)
         val_data = PairedImages.load(args.data, val_names)
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError) as exc:  # WeightsError is a ValueError
         return report(exc, 2)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.benchmark = True
-    trainer = Trainer(RetinexNet(args.enhance_scale), train_data, stages,
+    trainer = Trainer(model, train_data, stages,
                       torch.device(args.device), args.bf16, args.seed)
     if args.resume and args.checkpoint.is_file():
         trainer.load_checkpoint(args.checkpoint)
@@ -295,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         command="python -m rtretinex.train " + shlex.join(sys.argv[1:] if argv is None else argv),
         validation=scores,
         held_out=val_names,
-        notes=f"stages {args.stages}; {trainer.elapsed / 60:.1f} min on {args.device}",
+        notes=f"stages {args.stages}; {trainer.elapsed / 60:.1f} min on {args.device}{init_note}",
     )
     save_weights(trainer.model.cpu(), args.out, meta)
     console.log(f"wrote {args.out}: validation {scores}")

@@ -25,10 +25,10 @@ def test_parameter_counts_match_the_paper_architecture():
     assert count_parameters(net) == 444_613
 
 
-@pytest.mark.parametrize("enhance_scale", [1, 4])
+@pytest.mark.parametrize("enhance_grid", [0, 32])
 @pytest.mark.parametrize("height,width", [(37, 53), (400, 600), (1, 1), (9, 130)])
-def test_any_size_gives_matching_shapes_in_range(height, width, enhance_scale):
-    net = RetinexNet(enhance_scale).eval()
+def test_any_size_gives_matching_shapes_in_range(height, width, enhance_grid):
+    net = RetinexNet(enhance_grid).eval()
     x = torch.rand(2, 3, height, width)
     with torch.inference_mode():
         out = net(x)
@@ -40,9 +40,9 @@ def test_any_size_gives_matching_shapes_in_range(height, width, enhance_scale):
     assert 0 < float(out.illumination.min()) and float(out.illumination.max()) < 1
 
 
-@pytest.mark.parametrize("enhance_scale", [1, 4])
-def test_output_is_reflectance_times_enhanced_illumination(enhance_scale):
-    net = RetinexNet(enhance_scale).eval()
+@pytest.mark.parametrize("enhance_grid", [0, 32])
+def test_output_is_reflectance_times_enhanced_illumination(enhance_grid):
+    net = RetinexNet(enhance_grid).eval()
     x = torch.rand(1, 3, 20, 30)
     with torch.inference_mode():
         out = net(x)
@@ -64,34 +64,35 @@ def test_weights_round_trip(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_enhance_net_at_lower_resolution_sees_the_pooled_input():
-    net = RetinexNet(4).eval()
+def test_enhance_net_sees_the_whole_frame_pooled_to_its_grid():
+    net = RetinexNet(8).eval()
     r, i = torch.rand(1, 3, 32, 48), torch.rand(1, 1, 32, 48)
     with torch.inference_mode():
-        small = net.enhance(F.avg_pool2d(r, 4), F.avg_pool2d(i, 4))
+        small = net.enhance(F.avg_pool2d(r, (4, 6)), F.avg_pool2d(i, (4, 6)))
         full = net.relight(r, i)
-    assert full.shape == (1, 1, 32, 48)
+    assert small.shape == (1, 1, 8, 8) and full.shape == (1, 1, 32, 48)
     # bilinear upsampling keeps the low-res values' mean and range
     torch.testing.assert_close(full.mean(), small.mean(), atol=1e-2, rtol=0)
     assert small.min() - 1e-5 <= full.min() and full.max() <= small.max() + 1e-5
 
 
-def test_mac_count_matches_the_hand_count_and_drops_with_enhance_scale():
+def test_mac_count_matches_the_hand_count_and_drops_with_enhance_grid():
     # Decom: 9·9·4·64 + 5·9·64·64 + 9·64·4 per pixel; Enhance: stem, 3 strided, 3 up, fuse, head
     decom = 81 * 4 * 64 + 5 * 9 * 64 * 64 + 9 * 64 * 4
     assert count_macs(RetinexNet().decom, 64, 64) == decom * 64 * 64
     assert count_macs(RetinexNet(), 64, 64) == 283_008 * 64 * 64
-    assert decom * 64 * 64 < count_macs(RetinexNet(4), 64, 64) < 0.76 * 283_008 * 64 * 64
+    enhance_at_grid = count_macs(RetinexNet(), 16, 16) - decom * 16 * 16
+    assert count_macs(RetinexNet(16), 64, 64) == decom * 64 * 64 + enhance_at_grid
 
 
-def test_enhance_scale_round_trips_and_a_bad_one_is_refused(tmp_path):
+def test_enhance_grid_round_trips_and_a_bad_one_is_refused(tmp_path):
     path = tmp_path / "w.pt"
-    save_weights(RetinexNet(4), path, WeightsMeta())
-    assert create_retinexnet(path).enhance_scale == 4
+    save_weights(RetinexNet(32), path, WeightsMeta())
+    assert create_retinexnet(path).enhance_grid == 32
     blob = torch.load(path, weights_only=True)
-    blob["meta"] = json.dumps({**json.loads(blob["meta"]), "enhance_scale": 0})
+    blob["meta"] = json.dumps({**json.loads(blob["meta"]), "enhance_grid": -1})
     torch.save(blob, path)
-    with pytest.raises(WeightsError, match="enhance_scale"):
+    with pytest.raises(WeightsError, match="enhance_grid"):
         create_retinexnet(path)
 
 

@@ -5,13 +5,13 @@ import torch
 from rtretinex import train
 from rtretinex.data import PairedImages
 from rtretinex.losses import output_loss
-from rtretinex.models import RetinexNet, load_weights
+from rtretinex.models import RetinexNet, WeightsMeta, load_weights, save_weights
 
 
-def _trainer(folder, stages, seed=0, enhance_scale=1):
+def _trainer(folder, stages, seed=0, enhance_grid=0):
     torch.manual_seed(seed)
     data = PairedImages.load(folder)
-    return train.Trainer(RetinexNet(enhance_scale), data, train.parse_stages(stages),
+    return train.Trainer(RetinexNet(enhance_grid), data, train.parse_stages(stages),
                          torch.device("cpu"), bf16=False, seed=seed)
 
 
@@ -56,16 +56,42 @@ def test_command_line_trains_and_writes_weights_with_metadata(lol_folder, tmp_pa
     assert train.main(args) == 0
     meta = load_weights(RetinexNet(), out)
     assert meta.command == "python -m rtretinex.train " + " ".join(args)
-    assert meta.enhance_scale == 4  # the default
+    assert meta.enhance_grid == 32  # the default
     assert len(meta.held_out) == 1 and meta.validation["n"] == 1
 
 
-def test_resume_refuses_another_enhance_scale(lol_folder, tmp_path):
+def test_resume_refuses_another_enhance_grid(lol_folder, tmp_path):
     from rtretinex.errors import InputError
 
-    _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_scale=4).save_checkpoint(tmp_path / "c")
-    with pytest.raises(InputError, match="enhance-scale 4"):
-        _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_scale=2).load_checkpoint(tmp_path / "c")
+    _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_grid=32).save_checkpoint(tmp_path / "c")
+    with pytest.raises(InputError, match="enhance-grid 32"):
+        _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_grid=16).load_checkpoint(tmp_path / "c")
+
+
+def test_init_fine_tunes_from_weights_and_records_them(lol_folder, tmp_path):
+    start = tmp_path / "start.pt"
+    save_weights(RetinexNet(), start, WeightsMeta(command="python -m x"))
+    out = tmp_path / "w.pt"
+    args = ["--data", str(lol_folder), "--out", str(out), "--checkpoint", str(tmp_path / "c"),
+            "--init", str(start), "--enhance-grid", "8", "--stages", "joint:1:1e-9:24:2",
+            "--val-count", "1", "--no-bf16"]
+    assert train.main(args) == 0
+    fine = RetinexNet()
+    meta = load_weights(fine, out)
+    assert meta.enhance_grid == 8
+    assert f"initialised from {start}" in meta.notes and "python -m x" in meta.notes
+    first = RetinexNet()
+    load_weights(first, start)
+    for key, value in first.state_dict().items():  # a 1e-9 step barely moves them
+        torch.testing.assert_close(value, fine.state_dict()[key], atol=1e-6, rtol=0)
+
+
+def test_init_with_a_bad_weights_file_is_one_line_exit_2(lol_folder, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not weights")
+    assert train.main(["--data", str(lol_folder), "--init", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not a rtretinex weights file" in err and "Traceback" not in err
 
 
 def test_bad_stage_spec_is_rejected():
