@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -111,8 +110,7 @@ class RetinexNet(nn.Module):
     ``enhance_grid`` > 0 runs the Enhance-Net on (R, I) area-averaged to a fixed grid×grid
     view of the whole frame and upsamples Î bilinearly: the same net then judges brightness
     from the whole frame (its receptive field is ~47 px) at any input size, and Î, which is
-    smooth, loses little. Outside training Î is averaged over the view's 8 flips and
-    rotations (cheap at grid size). 0 runs it at full resolution, as in the paper.
+    smooth, loses little. 0 runs it at full resolution, as in the paper.
     """
 
     def __init__(self, enhance_grid: int = 0) -> None:
@@ -126,13 +124,8 @@ class RetinexNet(nn.Module):
         grid = self.enhance_grid
         if grid == 0:
             return self.enhance(reflectance, illumination)
-        view = torch.cat([F.adaptive_avg_pool2d(reflectance, grid),
-                          F.adaptive_avg_pool2d(illumination, grid)], dim=1)
-
-        def enhance(v: torch.Tensor) -> torch.Tensor:
-            return self.enhance(v[:, :3], v[:, 3:])
-
-        small = enhance(view) if self.training else _dihedral_mean(enhance, view)
+        small = self.enhance(F.adaptive_avg_pool2d(reflectance, grid),
+                             F.adaptive_avg_pool2d(illumination, grid))
         return F.interpolate(small, size=reflectance.shape[-2:], mode="bilinear",
                              align_corners=False)
 
@@ -143,17 +136,6 @@ class RetinexNet(nn.Module):
         if not self.training:
             output = output.clamp(0.0, 1.0)
         return RetinexOutput(reflectance, illumination, enhanced, output)
-
-
-def _dihedral_mean(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """``net``'s output averaged over the 8 flips and rotations of a square input, in one
-    batch: a steadier estimate for what a single view gets slightly wrong."""
-    views = [torch.rot90(x, k, (2, 3)) for k in range(4)]
-    views += [v.flip(3) for v in views]
-    out = net(torch.cat(views)).chunk(8)
-    back = [torch.rot90(o, -k, (2, 3)) for k, o in enumerate(out[:4])]
-    back += [torch.rot90(o.flip(3), -k, (2, 3)) for k, o in enumerate(out[4:])]
-    return torch.stack(back).mean(0)
 
 
 class RetinexHeads(nn.Module):
