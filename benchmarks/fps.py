@@ -8,8 +8,8 @@ Per backend, size and mode it measures (warm-up first, CUDA synchronised, median
 and, in the same run, the machine's limits: a decode → encode passthrough with the same
 encoder (no enhancement) and the peak matmul throughput in the backend's precision.
 Ratios: pipeline / passthrough, and achieved GFLOP/s / peak (the nets' convolution MACs,
-counted by models.count_macs: 283,008 per pixel with the Enhance-Net at full resolution,
-212,089 with it at 1/4).
+counted by models.count_macs: 283,008 per pixel with the Enhance-Net at full resolution;
+with its 32×32 view, the Decom-Net's 207,360 per pixel plus 77 M for the view).
 
   python benchmarks/fps.py [--backends openvino,torch-cpu] [--sizes 1280x720]
                            [--modes quality,fast] [--json PATH] [--plot PATH.png]
