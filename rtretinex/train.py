@@ -173,6 +173,9 @@ class Trainer:
                              "must match; unfinished ones may only change their step count, and "
                              "a finished run may only get stages appended")
         saved_grid = state.get("enhance_grid")
+        if saved_grid is None:
+            raise InputError(f"checkpoint {path} is from an older rtretinex (before "
+                             "--enhance-grid); start a new run or use --init with its weights")
         if saved_grid != self.model.enhance_grid:
             raise InputError(f"checkpoint {path} was made with --enhance-grid {saved_grid}")
         self.model.load_state_dict(state["model"])
@@ -280,7 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(model, train_data, stages,
                       torch.device(args.device), args.bf16, args.seed)
     if args.resume and args.checkpoint.is_file():
-        trainer.load_checkpoint(args.checkpoint)
+        try:
+            trainer.load_checkpoint(args.checkpoint)
+        except InputError as exc:
+            return report(exc)
         console.log(f"resumed from {args.checkpoint}: stage {trainer.stage_index}, "
                     f"step {trainer.step}, {trainer.elapsed / 60:.1f} min trained")
     console.log(f"{len(train_names)} training pairs, {len(val_names)} held out; device "

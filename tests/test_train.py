@@ -130,3 +130,14 @@ def test_a_finished_run_can_be_fine_tuned_with_appended_stages(lol_folder, tmp_p
     more.train_step()
     more.train_step()
     assert more.done
+
+
+def test_resume_from_an_incompatible_checkpoint_is_one_line_exit_1(lol_folder, tmp_path, capsys):
+    ckpt = tmp_path / "c"
+    _trainer(lol_folder, "decom:2:1e-3:24:2", enhance_grid=16).save_checkpoint(ckpt)
+    args = ["--data", str(lol_folder), "--checkpoint", str(ckpt), "--resume",
+            "--stages", "decom:2:1e-3:24:2", "--val-count", "1", "--out", str(tmp_path / "w")]
+    assert train.main(args) == 1
+    err = capsys.readouterr().err
+    assert "enhance-grid 16" in err and "Traceback" not in err
+    assert not (tmp_path / "w").exists()
