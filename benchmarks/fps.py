@@ -36,10 +36,12 @@ from rich.table import Table
 from rtretinex.backends import BACKENDS, get_spec
 from rtretinex.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import UsageError, report
-from rtretinex.io import FileSink, VideoSource
+from rtretinex.frames import VideoFrame
+from rtretinex.io import VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
 from rtretinex.pipeline import run_pipeline
 from rtretinex.samples import dark_clip_frames, write_dark_clip
+from rtretinex.sinks import FileSink
 
 CPU_SIZES = "640x360,1280x720,1920x1080"
 GPU_SIZES = CPU_SIZES + ",3840x2160"
@@ -103,16 +105,23 @@ def peak_gflops(backend_name: str, precision: str, n: int = 2048) -> float:
     return 2 * n**3 / (ms * 1e-3) / 1e9
 
 
+class Passthrough:
+    """An enhancer that returns the frame as it is."""
+
+    def enhance(self, frame: VideoFrame):
+        return frame.image
+
+
 def passthrough_fps(clip: Path, preset: str, frames: int) -> float:
     """Decode → encode with the same pipeline, threads and encoder, no enhancement."""
-    return pipeline_fps(clip, lambda image: image, preset, frames)
+    return pipeline_fps(clip, Passthrough(), preset, frames)
 
 
 def pipeline_fps(clip: Path, enhancer, preset: str, frames: int) -> float:
     with tempfile.TemporaryDirectory() as tmp, VideoSource(str(clip)) as source:
         sink = FileSink(Path(tmp) / "out.mp4", source, preset=preset)
         start = time.perf_counter()
-        result = run_pipeline(source, enhancer, sink, max_frames=frames)
+        result = run_pipeline(source, enhancer, [sink], max_frames=frames)
         sink.close()
         return result.frames / (time.perf_counter() - start)
 
@@ -132,17 +141,18 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
     net = create_retinexnet(args.weights)
     rows = []
     for (width, height) in sizes:
-        frame = next(dark_clip_frames(1, width, height))
+        frame = VideoFrame(next(dark_clip_frames(1, width, height)), 0)
         for mode in modes:
-            enhancer = Enhancer(backend, EnhanceSettings(mode, None, args.smooth, args.denoise))
+            enhancer = Enhancer(backend, EnhanceSettings(mode=mode, smooth=args.smooth,
+                                                         denoise=args.denoise))
             scale = enhancer.scale_for(height, width)
-            net_input = cv2.resize(frame, (width // scale, height // scale),
+            net_input = cv2.resize(frame.image, (width // scale, height // scale),
                                    interpolation=cv2.INTER_AREA)
             console.log(f"{name} {backend.precision} {width}x{height} {mode} (nets at "
                         f"{net_input.shape[1]}x{net_input.shape[0]})")
             model = stats(timed(lambda x=net_input: backend(x), args.runs, args.warmup,
                                 args.budget, sync))
-            enhance = stats(timed(lambda e=enhancer, x=frame: e(x), args.runs, args.warmup,
+            enhance = stats(timed(lambda e=enhancer, x=frame: e.enhance(x), args.runs, args.warmup,
                                   args.budget, sync))
             macs = count_macs(net, *net_input.shape[:2])
             gflops = 2 * macs / (model["ms_median"] * 1e-3) / 1e9

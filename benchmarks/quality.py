@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             names = held_out_names(args.weights, names)
         data = PairedImages.load(args.data, names)
         backend = create_backend(args.backend, args.precision, args.weights)
-        enhancer = Enhancer(backend, EnhanceSettings(args.mode, args.scale, 0.0, args.denoise))
+        enhancer = Enhancer(backend, EnhanceSettings(mode=args.mode, scale=args.scale,
+                                                         denoise=args.denoise))
     except (UsageError, InputError, WeightsError, BackendUnavailable) as exc:
         return report(exc)
 

@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import av
@@ -26,18 +27,27 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .backends import BACKENDS, BackendUnavailable, create_backend
-from .enhancer import DEFAULT_DENOISE, DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
+from .atomic import atomic_write_bytes
+from .backends import BACKENDS, BackendUnavailable
+from .enhancer import (
+    DEFAULT_DENOISE,
+    DEFAULT_SMOOTH,
+    DEFAULT_TEMPORAL_DENOISE,
+    MODES,
+    Enhancer,
+    EnhanceSettings,
+)
 from .errors import InputError, OutputError, UsageError, existing, report
-from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
-from .io import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, open_source
+from .images import IMAGE_SUFFIXES
+from .io import Source
+from .jobs import BackendChoice, EncoderOptions, enhance_images, plan_images, transcode
 from .models import DEFAULT_WEIGHTS, WeightsError
-from .pipeline import PipelineStats, run_pipeline
+from .pipeline import PipelineStats
+from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130  # usage errors: 2 (errors.report)
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
 log = logging.getLogger("rtretinex")
 
 
@@ -65,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "fast for video on a CPU)")
     p.add_argument("--scale", type=int, default=None,
                    help="fast mode downscale factor (default: the nets see about 107x60 pixels)")
-    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH,
-                   help=f"temporal smoothing of the output brightness, 0 off, <1 (default "
-                        f"{DEFAULT_SMOOTH})")
+    p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="SECONDS",
+                   help="video: auto-exposure time constant; the output brightness follows "
+                        "the scene this smoothly (a light switched on or a cut at once), "
+                        f"0 off (default {DEFAULT_SMOOTH})")
+    p.add_argument("--temporal-denoise", type=float, default=DEFAULT_TEMPORAL_DENOISE,
+                   metavar="STRENGTH",
+                   help="video: motion-adaptive denoise over frames; still areas average "
+                        f"~9 frames at 1, 0 off (default {DEFAULT_TEMPORAL_DENOISE})")
     p.add_argument("--denoise", type=float, default=None,
                    help="denoise strength where the gain is high, 0 off (default "
                         f"{DEFAULT_DENOISE['quality']} in quality mode: bilateral on R; "
@@ -87,82 +102,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_target(output: Path, overwrite: bool) -> None:
-    """The output's folder exists and the output does not (unless -y)."""
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {output.parent}")
-    _refuse_overwrite(output, overwrite)
+def _settings(args: argparse.Namespace) -> EnhanceSettings:
+    return EnhanceSettings(mode=args.mode, scale=args.scale, smooth=args.smooth,
+                           denoise=args.denoise, temporal_denoise=args.temporal_denoise)
 
 
-def _refuse_overwrite(output: Path, overwrite: bool) -> None:
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output} already exists; pass -y to overwrite")
-
-
-def _image_jobs(source: Path, output: Path | None, overwrite: bool) -> list[tuple[Path, Path]]:
-    """(input, output) pairs for an image or a folder; validates before anything is written."""
-    if output is None:
-        raise UsageError("an image input needs -o OUTPUT (a file, or a folder for a folder)")
-    if source.is_dir():
-        if output.exists() and not output.is_dir():
-            raise UsageError(f"{source} is a folder, so -o must be a folder; {output} is a file")
-        if not output.parent.is_dir():
-            raise OutputError(f"output folder's parent does not exist: {output.parent}")
-        jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
-        for _, out in jobs:
-            _refuse_overwrite(out, overwrite)
-    else:
-        if output.suffix.lower() not in IMAGE_SUFFIXES:
-            raise UsageError(f"output {output} needs an image suffix ({', '.join(IMAGE_SUFFIXES)})")
-        jobs = [(source, output)]
-        _check_target(output, overwrite)
-    if any(src.resolve() == out.resolve() for src, out in jobs):
-        raise UsageError("output would replace the input; choose another -o")
-    return jobs
-
-
-def _make_enhancer(args: argparse.Namespace, video: bool, live: bool = False) -> Enhancer:
-    backend = create_backend(args.backend, args.precision, args.weights)
-    mode = args.mode
-    if mode is None:
-        on_gpu = backend.name in ("tensorrt", "cuda")
-        mode = "fast" if video and (live or not on_gpu) else "quality"
-    smooth = args.smooth if video else 0.0
-    return Enhancer(backend, EnhanceSettings(mode, args.scale, smooth, args.denoise))
-
-
-def _describe(enhancer: Enhancer) -> str:
-    b, s = enhancer.backend, enhancer.settings
-    return f"{b.name} {b.precision}, {s.mode} mode"
+def _backend(args: argparse.Namespace) -> BackendChoice:
+    return BackendChoice(name=args.backend, precision=args.precision, weights=args.weights)
 
 
 def run_images(args: argparse.Namespace, console: Console) -> int:
     """Enhance one image or every image of a folder; unreadable folder entries are skipped."""
     source = Path(args.input)
-    jobs = _image_jobs(source, args.output, args.overwrite)
-    if not source.is_dir():
-        read_image(source)  # fail on an unreadable image before loading the nets
-    enhancer = _make_enhancer(args, video=False)
-    if source.is_dir():
-        args.output.mkdir(exist_ok=True)
-    failed = 0
+    jobs = plan_images(source, args.output, args.overwrite)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("enhancing", total=len(jobs))
-        for src, out in jobs:
-            try:
-                write_image(out, enhancer(read_image(src)))
-            except InputError as exc:
-                if not source.is_dir():
-                    raise
-                log.warning("skipped: %s", exc)
-                failed += 1
-            enhancer.reset()
-            progress.advance(task)
-    console.print(f"wrote {len(jobs) - failed} image(s) to {escape(str(args.output))} "
-                  f"[dim]({_describe(enhancer)})[/]")
-    return EXIT_FAILURE if failed else EXIT_OK
+        result = enhance_images(jobs, _settings(args), backend=_backend(args),
+                                folder=source.is_dir(), on_image=lambda: progress.advance(task))
+    for path, why in result.skipped:
+        log.warning("skipped %s: %s", escape(str(path)), escape(why))
+    console.print(f"wrote {result.written} image(s) to {escape(str(args.output))} "
+                  f"[dim]({result.describe})[/]")
+    if result.skipped:
+        return report(f"{len(result.skipped)} of {len(jobs)} images could not be read",
+                      EXIT_FAILURE)
+    return EXIT_OK
 
 
 def _summary(stats: PipelineStats, title: str) -> Table:
@@ -182,60 +148,43 @@ def _status_line(stats: PipelineStats) -> str:
 
 def run_video(args: argparse.Namespace, console: Console) -> int:
     """Transcode a file or enhance a live source, to a file and/or a window."""
-    if args.output is not None:
-        if args.output.suffix.lower() not in VIDEO_SUFFIXES:
-            raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: "
-                             f"{args.output}")
-        _check_target(args.output, args.overwrite)
-        if Path(args.input).resolve() == args.output.resolve():
-            raise UsageError("output would replace the input; choose another -o")
-    with open_source(args.input) as source:
-        display = args.display or args.compare
-        if args.output is None and not display:
-            if not source.live:
-                raise UsageError("nothing to do: add -o OUTPUT.mp4 and/or --display")
-            display = True
-        enhancer = _make_enhancer(args, video=True, live=source.live)
-        sink = None
-        if args.output is not None:
-            sink = FileSink(args.output, source, args.codec, args.crf, args.preset)
-        window = DisplaySink(compare=args.compare) if display else None
-        stats, kept = None, False
-        try:
-            stats = _run_with_progress(source, enhancer, sink, window, args, console)
-            kept = True
-        finally:
-            if sink is not None:
-                sink.close(keep=kept)
-            if window is not None:
-                window.close()
+    with ExitStack() as stack:
+        progress_view: list = []
+
+        def on_start(source: Source, enhancer: Enhancer) -> None:
+            frames = source.frame_count
+            if args.max_frames is not None and frames is not None:
+                frames = min(frames, args.max_frames)
+            if source.live:
+                live = stack.enter_context(Live(console=console, transient=True))
+                progress_view.append(lambda s: live.update(_status_line(s)))
+                return
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(),
+                       TimeRemainingColumn())
+            progress = stack.enter_context(Progress(*columns, console=console, transient=True))
+            task = progress.add_task("enhancing", total=frames, fps=0.0)
+            progress_view.append(lambda s: progress.update(task, completed=s.frames, fps=s.fps))
+
+        stats = transcode(
+            args.input, args.output, _settings(args), backend=_backend(args),
+            encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
+            overwrite=args.overwrite, display=args.display or None, compare=args.compare,
+            max_frames=args.max_frames, on_start=on_start,
+            on_frame=lambda s: progress_view[0](s) if progress_view else None)
     for warning in stats.warnings:
-        log.warning("%s", warning)
-    console.print(_summary(stats, f"{args.input} → {args.output or 'display'} "
-                                  f"({_describe(enhancer)})"))
+        log.warning("%s", escape(warning))
+    console.print(_summary(stats, f"{escape(args.input)} → "
+                                  f"{escape(str(args.output or 'display'))} ({stats.describe})"))
     if args.stats_json:
-        args.stats_json.write_text(json.dumps(stats.as_json(), indent=2))
+        try:
+            atomic_write_bytes(args.stats_json, json.dumps(stats.as_json(), indent=2).encode())
+        except OSError as exc:
+            return report(f"cannot write {args.stats_json}: {exc.strerror or exc}", EXIT_FAILURE)
     if stats.interrupted:
         done = f"; {args.output} holds the {stats.frames} frames done" if stats.frames else ""
         return report(f"interrupted{done}", EXIT_INTERRUPTED)
     return EXIT_OK
-
-
-def _run_with_progress(source, enhancer, sink, window, args, console) -> PipelineStats:
-    frames = source.frame_count
-    if args.max_frames is not None and frames is not None:
-        frames = min(frames, args.max_frames)
-    if source.live:
-        with Live(console=console, transient=True) as live:
-            return run_pipeline(source, enhancer, sink, window, args.max_frames,
-                                lambda s: live.update(_status_line(s)))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("enhancing", total=frames, fps=0.0)
-        return run_pipeline(source, enhancer, sink, window, args.max_frames,
-                            lambda s: progress.update(task, completed=s.frames, fps=s.fps))
 
 
 def _is_image_job(spec: str) -> bool:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .errors import InputError, OutputError
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "write_image"]
@@ -35,12 +35,10 @@ def write_image(path: Path, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r}: use .png, .jpg or .webp")
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        atomic_write_bytes(path, encoded.tobytes())
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .atomic import atomic_write
+
 __all__ = [
     "DEFAULT_WEIGHTS",
     "DecomNet",
@@ -202,9 +204,8 @@ def save_atomic(obj: dict, path: Path) -> None:
     """torch.save to a temporary file renamed into place: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with atomic_write(path) as handle:
+        torch.save(obj, handle.tmp)
 
 
 def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:

@@ -1,9 +1,11 @@
-"""Threads and bounded queues: decode → enhance → encode/display, with per-stage timing.
+"""Threads and bounded queues: decode → enhance → sinks, with per-stage timing.
 
 A file keeps every frame in order (blocking queues of a few frames). A live source keeps
-only the newest frame: a one-slot buffer replaces a stale frame and counts it as dropped,
-so latency stays bounded when the enhancer is slower than the camera. Audio and subtitle
+only the newest frame: a one-slot buffer replaces a stale frame and counts it as dropped
+(the frame that replaces it carries the count, so the enhancer knows time jumped), so
+latency stays bounded when the enhancer is slower than the camera. Audio and subtitle
 packets travel through the same queues as frames, so they reach the muxer in demux order.
+The sinks (sinks.py: a file, a window, ...) are driven through one interface.
 """
 
 from __future__ import annotations
@@ -12,19 +14,29 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from .enhancer import Enhancer
-from .io import DisplaySink, FileSink, Packet, Source, VideoFrame
+from .frames import VideoFrame
+from .io import Packet, Source
+from .sinks import Sink
 
-__all__ = ["LatestSlot", "PipelineStats", "StageTimer", "run_pipeline"]
+__all__ = ["FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer", "run_pipeline"]
 
 FILE_QUEUE_FRAMES = 4
 SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
 _POLL_S = 0.1
+
+
+class FrameEnhancer(Protocol):
+    """What the pipeline needs of an enhancer (``enhancer.Enhancer`` in the product)."""
+
+    def enhance(self, frame: VideoFrame) -> np.ndarray:
+        """The enhanced uint8 RGB picture of ``frame``."""
+        ...
 
 
 class _End:
@@ -66,6 +78,8 @@ class LatestSlot:
         with self._cond:
             if self._full and not isinstance(self._item, (_End, _Failure)):
                 self.dropped += 1
+                if isinstance(self._item, VideoFrame) and isinstance(item, VideoFrame):
+                    item.dropped_before += self._item.dropped_before + 1
             self._item, self._full = item, True
             self._cond.notify()
 
@@ -87,6 +101,8 @@ class PipelineStats:
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     interrupted: bool = False
     warnings: list[str] = field(default_factory=list)
+    describe: str = ""  # what ran: backend, precision, mode
+    scene_cuts: int = 0
 
     @property
     def fps(self) -> float:
@@ -95,7 +111,8 @@ class PipelineStats:
     def as_json(self) -> dict:
         return {"frames": self.frames, "fps": self.fps, "dropped": self.dropped,
                 "seconds": self.seconds, "interrupted": self.interrupted,
-                "warnings": self.warnings, "stages": self.stages}
+                "warnings": self.warnings, "enhancer": self.describe,
+                "scene_cuts": self.scene_cuts, "stages": self.stages}
 
 
 def _put(q: queue.Queue | LatestSlot, item: object, stop: threading.Event) -> bool:
@@ -140,14 +157,14 @@ def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
     _put(out, _End(), stop)
 
 
-def _enhance(enhancer: Enhancer, inbox: queue.Queue | LatestSlot,
+def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
              out: queue.Queue | LatestSlot, timer: StageTimer, stop: threading.Event) -> None:
     while True:
         item = _get(inbox, stop)
         if isinstance(item, VideoFrame):
             start = time.perf_counter()
             try:
-                enhanced = enhancer(item.image)
+                enhanced = enhancer.enhance(item)
             except BaseException as exc:  # handed to the main thread
                 _put(out, _Failure(exc), stop)
                 return
@@ -157,11 +174,11 @@ def _enhance(enhancer: Enhancer, inbox: queue.Queue | LatestSlot,
             return
 
 
-def run_pipeline(source: Source, enhancer: Enhancer, file_sink: FileSink | None = None,
-                 display: DisplaySink | None = None, max_frames: int | None = None,
+def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] = (),
+                 max_frames: int | None = None,
                  on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
-    """Run the stages until the source ends, ``max_frames`` are done, the window is closed
-    or Ctrl-C (then ``stats.interrupted`` is set). The caller closes the sinks."""
+    """Run the stages until the source ends, ``max_frames`` are done, a sink closes (the
+    window) or Ctrl-C (then ``stats.interrupted`` is set). The caller closes the sinks."""
     live = source.live
     decoded = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
     enhanced = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
@@ -183,25 +200,21 @@ def run_pipeline(source: Source, enhancer: Enhancer, file_sink: FileSink | None 
             if isinstance(item, _Failure):
                 raise item.error
             if isinstance(item, Packet):
-                if file_sink is not None:
-                    file_sink.copy(item)
+                for sink in sinks:
+                    sink.copy(item)
                 continue
             frame, output = item
-            if file_sink is not None:
+            enhanced_frame = frame.with_image(output)
+            for sink in sinks:
                 t = time.perf_counter()
-                file_sink.write(VideoFrame(output, frame.index, frame.pts, frame.time_base,
-                                           frame.rotation))
-                timer.add("encode", time.perf_counter() - t)
-            if display is not None:
-                t = time.perf_counter()
-                display.show(output, frame.image)
-                timer.add("display", time.perf_counter() - t)
+                sink.write(enhanced_frame, frame.image)
+                timer.add(sink.name, time.perf_counter() - t)
             timer.add("latency", time.perf_counter() - frame.captured_at)
             stats.frames += 1
             stats.seconds = time.perf_counter() - start
             if on_frame is not None:
                 on_frame(stats)
-            if display is not None and display.closed:
+            if any(sink.closed for sink in sinks):
                 break
     except KeyboardInterrupt:
         stats.interrupted = True

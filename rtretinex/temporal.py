@@ -1,33 +1,39 @@
-"""Temporal smoothing so video does not flicker.
+"""Time in video: scene cuts, and auto-exposure that keeps the output's brightness steady.
 
-The nets see every frame afresh, so sensor noise and small lighting changes make the
-output brightness wobble from frame to frame. ``TemporalSmoother`` keeps an exponential
-moving average of the output's brightness on a coarse grid and returns, per cell, the
-correction that pulls the current frame towards that average. A cell whose brightness
-changes by much more than ``tolerance`` follows at once (motion, a light switched on), and
-``SceneCutDetector`` restarts the average at a cut so two shots never blend.
+The nets judge every frame afresh, so sensor noise and a flickering light make their
+brightness decision wobble. ``AutoExposure`` treats that decision like a camera's
+auto-exposure (DESIGN.md section 10): it works in stops (log2 of the output's mean luma),
+holds still inside a dead band (±0.1 stop: noise, a ±15 % flicker is ±0.2 stop and mostly
+averaged away), follows larger changes with a time constant in seconds (α = 1 − exp(−Δt/τ)
+from the frames' timestamps, so 24 and 60 fps behave alike), and jumps at once when the
+input's brightness changes by more than a stop from one frame to the next (a light switched
+on or off), when the nets' decision does, or at a scene cut. ``SceneCutDetector`` is the one
+cut signal, shared with the temporal denoiser.
 """
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-__all__ = ["GRID", "SceneCutDetector", "TemporalSmoother", "coarse_luma"]
+__all__ = ["AutoExposure", "SceneCutDetector", "coarse_luma"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
 CUT_CORRELATION = 0.5
-# Cells (width, height) of the brightness grid that is smoothed over time.
-GRID = (16, 9)
-EPSILON = 1e-3
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+DEAD_BAND_STOPS = 0.1
+JUMP_STOPS = 1.0
+# Frame interval assumed when a frame has no timestamp.
+DEFAULT_FRAME_SECONDS = 1 / 30
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def coarse_luma(image: np.ndarray, grid: tuple[int, int] = GRID) -> np.ndarray:
-    """Mean luma per grid cell of an RGB image (any dtype), float32 (rows, cols)."""
+def coarse_luma(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Mean luma per cell of a ``grid`` (width, height) over an RGB image, float32."""
     cells = cv2.resize(image, grid, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return cells @ _LUMA
+    return cells @ LUMA
 
 
 class SceneCutDetector:
@@ -39,6 +45,7 @@ class SceneCutDetector:
     def __init__(self, threshold: float = CUT_CORRELATION, size: tuple[int, int] = (32, 18)):
         self.threshold, self.size = threshold, size
         self.previous: np.ndarray | None = None
+        self.cuts = 0
 
     def thumbnail(self, frame: np.ndarray) -> np.ndarray:
         luma = coarse_luma(frame, self.size).ravel()
@@ -48,33 +55,48 @@ class SceneCutDetector:
     def __call__(self, frame: np.ndarray) -> bool:
         thumb = self.thumbnail(frame)
         previous, self.previous = self.previous, thumb
-        return previous is not None and float(thumb @ previous) < self.threshold
+        cut = previous is not None and float(thumb @ previous) < self.threshold
+        self.cuts += int(cut)
+        return cut
 
 
-class TemporalSmoother:
-    """EMA of the output's coarse brightness with strength ``strength`` (0 disables)."""
+class AutoExposure:
+    """Steadies the output's brightness over time; ``time_constant`` 0 disables it."""
 
-    def __init__(self, strength: float, tolerance: float = 0.2) -> None:
-        if not 0.0 <= strength < 1.0:
-            raise ValueError(f"smoothing strength must be in [0, 1), got {strength}")
-        self.strength, self.tolerance = strength, tolerance
-        self.detector = SceneCutDetector()
-        self.state: np.ndarray | None = None
-        self.cuts = 0
+    def __init__(self, time_constant: float, dead_band: float = DEAD_BAND_STOPS,
+                 jump: float = JUMP_STOPS) -> None:
+        if time_constant < 0:
+            raise ValueError(f"time constant must be >= 0 seconds, got {time_constant}")
+        self.time_constant, self.dead_band, self.jump = time_constant, dead_band, jump
+        self.stops: float | None = None
+        self.input_stops: float | None = None
+        self.time: float | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.strength > 0
+        return self.time_constant > 0
 
-    def __call__(self, frame: np.ndarray, brightness: np.ndarray) -> np.ndarray:
-        """Per-cell gain correction for this frame's output, given the input ``frame``
-        (for cut detection) and the output's ``coarse_luma``."""
-        cut = self.detector(frame)
-        if cut or self.state is None or self.state.shape != brightness.shape:
-            self.cuts += int(cut)
-            self.state = brightness
-            return np.ones_like(brightness)
-        change = np.abs(brightness - self.state) / np.maximum(self.state, EPSILON)
-        weight = self.strength * np.exp(-np.square(change / self.tolerance))
-        self.state = weight * self.state + (1.0 - weight) * brightness
-        return self.state / np.maximum(brightness, EPSILON)
+    def __call__(self, level: float, input_level: float, time: float | None, cut: bool
+                 ) -> float:
+        """The factor that brings this frame's proposed output mean luma ``level`` to the
+        steadied exposure, given the input's mean luma, the frame's time in seconds and
+        whether it starts a shot."""
+        stops = math.log2(max(level, 1e-4))
+        input_stops = math.log2(max(input_level, 1e-4))
+        previous_time, self.time = self.time, time
+        previous_input, self.input_stops = self.input_stops, input_stops
+        light_changed = previous_input is not None and abs(input_stops - previous_input) > self.jump
+        if self.stops is None or cut or light_changed or not self.enabled:
+            self.stops = stops
+            return 1.0
+        if time is None or previous_time is None:
+            dt = DEFAULT_FRAME_SECONDS
+        else:
+            dt = min(max(time - previous_time, 0.0), 1.0)
+        change = stops - self.stops
+        if abs(change) > self.jump:
+            self.stops = stops
+        elif abs(change) > self.dead_band:
+            alpha = 1.0 - math.exp(-dt / self.time_constant)
+            self.stops += alpha * (change - math.copysign(self.dead_band, change))
+        return 2.0 ** (self.stops - stops)

@@ -131,7 +131,16 @@ def test_openvino_compiles_in_the_requested_precision(tmp_path, precision, ov_ty
     assert hint == getattr(ov.Type, ov_type)
 
 
-def test_engine_cache_defaults_to_the_repo_engines_folder():
-    from rtretinex.backends.cache import ENGINES_DIR
+def test_engine_cache_location(monkeypatch, tmp_path):
+    from rtretinex.backends import cache
 
-    assert ENGINES_DIR == Path(__file__).resolve().parents[1] / "engines"
+    monkeypatch.delenv("RTRETINEX_ENGINES", raising=False)
+    assert cache.engines_dir() == Path(__file__).resolve().parents[1] / "engines"
+    monkeypatch.setenv("RTRETINEX_ENGINES", str(tmp_path))
+    assert cache.engines_dir() == tmp_path
+    # an installed package (no pyproject.toml beside it) uses the user cache
+    monkeypatch.delenv("RTRETINEX_ENGINES")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    installed = tmp_path / "site" / "rtretinex" / "backends" / "cache.py"
+    monkeypatch.setattr(cache, "__file__", str(installed))
+    assert cache.engines_dir() == tmp_path / "rtretinex" / "engines"

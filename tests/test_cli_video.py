@@ -111,11 +111,14 @@ def test_existing_output_needs_y(clip, tmp_path):
     (["{clip}", "-o", "{tmp}/o.xyz"], 2, "video output needs one of"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "nope264"], 2, "cannot use codec 'nope264'"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "mpeg2video"], 1, "cannot encode this video"),
-    (["{clip}", "-o", "{tmp}/o.mp4", "--smooth", "1.5"], 2, "--smooth must be in [0, 1)"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--smooth", "-1"], 2, "--smooth must be >= 0"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--temporal-denoise", "-1"], 2, "--temporal-denoise must"),
+    (["{clip}", "-o", "{tmp}/exists.mp4", "-y"], 1, "is a folder"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--max-frames", "0"], 2, "--max-frames must be >= 1"),
 ])
 def test_error_paths(clip, tmp_path, args, code, fragment):
     (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "exists.mp4").mkdir()
     (tmp_path / "text.mp4").write_text("not a video\n" * 100)
     argv = [a.format(tmp=tmp_path, clip=clip) for a in args]
     assert_one_line_error(run(*argv), code, fragment)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from rtretinex.errors import InputError, UsageError
-from rtretinex.io import FileSink, VideoFrame, VideoSource, open_source
+from rtretinex.frames import VideoFrame
+from rtretinex.io import VideoSource, open_source
 from rtretinex.samples import write_dark_clip
+from rtretinex.sinks import FileSink
 
 
 def test_source_yields_frames_and_audio_packets(tmp_path):

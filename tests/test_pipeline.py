@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from rtretinex.io import Source, VideoFrame
+from rtretinex.frames import VideoFrame
+from rtretinex.io import Source
 from rtretinex.pipeline import LatestSlot, StageTimer, run_pipeline
 
 
@@ -21,36 +22,48 @@ class SyntheticCamera(Source):
     def __iter__(self):
         for i in range(self.frames):
             time.sleep(1 / self.fps)
-            yield VideoFrame(np.full((8, 8, 3), i % 256, np.uint8), i, None, None)
+            yield VideoFrame(np.full((8, 8, 3), i % 256, np.uint8), i)
 
 
 class SlowEnhancer:
     """A real enhancer's cost without its work: sleeps, then tags the frame."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.seen = seconds, []
+        self.seconds, self.seen, self.dropped_before = seconds, [], []
 
-    def __call__(self, image):
+    def enhance(self, frame):
         time.sleep(self.seconds)
-        self.seen.append(int(image[0, 0, 0]))
-        return image
+        self.seen.append(int(frame.image[0, 0, 0]))
+        self.dropped_before.append(frame.dropped_before)
+        return frame.image
 
 
 class Recorder:
+    """A sink that remembers what it was given."""
+
+    name = "display"
     closed = False
 
     def __init__(self):
-        self.shown = []
+        self.shown, self.packets, self.kept = [], 0, None
 
-    def show(self, output, original):
-        self.shown.append(int(output[0, 0, 0]))
+    def write(self, frame, original):
+        self.shown.append(int(frame.image[0, 0, 0]))
+
+    def copy(self, packet):
+        self.packets += 1
+
+    def close(self, keep=True):
+        self.kept = keep
 
 
 def test_live_source_drops_stale_frames_and_keeps_latency_bounded():
     camera, enhancer, display = SyntheticCamera(fps=200, frames=200), SlowEnhancer(0.02), Recorder()
-    stats = run_pipeline(camera, enhancer, display=display)
+    stats = run_pipeline(camera, enhancer, [display])
     assert stats.dropped > 50
     assert stats.frames + stats.dropped == 200
+    # the enhancer is told how many frames were dropped before each one (time jumped)
+    assert sum(enhancer.dropped_before) >= stats.dropped - 5 and max(enhancer.dropped_before) > 0
     assert display.shown == sorted(display.shown)  # newest-first never reorders
     # Latency stays near one enhance time, not growing with the backlog.
     assert stats.stages["latency"]["ms_p95"] < 150
@@ -61,7 +74,7 @@ def test_file_source_keeps_every_frame_in_order():
         live = False
 
     display = Recorder()
-    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0.002), display=display)
+    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0.002), [display])
     assert display.shown == list(range(50)) and stats.dropped == 0
     assert {"decode", "enhance", "display", "latency"} <= stats.stages.keys()
 
@@ -71,18 +84,19 @@ def test_max_frames_stops_early():
         live = False
 
     display = Recorder()
-    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0), display=display,
+    stats = run_pipeline(FileLike(fps=1000, frames=50), SlowEnhancer(0), [display],
                          max_frames=7)
     assert stats.frames == 7 and display.shown == list(range(7))
 
 
 def test_enhancer_failure_reaches_the_caller_and_threads_stop():
-    def broken(image):
-        raise RuntimeError("boom")
+    class Broken:
+        def enhance(self, frame):
+            raise RuntimeError("boom")
 
     before = threading.active_count()
     with pytest.raises(RuntimeError, match="boom"):
-        run_pipeline(SyntheticCamera(fps=1000, frames=10), broken, display=Recorder())
+        run_pipeline(SyntheticCamera(fps=1000, frames=10), Broken(), [Recorder()])
     time.sleep(0.3)
     assert threading.active_count() <= before
 

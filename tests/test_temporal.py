@@ -1,5 +1,8 @@
-"""Temporal smoothing: less flicker on a flickering dark clip, resets on cuts, follows real
-changes. Runs the real nets (OpenVINO) on small frames from the low-light simulator."""
+"""Time in video: auto-exposure (steady, time-constant based, follows real changes, resets on
+cuts), the scene-cut signal, and the whole enhancer on flickering and changing dark clips
+(real nets, OpenVINO, small frames from the low-light simulator)."""
+
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -7,8 +10,9 @@ import pytest
 from rtretinex.backends import create_backend
 from rtretinex.data import simulate_low_light
 from rtretinex.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frames import VideoFrame
 from rtretinex.metrics import flicker
-from rtretinex.temporal import SceneCutDetector, TemporalSmoother, coarse_luma
+from rtretinex.temporal import AutoExposure, SceneCutDetector, coarse_luma
 
 from .conftest import small_photo
 
@@ -26,35 +30,59 @@ def flickering_clip(frames: int, photo: str = "astronaut", jitter: float = 0.15)
     return [simulate_low_light(base, exposure=e, seed=i) for i, e in enumerate(exposures)]
 
 
-def enhance_all(backend, frames, smooth: float, mode: str = "quality"):
-    enhancer = Enhancer(backend, EnhanceSettings(mode, 2, smooth, 0.0))
-    return [enhancer(f) for f in frames]
+def enhance_all(backend, frames, smooth: float, mode: str = "quality", fps: int = 30):
+    enhancer = Enhancer(backend, EnhanceSettings(mode=mode, scale=2, smooth=smooth,
+                                                 denoise=0.0, temporal_denoise=0.0))
+    return [enhancer.enhance(VideoFrame(f, i, i, Fraction(1, fps))) for i, f in enumerate(frames)]
 
 
 @pytest.mark.parametrize("mode", ["quality", "fast"])
-def test_smoothing_cuts_flicker_at_least_in_half(backend, mode):
+def test_auto_exposure_holds_a_flickering_light_steady(backend, mode):
     clip = flickering_clip(30)
-    raw, _ = flicker(enhance_all(backend, clip, 0.0, mode))
-    smoothed, _ = flicker(enhance_all(backend, clip, 0.6, mode))
-    assert smoothed <= 0.5 * raw, (raw, smoothed)
+    raw = flicker(enhance_all(backend, clip, 0.0, mode))[0]
+    steady = flicker(enhance_all(backend, clip, 0.5, mode))[0]
+    assert steady <= 0.25 * raw, (raw, steady)
+    assert steady <= 0.1 * flicker(clip)[0] * 3  # output moves < 0.3× the input's own flicker
 
 
-def test_a_real_brightness_change_passes_through_within_a_few_frames(backend):
+def test_a_light_switched_on_passes_through_at_once(backend):
     base = small_photo(height=90, width=160)
-    clip = [simulate_low_light(base, exposure=0.05 if i < 10 else 0.12, seed=i)
-            for i in range(20)]
+    clip = [simulate_low_light(base, exposure=0.02 if i < 10 else 0.3, seed=i)
+            for i in range(14)]
     plain = enhance_all(backend, clip, 0.0)
-    smoothed = enhance_all(backend, clip, 0.6)
-    for i in range(15, 20):  # 5 frames after the change
-        assert abs(smoothed[i].mean() - plain[i].mean()) < 0.05 * plain[i].mean()
+    steady = enhance_all(backend, clip, 0.5)
+    for i in range(10, 14):
+        assert abs(steady[i].mean() - plain[i].mean()) < 0.05 * plain[i].mean()
 
 
-def test_a_scene_cut_resets_the_average(backend):
+def test_a_scene_cut_resets_the_exposure(backend):
     clip = flickering_clip(8) + flickering_clip(4, photo="coffee")
     plain = enhance_all(backend, clip, 0.0)
-    smoothed = enhance_all(backend, clip, 0.9)
-    assert np.array_equal(smoothed[8], plain[8])  # first frame after the cut: no history
-    assert not np.array_equal(smoothed[7], plain[7])
+    steady = enhance_all(backend, clip, 0.5)
+    assert np.array_equal(steady[8], plain[8])  # first frame after the cut: no history
+    assert not all(np.array_equal(steady[i], plain[i]) for i in range(1, 8))
+
+
+def test_auto_exposure_dead_band_time_constant_and_jump():
+    ae = AutoExposure(0.5)
+    assert ae(0.5, 0.1, 0.0, False) == 1.0
+    assert ae(0.5 * 2 ** 0.08, 0.1, 1 / 30, False) == pytest.approx(2 ** -0.08)  # ±0.1 stop
+    assert ae(1.5, 0.1, 2 / 30, False) == pytest.approx(1.0)  # output > 1 stop: at once
+    assert ae(1.2, 0.1, 3 / 30, False) > 1.1  # 0.3 stop down: followed slowly
+    assert ae(1.2, 0.5, 4 / 30, False) == 1.0  # the input jumped 2.3 stops: at once
+    assert ae(0.4, 0.5, 0.0, True) == 1.0  # a cut starts over
+
+
+@pytest.mark.parametrize("fps", [24, 60])
+def test_auto_exposure_follows_in_seconds_not_frames(fps):
+    """Half a stop up, held for one second: the same share is followed at 24 and 60 fps."""
+    ae = AutoExposure(0.5)
+    ae(0.25, 0.05, 0.0, False)
+    for i in range(1, fps + 1):
+        factor = ae(0.25 * 2 ** 0.5, 0.05, i / fps, False)
+    followed = 0.5 + np.log2(factor)  # stops of the output above the start
+    expected = 0.4 * (1 - np.exp(-1 / 0.5))  # the change beyond the dead band, τ = 0.5 s
+    assert followed == pytest.approx(expected, abs=0.02)
 
 
 def test_cut_detector_ignores_noise_and_flicker_but_sees_cuts():
@@ -62,21 +90,11 @@ def test_cut_detector_ignores_noise_and_flicker_but_sees_cuts():
     clip = flickering_clip(10)
     assert not any(detector(f) for f in clip)
     assert detector(small_photo("coffee", height=90, width=160))
-
-
-def test_smoother_averages_small_changes_and_follows_large_ones():
-    frame = small_photo(height=90, width=160)
-    smoother = TemporalSmoother(0.6, tolerance=0.1)
-    base = np.full((9, 16), 100.0, np.float32)
-    assert np.array_equal(smoother(frame, base), np.ones_like(base))  # first frame
-    small = smoother(frame, base * 1.02)  # 2 %: mostly pulled back towards 100
-    assert 0.98 < float(small.mean()) < 0.995
-    big = smoother(frame, base * 2.0)  # doubling: passes through at once
-    assert float(np.abs(big - 1).max()) < 0.01
+    assert detector.cuts == 1
 
 
 def test_coarse_luma_grid():
-    grid = coarse_luma(np.full((90, 160, 3), 50, np.uint8))
+    grid = coarse_luma(np.full((90, 160, 3), 50, np.uint8), (16, 9))
     assert grid.shape == (9, 16) and np.allclose(grid, 50, atol=0.01)
-    with pytest.raises(ValueError, match="in \\[0, 1\\)"):
-        TemporalSmoother(1.0)
+    with pytest.raises(ValueError, match=">= 0 seconds"):
+        AutoExposure(-1.0)

@@ -51,7 +51,7 @@ class Backend(Protocol):
     device_name: str
 
     def __call__(self, frame: np.ndarray) -> Decomposition:
-        """Run both nets on one uint8 RGB frame (H, W, 3)."""
+        """Run both nets on one RGB frame (H, W, 3), uint8 or float32 0-255."""
         ...
 
 
@@ -130,9 +130,11 @@ def create_backend(name: str = "auto", precision: str | None = None,
 
 
 def nchw_input(frame: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3) → float32 (1, 3, H, W) in [0, 1]; validates the frame."""
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"expected a uint8 RGB frame (H, W, 3), got {frame.dtype}{frame.shape}")
+    """uint8 RGB (H, W, 3), or float32 on the same 0-255 scale (a temporally denoised
+    frame) → float32 (1, 3, H, W) in [0, 1]; validates the frame."""
+    if frame.dtype not in (np.uint8, np.float32) or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected an RGB frame (H, W, 3) of uint8 or float32 0-255, "
+                         f"got {frame.dtype}{frame.shape}")
     return np.ascontiguousarray(frame.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 

@@ -1,17 +1,37 @@
-"""The engine cache in ``engines/``: keys that change when anything an engine depends on does."""
+"""The engine cache: where built engines live, and keys that change when anything an engine
+depends on does.
+
+Location: ``$RTRETINEX_ENGINES`` if set; else ``engines/`` of a source checkout (the folder
+beside ``pyproject.toml``); else the user cache (``$XDG_CACHE_HOME/rtretinex/engines``,
+``~/.cache/rtretinex/engines``), never inside an installed package.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 from ..models import weights_sha256
 
-__all__ = ["ENGINES_DIR", "engine_key", "engine_path", "log"]
+__all__ = ["ENGINES_DIR", "engine_key", "engine_path", "engines_dir", "log"]
 
-ENGINES_DIR = Path(__file__).resolve().parents[2] / "engines"
+
+
+def engines_dir() -> Path:
+    """The engine cache folder for this install (see the module docstring)."""
+    if os.environ.get("RTRETINEX_ENGINES"):
+        return Path(os.environ["RTRETINEX_ENGINES"])
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "rtretinex").is_dir():
+        return checkout / "engines"
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "rtretinex" / "engines"
+
+
+ENGINES_DIR = engines_dir()
 log = logging.getLogger("rtretinex")
 
 

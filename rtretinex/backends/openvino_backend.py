@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import atomic_write
 from ..models import RetinexHeads, create_retinexnet
 from . import Decomposition, nchw_input, to_decomposition
 from .cache import ENGINES_DIR, engine_key, engine_path, log
@@ -93,10 +94,8 @@ class OpenVINOBackend:
         for output, name in zip(model.outputs, ("reflectance", "illumination", "enhanced")):
             output.get_tensor().set_names({name})
         self.ir_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.ir_path.with_name(f".{self.ir_path.name}.partial.xml")
-        ov.save_model(model, tmp, compress_to_fp16=False)
-        tmp.with_suffix(".bin").replace(self.ir_path.with_suffix(".bin"))
-        tmp.replace(self.ir_path)
+        with atomic_write(self.ir_path, self.ir_path.with_suffix(".bin")) as handle:
+            ov.save_model(model, handle.tmp, compress_to_fp16=False)  # writes the .bin beside
         reloaded = self.core.read_model(self.ir_path)
         check = self.core.compile_model(reloaded, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         x = np.random.default_rng(0).random((1, 3, 37, 53), dtype=np.float32)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_write
 from ..models import RetinexHeads, create_retinexnet
 from .cache import ENGINES_DIR, engine_key, engine_path, log
 from .torch_backend import _DTYPES, TorchBackend
@@ -125,11 +126,10 @@ class TensorRTBackend(TorchBackend):
         )
         path = self.engine_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
         # Input specs (not tensors) keep H and W dynamic in the saved program.
-        torch_tensorrt.save(compiled, str(tmp), output_format="exported_program",
-                            arg_inputs=[spec], retrace=True)
-        tmp.replace(path)
+        with atomic_write(path) as handle:
+            torch_tensorrt.save(compiled, str(handle.tmp), output_format="exported_program",
+                                arg_inputs=[spec], retrace=True)
         reloaded = self._load(path)
         err = 0.0
         for hw in (p.opt_hw, p.min_hw):  # two sizes: proves the reload is still dynamic

@@ -1,0 +1,183 @@
+"""The jobs, as library functions: transcode one video (or live source), enhance images.
+
+The CLI, the benchmarks and future folder/worker modes all call these. Nothing here prints
+or exits: failures come back as the typed errors of errors.py (and BackendUnavailable /
+WeightsError), the stats as a ``PipelineStats`` value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backends import Backend, create_backend
+from .enhancer import Enhancer, EnhanceSettings
+from .errors import InputError, OutputError, UsageError
+from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
+from .io import Source, open_source
+from .models import DEFAULT_WEIGHTS
+from .pipeline import PipelineStats, run_pipeline
+from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, Sink
+
+__all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "ImageReport", "enhance_images",
+           "plan_images", "transcode"]
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendChoice:
+    """Which backend runs the nets (``auto``: the fastest available here)."""
+
+    name: str = "auto"
+    precision: str | None = None
+    weights: Path = DEFAULT_WEIGHTS
+
+    def create(self) -> Backend:
+        return create_backend(self.name, self.precision, self.weights)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderOptions:
+    """How the output video is encoded."""
+
+    codec: str = DEFAULT_CODEC
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET
+
+
+def check_target(output: Path, overwrite: bool) -> None:
+    """The output's folder exists, the output is not a folder, and it does not exist (or -y)."""
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {output.parent}")
+    if output.is_dir():
+        raise OutputError(f"{output} is a folder; name a file to write")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} already exists; pass -y to overwrite")
+
+
+def _check_not_input(source: str | Path, output: Path) -> None:
+    if Path(source).resolve() == output.resolve():
+        raise UsageError("output would replace the input; choose another -o")
+
+
+def transcode(source: str, target: Path | None, settings: EnhanceSettings | None = None,
+              *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
+              overwrite: bool = False, display: bool | None = None, compare: bool = False,
+              max_frames: int | None = None,
+              on_start: Callable[[Source, Enhancer], None] | None = None,
+              on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
+    """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
+
+    ``display`` None shows a window only for a live source with no target. The target is
+    written atomically: after a failure it is untouched; after Ctrl-C
+    (``stats.interrupted``) it holds the frames done."""
+    settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
+    encoder = encoder or EncoderOptions()
+    if target is not None:
+        target = Path(target)
+        if target.suffix.lower() not in VIDEO_SUFFIXES:
+            raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
+        check_target(target, overwrite)
+        _check_not_input(source, target)
+    with open_source(source) as src:
+        show = display if display is not None else (target is None and src.live)
+        show = show or compare
+        if target is None and not show:
+            raise UsageError("nothing to do: add -o OUTPUT.mp4 and/or --display")
+        enhancer = Enhancer(backend.create(), settings.for_stream(video=True, live=src.live,
+                                                                  on_gpu=_on_gpu(backend)))
+        sinks: list[Sink] = []
+        try:
+            if target is not None:
+                sinks.append(FileSink(target, src, encoder.codec, encoder.crf, encoder.preset))
+            if show:
+                sinks.append(DisplaySink(compare=compare))
+            if on_start is not None:
+                on_start(src, enhancer)
+            stats = run_pipeline(src, enhancer, sinks, max_frames, on_frame)
+        except BaseException:
+            for sink in sinks:
+                sink.close(keep=False)
+            raise
+        for sink in sinks:
+            sink.close(keep=True)
+    stats.describe = describe(enhancer)
+    stats.scene_cuts = enhancer.scene_cuts
+    return stats
+
+
+def _on_gpu(backend: BackendChoice) -> bool:
+    return backend.name in ("tensorrt", "cuda")
+
+
+def describe(enhancer: Enhancer) -> str:
+    """'openvino bf16, fast mode' — what ran."""
+    b, s = enhancer.backend, enhancer.settings
+    return f"{b.name} {b.precision}, {s.mode} mode"
+
+
+def plan_images(source: Path, output: Path | None, overwrite: bool) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for an image or a folder; validates before anything is written."""
+    if output is None:
+        raise UsageError("an image input needs -o OUTPUT (a file, or a folder for a folder)")
+    if source.is_dir():
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"{source} is a folder, so -o must be a folder; {output} is a file")
+        if not output.parent.is_dir():
+            raise OutputError(f"output folder's parent does not exist: {output.parent}")
+        jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
+        seen: dict[Path, Path] = {}
+        for src, out in jobs:
+            if out in seen:
+                raise UsageError(f"{seen[out].name} and {src.name} would both be written to "
+                                 f"{out.name}; rename one of them")
+            seen[out] = src
+        if output.is_dir() and not overwrite:
+            for _, out in jobs:
+                if out.exists():
+                    raise OutputError(f"{out} already exists; pass -y to overwrite")
+    else:
+        if output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UsageError(f"output {output} needs an image suffix ({', '.join(IMAGE_SUFFIXES)})")
+        jobs = [(source, output)]
+        check_target(output, overwrite)
+    for src, out in jobs:
+        _check_not_input(src, out)
+    return jobs
+
+
+@dataclass
+class ImageReport:
+    """What an image job did: images written, and (path, reason) of those skipped."""
+
+    written: int = 0
+    skipped: list[tuple[Path, str]] | None = None
+    describe: str = ""
+
+
+def enhance_images(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | None = None,
+                   *, backend: BackendChoice | None = None, folder: bool = False,
+                   on_image: Callable[[], None] | None = None) -> ImageReport:
+    """Enhance each (input, output) pair. For a single image a bad input raises InputError;
+    in a ``folder`` an unreadable image is skipped and reported."""
+    settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
+    if not folder:
+        read_image(jobs[0][0])  # fail on an unreadable image before loading the nets
+    enhancer = Enhancer(backend.create(), settings.for_stream(video=False))
+    report = ImageReport(skipped=[], describe=describe(enhancer))
+    if jobs:
+        jobs[0][1].parent.mkdir(exist_ok=True)
+    for src, out in jobs:
+        try:
+            write_image(out, enhancer(read_image(src)))
+            report.written += 1
+        except InputError as exc:
+            if not folder:
+                raise
+            report.skipped.append((src, str(exc)))
+        enhancer.reset()
+        if on_image is not None:
+            on_image()
+    return report

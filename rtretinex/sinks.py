@@ -1,0 +1,191 @@
+"""Sinks: where enhanced frames go. One small interface (``Sink``) that the pipeline drives
+without knowing which sink it has: a PyAV file encoder that stream-copies audio and
+subtitles, and an OpenCV display window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import av
+import cv2
+import numpy as np
+
+from .atomic import AtomicFile
+from .errors import InputError, OutputError, UsageError
+from .frames import VideoFrame
+from .io import Packet, Source, reason
+
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "DisplaySink", "FileSink", "Sink"]
+
+DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
+MAX_PENDING_PACKETS = 2000
+log = logging.getLogger("rtretinex")
+
+
+class Sink(Protocol):
+    """What the pipeline needs of a sink. ``name`` labels its timing ("encode", "display");
+    ``closed`` turns True when the sink wants no more frames (a window the user closed)."""
+
+    name: str
+    closed: bool
+
+    def write(self, frame: VideoFrame, original: np.ndarray) -> None:
+        """Take one enhanced frame (``frame.image``) and the input it came from."""
+        ...
+
+    def copy(self, packet: Packet) -> None:
+        """Take an audio/subtitle packet of the source (sinks without streams ignore it)."""
+        ...
+
+    def close(self, keep: bool = True) -> None:
+        """Finish; ``keep`` False means the run failed and nothing should be left behind."""
+        ...
+
+
+class FileSink:
+    """Encodes frames with PyAV and copies the source's audio/subtitle packets untouched.
+
+    Writes to a hidden temporary file beside the target (``AtomicFile``) that is renamed
+    into place only when the encoder and muxer finished cleanly, so the target is either
+    untouched or a complete, playable file. Odd frame sizes are padded by one edge pixel
+    (yuv420p needs even sizes).
+    """
+
+    name = "encode"
+    closed = False
+
+    def __init__(self, path: Path, source: Source, codec: str = DEFAULT_CODEC,
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> None:
+        self.path = Path(path)
+        self.file = AtomicFile(self.path)
+        try:
+            self.container = av.open(str(self.file.tmp), mode="w")
+        except (av.error.FFmpegError, ValueError, OSError) as exc:
+            self.file.discard()
+            raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
+        self.source = source
+        self.codec, self.crf, self.preset = codec, crf, preset
+        self.video = None
+        self.time_base: Fraction | None = None  # of the encoder: the input's, kept exactly
+        self.started = False
+        self.copies: dict[int, av.stream.Stream] = {}
+        self.pending: list[Packet] = []  # copied packets that arrive before the first frame
+        self.frames_written = 0
+        self.last_pts = -1
+
+    def _open_video(self, frame: VideoFrame) -> None:
+        height, width = frame.image.shape[:2]
+        rate = Fraction(self.source.fps).limit_denominator(1001)
+        try:
+            self.video = self.container.add_stream(self.codec, rate=rate)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise UsageError(f"cannot use codec {self.codec!r}: {reason(exc)}") from None
+        self.video.width, self.video.height = width + width % 2, height + height % 2
+        self.video.pix_fmt = "yuv420p"
+        # Timestamps stay in the input's time base: no rounding, variable frame rate kept.
+        # (the muxer may change the stream's own time base when the header is written)
+        self.time_base = frame.time_base or Fraction(1, 90_000)
+        self.video.time_base = self.video.codec_context.time_base = self.time_base
+        self.video.thread_type = "AUTO"
+        if self.codec in ("libx264", "libx265"):
+            self.video.options = {"crf": str(self.crf), "preset": self.preset}
+        if frame.rotation:
+            self.video.set_display_rotation(frame.rotation)
+        for stream in self.source.copied_streams:
+            try:
+                self.copies[stream.index] = self.container.add_stream_from_template(stream)
+            except (av.error.FFmpegError, ValueError):
+                log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
+                            stream.index, self.path.suffix, stream.codec_context.name)
+        try:
+            self.container.start_encoding()  # opens the encoder, writes the header
+            self.started = True
+        except av.error.FFmpegError as exc:
+            raise OutputError(f"encoder {self.codec!r} cannot encode this video "
+                              f"({reason(exc)}); try the default libx264") from None
+        for packet in self.pending:
+            self.copy(packet)
+        self.pending.clear()
+
+    def write(self, frame: VideoFrame, original: np.ndarray | None = None) -> None:
+        """Encode one enhanced frame, keeping its timestamp."""
+        if self.video is None:
+            self._open_video(frame)
+        image = frame.image
+        pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
+        if pad_h or pad_w:
+            image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+        out = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if frame.pts is not None and frame.time_base == self.time_base:
+            pts = frame.pts
+        else:
+            pts = round(frame.index / self.source.fps / self.time_base)
+        self.last_pts = pts = max(pts, self.last_pts + 1)
+        out.pts, out.time_base = pts, self.time_base
+        self.container.mux(self.video.encode(out))
+        self.frames_written += 1
+
+    def copy(self, packet: Packet) -> None:
+        """Mux an audio/subtitle packet as it came."""
+        if self.video is None:
+            if len(self.pending) >= MAX_PENDING_PACKETS:
+                raise InputError("no video frame among the first packets; cannot mux")
+            self.pending.append(packet)
+            return
+        stream = self.copies.get(packet.stream.index)
+        if stream is not None:
+            packet.stream = stream
+            self.container.mux(packet)
+
+    def close(self, keep: bool = True) -> None:
+        """Flush the encoder, finish the file and move it into place; when not keeping, when
+        no frame was written or when finishing fails, remove it (and raise in the last case)."""
+        try:
+            if self.started:
+                self.container.mux(self.video.encode(None))
+            self.container.close()
+            if keep and self.frames_written:
+                self.file.commit()
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            if keep:
+                raise OutputError(f"cannot finish {self.path} ({reason(exc)}); "
+                                  "nothing was written there") from None
+        finally:
+            self.file.discard()
+
+
+class DisplaySink:
+    """An OpenCV window; ``compare`` shows input and output side by side. q or Esc quits."""
+
+    name = "display"
+
+    def __init__(self, title: str = "rtretinex", compare: bool = False) -> None:
+        self.title, self.compare = title, compare
+        self.closed = False
+        if sys.platform.startswith("linux") and not (
+                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise OutputError("no display to show a window on (DISPLAY is not set); "
+                              "use -o FILE instead")
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise OutputError("cannot open a window (no display?); use -o FILE instead") from None
+
+    def write(self, frame: VideoFrame, original: np.ndarray | None = None) -> None:
+        output = frame.image
+        image = np.hstack([original, output]) if self.compare and original is not None else output
+        cv2.imshow(self.title, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            self.closed = True
+
+    def copy(self, packet: Packet) -> None:
+        """A window plays no audio."""
+
+    def close(self, keep: bool = True) -> None:
+        cv2.destroyWindow(self.title)
