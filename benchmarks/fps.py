@@ -34,7 +34,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from rtretinex.backends import BACKENDS, get_spec
-from rtretinex.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
+from rtretinex.enhancer import (
+    DEFAULT_SMOOTH,
+    DEFAULT_TEMPORAL_DENOISE,
+    MODES,
+    Enhancer,
+    EnhanceSettings,
+)
 from rtretinex.errors import UsageError, report
 from rtretinex.frames import VideoFrame
 from rtretinex.io import VideoSource
@@ -143,8 +149,9 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
     for (width, height) in sizes:
         frame = VideoFrame(next(dark_clip_frames(1, width, height)), 0)
         for mode in modes:
-            enhancer = Enhancer(backend, EnhanceSettings(mode=mode, smooth=args.smooth,
-                                                         denoise=args.denoise))
+            enhancer = Enhancer(backend, EnhanceSettings(
+                mode=mode, smooth=args.smooth, denoise=args.denoise,
+                temporal_denoise=args.temporal_denoise))
             scale = enhancer.scale_for(height, width)
             net_input = cv2.resize(frame.image, (width // scale, height // scale),
                                    interpolation=cv2.INTER_AREA)
@@ -270,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="ultrafast", help="x264 preset of pipeline/passthrough")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
     p.add_argument("--denoise", type=float, default=None, help="default: per mode")
+    p.add_argument("--temporal-denoise", type=float, default=DEFAULT_TEMPORAL_DENOISE)
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)

@@ -42,10 +42,11 @@ DIAMETER = 5
 # Motion test (in noise standard deviations of the blurred difference): at or below
 # STILL_SIGMAS a pixel is static, at or above MOVING_SIGMAS it moved.
 STILL_SIGMAS, MOVING_SIGMAS = 2.0, 5.0
+# The motion test runs at 1/MOTION_SCALE resolution.
+MOTION_SCALE = 2
 # Smallest noise level assumed (levels, 0-255): below it 8-bit rounding dominates.
 MIN_SIGMA = 0.5
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # The gain above which the filter applies fully (at strength 1); no filtering at gain <= 1.
 FULL_GAIN = 4.0
 
@@ -100,13 +101,13 @@ def _row_runs(rows: np.ndarray, cell: float, height: int) -> list[tuple[int, int
     return runs
 
 
-def noise_sigma(frame: np.ndarray, rows: int = 64) -> float:
+def noise_sigma(frame: np.ndarray, rows: int = 48) -> float:
     """Standard deviation of the luma noise of an RGB frame (levels), by Immerkær's
-    Laplacian-difference operator on a band of rows at the middle of the frame (median,
-    so edges barely count)."""
+    Laplacian-difference operator on a band of rows at the middle of the frame (median of
+    every other response, so edges barely count)."""
     top = max(0, frame.shape[0] // 2 - rows // 2)
-    band = frame[top:top + rows].astype(np.float32) @ _LUMA
-    response = cv2.filter2D(band, -1, _IMMERKAER)[1:-1, 1:-1]
+    band = cv2.cvtColor(frame[top:top + rows], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    response = cv2.filter2D(band, -1, _IMMERKAER)[1:-1, 1:-1:2]
     if response.size == 0:
         return MIN_SIGMA
     return max(MIN_SIGMA, float(np.median(np.abs(response))) / (0.6745 * 6.0))
@@ -114,46 +115,55 @@ def noise_sigma(frame: np.ndarray, rows: int = 64) -> float:
 
 class TemporalDenoiser:
     """Motion-adaptive recursive filter over frames (see the module docstring);
-    ``strength`` 0 disables it, 1 lets static pixels average about 9 frames."""
+    ``strength`` 0 disables it, 1 lets static pixels average about 9 frames.
+
+    The motion test runs on luma at 1/``MOTION_SCALE`` resolution, where the previous
+    estimate's luma is kept by the same recursion (the filter is linear, so the small copy
+    tracks the downscaled full one); full resolution sees one conversion, one upsample of
+    k and one blend."""
 
     def __init__(self, strength: float) -> None:
         if strength < 0:
             raise ValueError(f"temporal denoise strength must be >= 0, got {strength}")
         self.strength = strength
         self.k_still = 1.0 / (1.0 + 4.0 * strength)
-        self.state: np.ndarray | None = None
-        self.state_mean = 0.0
+        self.reset()
 
     @property
     def enabled(self) -> bool:
         return self.strength > 0
 
     def reset(self) -> None:
-        self.state = None
+        self.state: np.ndarray | None = None
+        self.small_luma: np.ndarray | None = None
+        self.mean = 0.0
 
     def __call__(self, frame: np.ndarray, cut: bool = False) -> np.ndarray:
         """The filtered frame (float32, 0-255) of a uint8 RGB ``frame``; the frame itself
         when disabled."""
         if not self.enabled:
             return frame
+        height, width = frame.shape[:2]
+        small = (max(1, width // MOTION_SCALE), max(1, height // MOTION_SCALE))
+        luma = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), small,
+                          interpolation=cv2.INTER_AREA).astype(np.float32)
         x = frame.astype(np.float32)
-        mean = float(np.mean(cv2.mean(x)[:3]))
-        previous = self.state
-        if cut or previous is None or previous.shape != x.shape:
-            self.state, self.state_mean = x, mean
+        mean, previous_mean = float(luma.mean()), self.mean
+        self.mean = mean
+        if cut or self.state is None or self.state.shape != x.shape:
+            self.state, self.small_luma = x, luma
             return x
-        if self.state_mean > 0 and abs(mean / self.state_mean - 1.0) > 0.01:
-            previous = previous * np.float32(mean / self.state_mean)
-        height, width = x.shape[:2]
-        difference = cv2.cvtColor(cv2.subtract(x, previous), cv2.COLOR_RGB2GRAY)
-        half = (max(1, width // 2), max(1, height // 2))
-        motion = np.abs(cv2.blur(cv2.resize(difference, half, interpolation=cv2.INTER_AREA),
-                                 (3, 3)))
-        # 2×2 area + 3×3 box average 36 pixels: the noise of the mean falls by 6
-        sigma = noise_sigma(frame) * 1.05 / 6.0
+        # a flickering light changes the whole frame: follow it before testing for motion
+        gain = mean / previous_mean if previous_mean > 0 else 1.0
+        previous, previous_luma = self.state, self.small_luma
+        if abs(gain - 1.0) > 0.01:
+            previous, previous_luma = previous * np.float32(gain), previous_luma * gain
+        motion = np.abs(cv2.blur(luma - previous_luma, (3, 3)))
+        # luma noise of a mean over MOTION_SCALE² × 9 pixels
+        sigma = noise_sigma(frame) / (3 * MOTION_SCALE)
         moving = np.clip((motion / sigma - STILL_SIGMAS) / (MOVING_SIGMAS - STILL_SIGMAS), 0, 1)
         k_small = self.k_still + (1.0 - self.k_still) * moving
+        self.small_luma = previous_luma + k_small * (luma - previous_luma)
         k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
         self.state = cv2.blendLinear(x, previous, k, 1.0 - k)
-        self.state_mean = float(np.mean(cv2.mean(self.state)[:3]))
         return self.state

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["flicker", "psnr", "ssim"]
+__all__ = ["chromaticity_shift", "flicker", "psnr", "ssim"]
 
 
 def _check_pair(pred: np.ndarray, target: np.ndarray) -> None:
@@ -37,3 +37,13 @@ def flicker(frames: Iterable[np.ndarray]) -> tuple[float, float]:
         raise ValueError("flicker needs at least two frames")
     steps = np.abs(np.diff(means))
     return float(steps.mean()), float(steps.var())
+
+
+def chromaticity_shift(output: np.ndarray, source: np.ndarray) -> float:
+    """L1 distance between the mean (r, g, b) proportions of two RGB images: 0 when the
+    output is the source times one gain, larger for a colour cast."""
+    def proportions(image: np.ndarray) -> np.ndarray:
+        mean = image.reshape(-1, 3).astype(np.float64).mean(axis=0)
+        return mean / max(float(mean.sum()), 1e-9)
+
+    return float(np.abs(proportions(output) - proportions(source)).sum())

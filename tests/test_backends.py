@@ -18,7 +18,14 @@ from rtretinex.backends.openvino_backend import OpenVINOBackend
 from rtretinex.backends.tensorrt_backend import ShapeProfile, library_versions
 from rtretinex.data import simulate_low_light
 from rtretinex.errors import UsageError
-from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsMeta, save_weights
+from rtretinex.models import (
+    DEFAULT_WEIGHTS,
+    RetinexHeads,
+    RetinexNet,
+    WeightsMeta,
+    create_retinexnet,
+    save_weights,
+)
 
 from .conftest import small_photo
 
@@ -33,7 +40,13 @@ def frame() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def reference(frame):
-    return create_backend("torch-cpu", "fp32")(frame)
+    """R, I, Î straight from the torch model with its own HWC <-> NCHW conversion, so a
+    bug in the backends' shared conversion (a channel swap, a wrong scale) cannot cancel."""
+    heads = RetinexHeads(create_retinexnet(DEFAULT_WEIGHTS))
+    x = torch.tensor(frame, dtype=torch.float32).div(255.0).permute(2, 0, 1).unsqueeze(0)
+    with torch.inference_mode():
+        r, i, i_hat = heads(x)
+    return r[0].permute(1, 2, 0).numpy(), i[0, 0].numpy(), i_hat[0, 0].numpy()
 
 
 def _available(name: str) -> bool:

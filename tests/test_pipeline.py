@@ -114,3 +114,12 @@ def test_stage_timer_memory_is_bounded():
         timer.add("x", 0.001)
     assert len(timer.samples["x"]) == 10_000
     assert timer.summary()["x"]["ms_median"] == pytest.approx(1.0)
+
+
+def test_a_truncated_source_becomes_a_warning():
+    class Truncated(SyntheticCamera):
+        live = False
+        truncated = "decoding stopped after 3 frames: corrupt"
+
+    stats = run_pipeline(Truncated(fps=1000, frames=3), SlowEnhancer(0), [Recorder()])
+    assert stats.warnings == ["decoding stopped after 3 frames: corrupt"]

@@ -1,0 +1,85 @@
+"""The picture must not get worse: fixed dark photos (bundled, through the low-light
+simulator with fixed seeds) enhanced in both modes on every CPU backend, PSNR/SSIM against
+the well-lit originals asserted at today's figures minus a small tolerance.
+
+Today's figures (``EXPECTED``) were measured with the shipped weights; if a change makes the
+picture better, raise them (the test prints what it got). A colour-channel swap, a dropped
+denoise or a lost brightness guard costs far more than the tolerance.
+"""
+
+import numpy as np
+import pytest
+
+from rtretinex.backends import create_backend, get_spec
+from rtretinex.data import simulate_low_light
+from rtretinex.enhancer import Enhancer, EnhanceSettings
+from rtretinex.metrics import chromaticity_shift, psnr, ssim
+
+from .conftest import small_photo
+
+# (photo, exposure): LOL-dark (the nets' colour is used) and moderately dark (the input's
+# colour is kept).
+CASES = [("astronaut", 0.03), ("coffee", 0.03), ("chelsea", 0.12)]
+HEIGHT, WIDTH, FAST_SCALE = 192, 256, 4
+PSNR_TOLERANCE, SSIM_TOLERANCE = 0.3, 0.01
+# Measured on torch-cpu fp32; (mode, photo) → (PSNR dB, SSIM).
+EXPECTED = {
+    ("quality", "astronaut"): (16.61, 0.5436), ("quality", "coffee"): (18.70, 0.4480),
+    ("quality", "chelsea"): (24.20, 0.8032),
+    ("fast", "astronaut"): (16.53, 0.4920), ("fast", "coffee"): (16.97, 0.3798),
+    ("fast", "chelsea"): (23.65, 0.7543),
+}
+BACKENDS = [("torch-cpu", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
+# bf16 rounds inside the nets: allow a little more.
+EXTRA_TOLERANCE = {"bf16": (0.3, 0.01)}
+
+
+def case_images(photo: str, exposure: float) -> tuple[np.ndarray, np.ndarray]:
+    original = small_photo(photo, HEIGHT, WIDTH)
+    return simulate_low_light(original, exposure=exposure, seed=7), original
+
+
+def enhance(name: str, precision: str, mode: str, dark: np.ndarray) -> np.ndarray:
+    if get_spec(name).unavailable_reason():
+        pytest.skip(f"{name}: {get_spec(name).unavailable_reason()}")
+    backend = create_backend(name, precision)
+    return Enhancer(backend, EnhanceSettings(mode=mode, scale=FAST_SCALE))(dark)
+
+
+@pytest.mark.parametrize("name,precision", BACKENDS)
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+@pytest.mark.parametrize("photo,exposure", CASES)
+def test_picture_quality_holds(name, precision, mode, photo, exposure):
+    dark, original = case_images(photo, exposure)
+    out = enhance(name, precision, mode, dark)
+    got = (psnr(out, original), ssim(out, original))
+    want = EXPECTED[mode, photo]
+    extra = EXTRA_TOLERANCE.get(precision, (0.0, 0.0))
+    print(f"{name} {precision} {mode} {photo}: PSNR {got[0]:.2f} SSIM {got[1]:.4f}")
+    assert got[0] >= want[0] - PSNR_TOLERANCE - extra[0], (got, want)
+    assert got[1] >= want[1] - SSIM_TOLERANCE - extra[1], (got, want)
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_well_exposed_input_passes_unharmed(mode):
+    """Do no harm: a well-lit photo comes out nearly unchanged, never darker."""
+    backend = create_backend("openvino", "fp32")
+    for photo in ("astronaut", "coffee", "chelsea"):
+        lit = small_photo(photo, HEIGHT, WIDTH)
+        out = Enhancer(backend, EnhanceSettings(mode=mode, scale=FAST_SCALE))(lit)
+        # fast mode lifts deep shadows a little (its gain map is low-res)
+        assert psnr(out, lit) >= (28.0 if mode == "quality" else 26.0), photo
+        assert out.astype(int).mean() >= lit.astype(int).mean() - 0.5, photo
+        assert (out.astype(int) >= lit.astype(int) - 1).mean() > 0.99, photo  # pixelwise
+
+
+def test_moderately_dark_photo_keeps_its_colour():
+    """Where the input is bright enough to trust, its colour is kept: the output's
+    chromaticity stays closer to the input's than the nets' own R ∘ Î does."""
+    dark, _ = case_images("chelsea", 0.12)
+    backend = create_backend("openvino", "fp32")
+    out = Enhancer(backend, EnhanceSettings(mode="quality"))(dark)
+    d = backend(dark)
+    nets = np.clip(d.reflectance * d.enhanced_illumination[..., None] * 255, 0, 255)
+    assert out.mean() > 1.5 * dark.mean()
+    assert chromaticity_shift(out, dark) < 0.6 * chromaticity_shift(nets.astype(np.uint8), dark)
