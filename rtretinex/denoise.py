@@ -39,9 +39,9 @@ import numpy as np
 __all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "noise_sigma"]
 
 DIAMETER = 5
-# Motion test (in noise standard deviations of the blurred difference): at or below
-# STILL_SIGMAS a pixel is static, at or above MOVING_SIGMAS it moved.
-STILL_SIGMAS, MOVING_SIGMAS = 2.0, 5.0
+# Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
+# gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
+STILL_SIGMAS, MOVING_SIGMAS = 1.2, 2.0
 # The motion test runs at 1/MOTION_SCALE resolution.
 MOTION_SCALE = 2
 # Smallest noise level assumed (levels, 0-255): below it 8-bit rounding dominates.
@@ -158,9 +158,10 @@ class TemporalDenoiser:
         previous, previous_luma = self.state, self.small_luma
         if abs(gain - 1.0) > 0.01:
             previous, previous_luma = previous * np.float32(gain), previous_luma * gain
-        motion = np.abs(cv2.blur(luma - previous_luma, (3, 3)))
-        # luma noise of a mean over MOTION_SCALE² × 9 pixels
-        sigma = noise_sigma(frame) / (3 * MOTION_SCALE)
+        # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
+        # signed differences would cancel), in units of the noise of one small pixel
+        motion = cv2.blur(np.abs(luma - previous_luma), (3, 3))
+        sigma = noise_sigma(frame) * 1.05 / MOTION_SCALE
         moving = np.clip((motion / sigma - STILL_SIGMAS) / (MOVING_SIGMAS - STILL_SIGMAS), 0, 1)
         k_small = self.k_still + (1.0 - self.k_still) * moving
         self.small_luma = previous_luma + k_small * (luma - previous_luma)

@@ -54,3 +54,58 @@ def test_float_reflectance_stays_float_in_range():
     r = image.astype(np.float32) / 255
     out = denoise_reflectance(r, np.full(r.shape[:2], 5.0, np.float32), 1.0, 0.1)
     assert out.dtype == np.float32 and out.shape == r.shape and 0 <= out.min() <= out.max() <= 1
+
+
+def noisy_sequence(frames, shift=0, sigma=6.0, gain=None):
+    """A photo (optionally panning ``shift`` px a frame, optionally scaled by ``gain[i]``)
+    with fresh Gaussian noise per frame: (clean, noisy) lists."""
+    from rtretinex.denoise import TemporalDenoiser  # noqa: F401  (imported where used)
+
+    base = small_photo(height=120, width=200).astype(np.float32)
+    rng = np.random.default_rng(0)
+    clean, noisy_frames = [], []
+    for i in range(frames):
+        c = np.roll(base, i * shift, axis=1) * (1.0 if gain is None else gain[i])
+        clean.append(c)
+        noisy_frames.append(np.clip(c + rng.normal(0, sigma, c.shape), 0, 255).astype(np.uint8))
+    return clean, noisy_frames
+
+
+def test_noise_sigma_is_estimated_from_one_frame():
+    from rtretinex.denoise import noise_sigma
+
+    for sigma in (3.0, 8.0):
+        _, frames = noisy_sequence(1, sigma=sigma)
+        assert noise_sigma(frames[0]) == pytest.approx(sigma, rel=0.3)
+
+
+def test_temporal_denoiser_cleans_a_still_scene():
+    from rtretinex.denoise import TemporalDenoiser
+
+    clean, frames = noisy_sequence(12)
+    tnr = TemporalDenoiser(1.0)
+    out = [tnr(f) for f in frames]
+    assert out[-1].dtype == np.float32
+    assert _error(out[-1], clean[-1]) < 0.5 * _error(frames[-1], clean[-1])
+
+
+def test_temporal_denoiser_does_not_ghost_a_moving_scene():
+    from rtretinex.denoise import TemporalDenoiser
+
+    clean, frames = noisy_sequence(8, shift=6)
+    tnr = TemporalDenoiser(1.0)
+    out = [tnr(f) for f in frames]
+    # the previous positions must not linger: no worse than the raw noisy frame
+    assert _error(out[-1], clean[-1]) <= 1.05 * _error(frames[-1], clean[-1])
+
+
+def test_temporal_denoiser_follows_flicker_and_restarts_at_cuts():
+    from rtretinex.denoise import TemporalDenoiser
+
+    gains = [1.0, 0.9, 1.1, 0.92, 1.08, 0.95, 1.05, 1.0, 0.9, 1.1]
+    clean, frames = noisy_sequence(10, gain=gains)
+    tnr = TemporalDenoiser(1.0)
+    out = [tnr(f) for f in frames]
+    assert _error(out[-1], clean[-1]) < 0.6 * _error(frames[-1], clean[-1])
+    other = np.ascontiguousarray(frames[0][::-1])
+    assert np.array_equal(tnr(other, cut=True), other.astype(np.float32))

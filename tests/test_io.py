@@ -77,3 +77,48 @@ def test_sink_leaves_nothing_when_not_kept(tmp_path):
             sink.write(item)
         sink.close(keep=False)
     assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_a_failure_while_finishing_never_reaches_the_target(tmp_path):
+    """A disk that fills up while the trailer/index is written: the existing target stays
+    as it was, no temporary file is left, and the error is one OutputError."""
+    import errno
+
+    from rtretinex.errors import OutputError
+
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=3, width=64, height=48, audio=False)
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"the user's earlier file")
+
+    class FullDisk:
+        def __init__(self, container):
+            self.container = container
+
+        def mux(self, packets):
+            return self.container.mux(packets)
+
+        def close(self):
+            self.container.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with VideoSource(str(clip)) as source:
+        sink = FileSink(out, source)
+        for item in source:
+            sink.write(item)
+        sink.container = FullDisk(sink.container)
+        with pytest.raises(OutputError, match="No space left"):
+            sink.close()
+    assert out.read_bytes() == b"the user's earlier file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "o.mp4"]
+
+
+def test_two_writers_of_one_target_never_share_a_temporary_file(tmp_path):
+    from rtretinex.atomic import AtomicFile
+
+    first, second = AtomicFile(tmp_path / "x.mp4"), AtomicFile(tmp_path / "x.mp4")
+    assert first.tmp != second.tmp and first.tmp.parent == tmp_path
+    first.tmp.write_bytes(b"1")
+    second.tmp.write_bytes(b"2")
+    second.commit()
+    first.discard()
+    assert (tmp_path / "x.mp4").read_bytes() == b"2" and len(list(tmp_path.iterdir())) == 1
