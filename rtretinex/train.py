@@ -27,7 +27,7 @@ from rich.console import Console
 
 from . import metrics
 from .data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
-from .errors import InputError, report
+from .errors import InputError, UsageError, report
 from .losses import decom_loss, output_loss, relight_loss
 from .models import (
     DEFAULT_WEIGHTS,
@@ -63,7 +63,7 @@ def parse_stages(spec: str) -> list[Stage]:
     for part in spec.split(","):
         fields = part.split(":")
         if len(fields) != 5 or fields[0] not in STAGE_NAMES:
-            raise ValueError(
+            raise UsageError(
                 f"bad stage {part!r}: expected name:steps:lr:patch:batch with name in {STAGE_NAMES}"
             )
         name, steps, lr, patch, batch = fields
@@ -269,15 +269,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stages = parse_stages(args.stages)
         if args.enhance_grid < 0:
-            raise ValueError(f"--enhance-grid must be >= 0, got {args.enhance_grid}")
+            raise UsageError(f"--enhance-grid must be >= 0, got {args.enhance_grid}")
         model = RetinexNet(args.enhance_grid)
         init_note = "" if args.init is None else _initialise(model, args.init)
         names = find_pairs(args.data)
         train_names, val_names = split_names(names, args.val_count)
         train_data = PairedImages.load(args.data, train_names)
         val_data = PairedImages.load(args.data, val_names)
-    except (InputError, ValueError) as exc:  # WeightsError is a ValueError
-        return report(exc, 2)
+    except ValueError as exc:  # UsageError (2); InputError, WeightsError (1), as in the CLI
+        return report(exc)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.benchmark = True
     trainer = Trainer(model, train_data, stages,

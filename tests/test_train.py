@@ -86,10 +86,11 @@ def test_init_fine_tunes_from_weights_and_records_them(lol_folder, tmp_path):
         torch.testing.assert_close(value, fine.state_dict()[key], atol=1e-6, rtol=0)
 
 
-def test_init_with_a_bad_weights_file_is_one_line_exit_2(lol_folder, tmp_path, capsys):
+def test_init_with_a_bad_weights_file_is_one_line_exit_1(lol_folder, tmp_path, capsys):
+    """The same exit code as run_stream.py gives a bad weights file."""
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not weights")
-    assert train.main(["--data", str(lol_folder), "--init", str(bad)]) == 2
+    assert train.main(["--data", str(lol_folder), "--init", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "not a rtretinex weights file" in err and "Traceback" not in err
 
