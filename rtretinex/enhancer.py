@@ -11,7 +11,10 @@ Three guards make the output safe to leave on, in both modes and in one place ea
   own colour to be right (LOL-like darkness, where sensor noise and black level skew it);
   where the input is brighter, its local chromaticity is restored (``colour_ratio``).
 - **Do no harm**: the output is never darker than the input, pixel by pixel (a gain floor
-  of 1): a well-exposed frame passes almost unchanged.
+  of 1): a well-exposed frame passes almost unchanged. Highlights in a dark frame (a lamp,
+  a window) are not blown out: where a region's brightest input pixels would be lifted
+  past ``SHOULDER`` the region's gain is eased so they land on a soft shoulder instead
+  (``highlight_factor``).
 - **Exposure over time** (video): the output's mean brightness is steadied by
   ``temporal.AutoExposure``, a single global factor.
 Video frames (``enhance``) also go through the temporal denoiser first; still images
@@ -58,6 +61,11 @@ R_SIGMA = 0.1
 TRUST_NETS_BELOW, TRUST_INPUT_ABOVE = 0.07, 0.2
 # Quality mode measures colour on cells of this many pixels.
 COLOUR_CELL = 16
+# Output level (0-1) above which a region's brightest pixels are compressed, not clipped.
+SHOULDER = 0.8
+# Input luma (0-1) from which a cell's brightest part counts as a light source (fully from
+# the second value).
+BRIGHT_INPUT = (0.35, 0.6)
 
 
 def default_scale(height: int, width: int) -> int:
@@ -109,6 +117,32 @@ def colour_ratio(output: np.ndarray, source: np.ndarray) -> np.ndarray:
                     0.0, 1.0)
     wanted = (np.maximum(source, EPSILON) / src_luma) / (np.maximum(output, EPSILON) / out_luma)
     return np.exp(trust * np.log(wanted)).astype(np.float32)
+
+
+def highlight_factor(output: np.ndarray, source: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Per-cell factors (h, w, 1) for a small proposed ``output`` (h, w, 3, 0-1) of the
+    small ``source`` so that each cell's bright part (``peak``, h×w, 0-1, see
+    ``local_peak``) lands on a soft shoulder above SHOULDER instead of clipping."""
+    gain = (output @ LUMA) / np.maximum(source @ LUMA, INPUT_FLOOR)
+    lifted = peak * gain
+    room = 1.0 - SHOULDER
+    eased = SHOULDER + room * (1.0 - np.exp(-np.maximum(lifted - SHOULDER, 0.0) / room))
+    factor = np.where(lifted > SHOULDER, eased / np.maximum(lifted, EPSILON), 1.0)
+    # only where the input itself is bright there (a lamp, a window): in a uniformly dark
+    # scene the nets' lift of its brightest details is what the user wants
+    bright = np.clip((peak - BRIGHT_INPUT[0]) / (BRIGHT_INPUT[1] - BRIGHT_INPUT[0]), 0.0, 1.0)
+    return (1.0 + bright * (factor - 1.0)).astype(np.float32)[..., None]
+
+
+def local_peak(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid over a uint8
+    RGB image, measured at half resolution so single noisy pixels barely count."""
+    height, width = image.shape[:2]
+    half = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
+                      (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA)
+    reach = max(1, math.ceil(width / size[0] / 2))
+    peaks = cv2.dilate(half, np.ones((reach, reach), np.uint8))
+    return cv2.resize(peaks, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
 def _three(channel: np.ndarray) -> np.ndarray:
@@ -163,13 +197,13 @@ class Enhancer:
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Enhance one still image (no temporal state is used or kept)."""
-        return self._enhance(image, None)
+        return self._enhance(image, None, image)
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
         """Enhance the next frame of the stream."""
         cut = self.cuts(frame.image)
         clean = self.temporal_denoiser(frame.image, cut)
-        return self._enhance(clean, _Moment(frame.time, cut))
+        return self._enhance(clean, _Moment(frame.time, cut), frame.image)
 
     def _exposure(self, output: np.ndarray, source: np.ndarray, moment: _Moment | None
                   ) -> float:
@@ -180,14 +214,18 @@ class Enhancer:
             return 1.0
         return self.exposure(_mean_luma(output), _mean_luma(source), moment.time, moment.cut)
 
-    def _enhance(self, image: np.ndarray, moment: _Moment | None) -> np.ndarray:
+    def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray
+                 ) -> np.ndarray:
+        """``image``: the (temporally denoised) frame to enhance; ``original``: the uint8
+        frame it came from, where light sources are looked for (``local_peak``)."""
         height, width = image.shape[:2]
         scale = self.scale_for(height, width)
         if scale == 1:
-            return self._quality(image, moment)
-        return self._fast(image, scale, moment)
+            return self._quality(image, moment, original)
+        return self._fast(image, scale, moment, original)
 
-    def _quality(self, image: np.ndarray, moment: _Moment | None) -> np.ndarray:
+    def _quality(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray
+                 ) -> np.ndarray:
         """denoise(R) ∘ Î at full resolution, colour, exposure, floor at the input."""
         height, width = image.shape[:2]
         d, strength = self.backend(image), self.settings.denoise
@@ -198,13 +236,16 @@ class Enhancer:
         output = cv2.multiply(reflectance, _three(d.enhanced_illumination))
         grid = (max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL))
         source_small = _downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
-        ratio = colour_ratio(_downscale(output, grid), source_small)
+        output_small = _downscale(output, grid)
+        ratio = colour_ratio(output_small, source_small)
+        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(original, grid))
         factor = self._exposure(output, source_small, moment)
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         out = cv2.multiply(output, ratio_full, scale=255.0 * factor, dtype=cv2.CV_8U)
         return cv2.max(out, _as_uint8(image))
 
-    def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None) -> np.ndarray:
+    def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
+              original: np.ndarray) -> np.ndarray:
         """denoise(S) ∘ G with the gain map G from the low-res nets; colour, exposure and
         the floor are folded into G at low resolution, so full resolution sees one resize
         and one multiply (plus the denoise)."""
@@ -214,6 +255,8 @@ class Enhancer:
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         output_small = d.reflectance * d.enhanced_illumination[..., None]
         output_small *= colour_ratio(output_small, source_small)
+        output_small *= highlight_factor(output_small, source_small,
+                                         local_peak(original, small.shape[1::-1]))
         factor = self._exposure(output_small, source_small, moment)
         gain3_small = np.maximum(output_small * np.float32(factor)
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
