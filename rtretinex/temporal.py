@@ -6,9 +6,10 @@ auto-exposure (DESIGN.md section 10): it works in stops (log2 of the output's me
 holds still inside a dead band (±0.1 stop: noise, a ±15 % flicker is ±0.2 stop and mostly
 averaged away), follows larger changes with a time constant in seconds (α = 1 − exp(−Δt/τ)
 from the frames' timestamps, so 24 and 60 fps behave alike), and jumps at once when the
-input's brightness changes by more than a stop from one frame to the next (a light switched
-on or off), when the nets' decision does, or at a scene cut. ``SceneCutDetector`` is the one
-cut signal, shared with the temporal denoiser.
+light on the input changes by more than ``LIGHT_JUMP_STOPS`` from one frame to the next (a
+light switched on or off; measured in linear light, so a doubled light is one stop),
+when the nets' decision changes by more than a stop, or at a scene cut.
+``SceneCutDetector`` is the one cut signal, shared with the temporal denoiser.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ __all__ = ["AutoExposure", "SceneCutDetector", "coarse_luma"]
 CUT_CORRELATION = 0.5
 DEAD_BAND_STOPS = 0.1
 JUMP_STOPS = 1.0
+LIGHT_JUMP_STOPS = 0.75
+# sRGB-encoded luma to linear light, near enough for a frame's mean.
+GAMMA = 2.2
 # Frame interval assumed when a frame has no timestamp.
 DEFAULT_FRAME_SECONDS = 1 / 30
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -82,10 +86,11 @@ class AutoExposure:
         steadied exposure, given the input's mean luma, the frame's time in seconds and
         whether it starts a shot."""
         stops = math.log2(max(level, 1e-4))
-        input_stops = math.log2(max(input_level, 1e-4))
+        input_stops = GAMMA * math.log2(max(input_level, 1e-4))
         previous_time, self.time = self.time, time
         previous_input, self.input_stops = self.input_stops, input_stops
-        light_changed = previous_input is not None and abs(input_stops - previous_input) > self.jump
+        light_changed = (previous_input is not None
+                         and abs(input_stops - previous_input) > LIGHT_JUMP_STOPS)
         if self.stops is None or cut or light_changed or not self.enabled:
             self.stops = stops
             return 1.0

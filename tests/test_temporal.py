@@ -69,7 +69,8 @@ def test_auto_exposure_dead_band_time_constant_and_jump():
     assert ae(0.5 * 2 ** 0.08, 0.1, 1 / 30, False) == pytest.approx(2 ** -0.08)  # ±0.1 stop
     assert ae(1.5, 0.1, 2 / 30, False) == pytest.approx(1.0)  # output > 1 stop: at once
     assert ae(1.2, 0.1, 3 / 30, False) > 1.1  # 0.3 stop down: followed slowly
-    assert ae(1.2, 0.5, 4 / 30, False) == 1.0  # the input jumped 2.3 stops: at once
+    assert ae(1.2, 0.5, 4 / 30, False) == 1.0  # the light changed 5 stops: at once
+    assert ae(1.0, 0.5 * 1.15, 5 / 30, False) != 1.0  # +15 % flicker: held steady
     assert ae(0.4, 0.5, 0.0, True) == 1.0  # a cut starts over
 
 
