@@ -18,6 +18,7 @@ with its 32×32 view, the Decom-Net's 207,360 per pixel plus 77 M for the view).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import platform
 import sys
@@ -184,10 +185,15 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
     return rows
 
 
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def machine_info() -> dict:
     """Device names and library versions for the table header and the JSON."""
-    import openvino
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -200,7 +206,7 @@ def machine_info() -> dict:
         "cpu": cpu, "cpu_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "python": platform.python_version(), "torch": torch.__version__,
-        "openvino": openvino.get_version(), "av": av.__version__,
+        "openvino": _version("openvino"), "av": av.__version__,
     }
 
 
