@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "visually lossless)")
     p.add_argument("--preset", default=DEFAULT_PRESET,
                    help=f"x264/x265 speed preset (default {DEFAULT_PRESET}; ultrafast for speed)")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a file as a live source at its own frame rate: frames the "
+                        "enhancer cannot keep up with are dropped, as from a camera (video "
+                        "only); for testing live setups and restreaming")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     p.add_argument("--stats-json", type=Path, default=None, help="write run statistics here")
     p.add_argument("--backend", default="auto", help=f"one of: {backends} (default auto)")
@@ -170,7 +174,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             args.input, args.output, _settings(args), backend=_backend(args),
             encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
             overwrite=args.overwrite, display=args.display or None, compare=args.compare,
-            max_frames=args.max_frames, on_start=on_start,
+            max_frames=args.max_frames, realtime=args.realtime, on_start=on_start,
             on_frame=lambda s: progress_view[0](s) if progress_view else None)
     for warning in stats.warnings:
         log.warning("%s", escape(warning))

@@ -19,7 +19,15 @@ import cv2
 from .errors import InputError, UsageError, existing
 from .frames import VideoFrame
 
-__all__ = ["Packet", "Source", "VideoSource", "WebcamSource", "open_source", "reason"]
+__all__ = [
+    "PacedSource",
+    "Packet",
+    "Source",
+    "VideoSource",
+    "WebcamSource",
+    "open_source",
+    "reason",
+]
 
 COPIED_STREAM_TYPES = ("audio", "subtitle")
 # Webcam frames are stamped with the capture clock in microseconds.
@@ -131,13 +139,51 @@ class WebcamSource(Source):
         self.capture.release()
 
 
+class PacedSource(Source):
+    """A source released in real time, as a camera would deliver it: each frame waits until
+    its timestamp (from the first frame) has come, and the source is live (newest frame
+    wins, stale ones are dropped), with video only. ``run_stream.py --realtime``."""
+
+    live = True
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.width, self.height, self.fps = inner.width, inner.height, inner.fps
+        self.frame_count = inner.frame_count
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        start: float | None = None
+        first: float | None = None
+        for item in self.inner:
+            if not isinstance(item, VideoFrame):
+                continue
+            moment = item.time if item.time is not None else item.index / self.fps
+            if start is None:
+                start, first = time.monotonic(), moment
+            time.sleep(max(0.0, start + (moment - first) - time.monotonic()))
+            yield item
+
+    @property
+    def truncated(self) -> str | None:
+        return getattr(self.inner, "truncated", None)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def reason(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return re.sub(r"^\[Errno -?\d+\] ", "", text).split(": '")[0].strip() or type(exc).__name__
 
 
-def open_source(spec: str) -> Source:
-    """A digit or /dev/videoN → webcam; a URL → stream (live unless http file); a path → file."""
+def open_source(spec: str, realtime: bool = False) -> Source:
+    """A digit or /dev/videoN → webcam; a URL → stream (live unless http file); a path → file.
+    ``realtime`` plays a file as a live source paced at its own rate (``PacedSource``)."""
+    source = _open(spec)
+    return PacedSource(source) if realtime and not source.live else source
+
+
+def _open(spec: str) -> Source:
     webcam = re.fullmatch(r"(?:/dev/video)?(\d+)", spec)
     if webcam:
         return WebcamSource(int(webcam.group(1)))

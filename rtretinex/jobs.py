@@ -65,12 +65,13 @@ def _check_not_input(source: str | Path, output: Path) -> None:
 def transcode(source: str, target: Path | None, settings: EnhanceSettings | None = None,
               *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
               overwrite: bool = False, display: bool | None = None, compare: bool = False,
-              max_frames: int | None = None,
+              max_frames: int | None = None, realtime: bool = False,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
 
-    ``display`` None shows a window only for a live source with no target. The target is
+    ``display`` None shows a window only for a live source with no target; ``realtime``
+    plays a file as a live source at its own rate (newest frame wins). The target is
     written atomically: after a failure it is untouched; after Ctrl-C
     (``stats.interrupted``) it holds the frames done."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
@@ -81,7 +82,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
         check_target(target, overwrite)
         _check_not_input(source, target)
-    with open_source(source) as src:
+    with open_source(source, realtime) as src:
         show = display if display is not None else (target is None and src.live)
         show = show or compare
         if target is None and not show:

@@ -60,7 +60,7 @@ class StageTimer:
     def summary(self) -> dict[str, dict[str, float]]:
         return {
             name: {"ms_median": float(np.median(v)), "ms_p95": float(np.percentile(v, 95)),
-                   "count": len(v)}
+                   "ms_p99": float(np.percentile(v, 99)), "count": len(v)}
             for name, v in self.samples.items() if v
         }
 
@@ -103,6 +103,7 @@ class PipelineStats:
     warnings: list[str] = field(default_factory=list)
     describe: str = ""  # what ran: backend, precision, mode
     scene_cuts: int = 0
+    latency_samples: list[float] = field(default_factory=list)  # ms, the newest SAMPLES_KEPT
 
     @property
     def fps(self) -> float:
@@ -224,6 +225,7 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
             worker.join(timeout=5)
         stats.seconds = time.perf_counter() - start
         stats.stages = timer.summary()
+        stats.latency_samples = list(timer.samples.get("latency", ()))
         stats.dropped = getattr(decoded, "dropped", 0) + getattr(enhanced, "dropped", 0)
     if getattr(source, "truncated", None):
         stats.warnings.append(source.truncated)

@@ -134,6 +134,17 @@ def test_video_settings_reach_the_video_path(tmp_path):
     assert noise["default"] < 0.7 * noise["no_temporal"], noise
 
 
+def test_realtime_plays_a_file_as_a_live_source(clip, tmp_path):
+    out, stats = tmp_path / "live.mp4", tmp_path / "s.json"
+    start = time.monotonic()
+    result = run(str(clip), "-o", str(out), "--realtime", "--stats-json", str(stats))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(stats.read_text())
+    assert report["frames"] + report["dropped"] == 24 and report["seconds"] >= 23 / 30 - 0.05
+    assert time.monotonic() - start >= 23 / 30
+    assert len(video_info(out)[0]) == report["frames"]
+
+
 def test_quality_mode_and_input_without_audio(tmp_path):
     silent = write_dark_clip(tmp_path / "silent.mkv", frames=5, width=96, height=64, audio=False)
     out = tmp_path / "out.mkv"

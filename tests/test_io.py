@@ -1,5 +1,6 @@
 """Sources and sinks on synthetic clips written with PyAV."""
 
+import time
 from fractions import Fraction
 
 import av
@@ -122,3 +123,16 @@ def test_two_writers_of_one_target_never_share_a_temporary_file(tmp_path):
     second.commit()
     first.discard()
     assert (tmp_path / "x.mp4").read_bytes() == b"2" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_paced_source_plays_a_file_in_real_time(tmp_path):
+    from rtretinex.io import PacedSource
+
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=12, width=64, height=48, fps=30)
+    with PacedSource(VideoSource(str(clip))) as source:
+        assert source.live
+        start = time.monotonic()
+        frames = [item for item in source]
+        elapsed = time.monotonic() - start
+    assert len(frames) == 12 and all(isinstance(f, VideoFrame) for f in frames)  # video only
+    assert elapsed >= 11 / 30 - 0.02  # the last frame is due 11/30 s after the first
