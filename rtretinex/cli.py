@@ -1,6 +1,7 @@
 """Command line for run_stream.py: argument parsing, the image and video jobs, rich output.
 
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), 143 SIGTERM,
+129 SIGHUP (both handled like Ctrl-C: the frames done are kept).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -39,7 +42,7 @@ from .enhancer import (
 )
 from .errors import InputError, OutputError, UsageError, existing, report
 from .images import IMAGE_SUFFIXES
-from .io import Source
+from .io import DEFAULT_TIMEOUT, Source
 from .jobs import BackendChoice, EncoderOptions, enhance_images, plan_images, transcode
 from .models import DEFAULT_WEIGHTS, WeightsError
 from .pipeline import PipelineStats
@@ -99,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "enhancer cannot keep up with are dropped, as from a camera (video "
                         "only); for testing live setups and restreaming")
     p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="network inputs: longest wait to connect or for the next data "
+                        f"(default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--stats-json", type=Path, default=None, help="write run statistics here")
     p.add_argument("--backend", default="auto", help=f"one of: {backends} (default auto)")
     p.add_argument("--precision", default=None, help="backend precision (default: its best)")
@@ -174,7 +180,8 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             args.input, args.output, _settings(args), backend=_backend(args),
             encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
             overwrite=args.overwrite, display=args.display or None, compare=args.compare,
-            max_frames=args.max_frames, realtime=args.realtime, on_start=on_start,
+            max_frames=args.max_frames, realtime=args.realtime, timeout=args.timeout,
+            on_start=on_start,
             on_frame=lambda s: progress_view[0](s) if progress_view else None)
     for warning in stats.warnings:
         log.warning("%s", escape(warning))
@@ -187,7 +194,8 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             return report(f"cannot write {args.stats_json}: {exc.strerror or exc}", EXIT_FAILURE)
     if stats.interrupted:
         done = f"; {args.output} holds the {stats.frames} frames done" if stats.frames else ""
-        return report(f"interrupted{done}", EXIT_INTERRUPTED)
+        why = "interrupted" if stats.stopped_by == "SIGINT" else f"stopped by {stats.stopped_by}"
+        return report(f"{why}{done}", 128 + signal.Signals[stats.stopped_by].value)
     return EXIT_OK
 
 
@@ -196,14 +204,32 @@ def _is_image_job(spec: str) -> bool:
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C (the frames done are kept); exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.code = 128 + signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     logging.basicConfig(level=logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_time=False, show_path=False)])
     args = build_parser().parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     try:
         if args.max_frames is not None and args.max_frames < 1:
             raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")
+        if args.timeout <= 0:
+            raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+        if args.stats_json is not None and not args.stats_json.parent.is_dir():
+            raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
         if _is_image_job(args.input):
             existing(args.input)
             return run_images(args, console)
@@ -212,8 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         return report(exc)
     except av.error.FFmpegError as exc:
         return report(f"video processing failed: {exc}", EXIT_FAILURE)
+    except MemoryError:
+        return report("out of memory: try --mode fast, a smaller input or another backend",
+                      EXIT_FAILURE)
+    except Stopped as exc:
+        return report(f"stopped by {exc}", exc.code)
     except KeyboardInterrupt:
         return report("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:  # the last net: one line, not a traceback (RTRETINEX_DEBUG=1 shows it)
+        if os.environ.get("RTRETINEX_DEBUG"):
+            raise
+        return report(f"unexpected {type(exc).__name__}: {exc} (RTRETINEX_DEBUG=1 shows where)",
+                      EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
@@ -30,6 +32,10 @@ __all__ = [
 ]
 
 COPIED_STREAM_TYPES = ("audio", "subtitle")
+# Seconds a network stream may take to open or to deliver the next data.
+DEFAULT_TIMEOUT = 10.0
+# Damaged packets before the first frame after which an input counts as undecodable.
+MAX_DAMAGED_AT_START = 50
 # Webcam frames are stamped with the capture clock in microseconds.
 WEBCAM_TIME_BASE = Fraction(1, 1_000_000)
 
@@ -45,6 +51,11 @@ class Source:
     frame_count: int | None = None
     copied_streams: tuple = ()
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should hear about this source once it has been read."""
+        return []
+
     def __iter__(self) -> Iterator[VideoFrame | Packet]:
         raise NotImplementedError
 
@@ -59,23 +70,32 @@ class Source:
 
 
 class VideoSource(Source):
-    """A video file or network stream decoded with PyAV (threaded decoding).
+    """A video file, pipe or network stream decoded with PyAV (threaded decoding).
 
     Audio and subtitle packets are yielded as they are demuxed so the sink can stream-copy
-    them. A decode error mid-file ends the stream early: ``truncated`` says so.
+    them. A damaged video packet is skipped and counted; an error that stops demuxing ends
+    the stream early. ``warnings`` says what was lost. ``timeout`` (seconds) bounds opening
+    and every read of a network stream, so a silent server cannot hang the run.
     """
 
-    def __init__(self, location: str, live: bool = False) -> None:
-        self.location = location
+    def __init__(self, location: str | BinaryIO, live: bool = False,
+                 timeout: float | None = None) -> None:
+        self.location = getattr(location, "name", location) if not isinstance(location, str) \
+            else location
         self.live = live
         self.truncated: str | None = None
+        self.damaged = 0
+        self.notes: list[str] = []
         try:
-            self.container = av.open(location, timeout=10.0 if live else None)
+            self.container = av.open(location, timeout=timeout)
         except (av.error.FFmpegError, OSError) as exc:
-            raise InputError(f"cannot open video {location}: {reason(exc)}") from None
+            raise InputError(f"cannot open video {self.location}: {reason(exc)}") from None
         if not self.container.streams.video:
             self.container.close()
-            raise InputError(f"{location} has no video stream")
+            raise InputError(f"{self.location} has no video stream")
+        if len(self.container.streams.video) > 1:
+            self.notes.append(f"{self.location} has {len(self.container.streams.video)} video "
+                              "streams: only the first is enhanced, the others are not copied")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         ctx = self.stream.codec_context
@@ -96,7 +116,15 @@ class VideoSource(Source):
                     if packet.dts is not None:
                         yield packet
                     continue
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError as exc:
+                    self.damaged += 1
+                    if index == 0 and self.damaged >= MAX_DAMAGED_AT_START:
+                        raise InputError(f"cannot decode {self.location}: {reason(exc)}"
+                                         ) from None
+                    continue
+                for frame in frames:
                     yield VideoFrame(frame.to_ndarray(format="rgb24"), index, frame.pts,
                                      frame.time_base, int(frame.rotation or 0))
                     index += 1
@@ -104,6 +132,16 @@ class VideoSource(Source):
             if index == 0:
                 raise InputError(f"cannot decode {self.location}: {reason(exc)}") from None
             self.truncated = f"decoding stopped after {index} frames: {reason(exc)}"
+
+    @property
+    def warnings(self) -> list[str]:
+        found = list(self.notes)
+        if self.damaged:
+            found.append(f"skipped {self.damaged} damaged video packet(s) of {self.location} "
+                         "(about as many frames lost)")
+        if self.truncated:
+            found.append(self.truncated)
+        return found
 
     def close(self) -> None:
         self.container.close()
@@ -164,8 +202,8 @@ class PacedSource(Source):
             yield item
 
     @property
-    def truncated(self) -> str | None:
-        return getattr(self.inner, "truncated", None)
+    def warnings(self) -> list[str]:
+        return self.inner.warnings
 
     def close(self) -> None:
         self.inner.close()
@@ -176,22 +214,27 @@ def reason(exc: BaseException) -> str:
     return re.sub(r"^\[Errno -?\d+\] ", "", text).split(": '")[0].strip() or type(exc).__name__
 
 
-def open_source(spec: str, realtime: bool = False) -> Source:
-    """A digit or /dev/videoN → webcam; a URL → stream (live unless http file); a path → file.
-    ``realtime`` plays a file as a live source paced at its own rate (``PacedSource``)."""
-    source = _open(spec)
+def open_source(spec: str, realtime: bool = False, timeout: float = DEFAULT_TIMEOUT
+                ) -> Source:
+    """A digit or /dev/videoN → webcam; ``-`` → standard input; a URL → stream (live unless
+    http(s) or file); a path → file or named pipe. ``realtime`` plays a file as a live
+    source paced at its own rate (``PacedSource``); ``timeout`` bounds network reads."""
+    source = _open(spec, timeout)
     return PacedSource(source) if realtime and not source.live else source
 
 
-def _open(spec: str) -> Source:
+def _open(spec: str, timeout: float) -> Source:
     webcam = re.fullmatch(r"(?:/dev/video)?(\d+)", spec)
     if webcam:
         return WebcamSource(int(webcam.group(1)))
+    if spec == "-":
+        return VideoSource(sys.stdin.buffer)
     if "://" in spec:
-        return VideoSource(spec, live=not spec.startswith(("http://", "https://", "file://")))
+        live = not spec.startswith(("http://", "https://", "file://"))
+        return VideoSource(spec, live=live, timeout=None if spec.startswith("file://") else timeout)
     path = existing(spec)
     if path.is_dir():
         raise UsageError(f"{path} is a folder: folders of images are handled as images")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path} is empty")
     return VideoSource(str(path))

@@ -15,9 +15,9 @@ from .backends import Backend, create_backend
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
 from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
-from .io import Source, open_source
+from .io import DEFAULT_TIMEOUT, Source, open_source
 from .models import DEFAULT_WEIGHTS
-from .pipeline import PipelineStats, run_pipeline
+from .pipeline import PipelineStats, run_pipeline, signals_held
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, Sink
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "ImageReport", "enhance_images",
@@ -66,6 +66,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
               *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
               overwrite: bool = False, display: bool | None = None, compare: bool = False,
               max_frames: int | None = None, realtime: bool = False,
+              timeout: float = DEFAULT_TIMEOUT,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
@@ -82,7 +83,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
         check_target(target, overwrite)
         _check_not_input(source, target)
-    with open_source(source, realtime) as src:
+    with open_source(source, realtime, timeout) as src:
         show = display if display is not None else (target is None and src.live)
         show = show or compare
         if target is None and not show:
@@ -102,8 +103,9 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             for sink in sinks:
                 sink.close(keep=False)
             raise
-        for sink in sinks:
-            sink.close(keep=True)
+        with signals_held():
+            for sink in sinks:
+                sink.close(keep=True)
     stats.describe = describe(enhancer)
     stats.scene_cuts = enhancer.scene_cuts
     return stats

@@ -11,10 +11,12 @@ The sinks (sinks.py: a file, a window, ...) are driven through one interface.
 from __future__ import annotations
 
 import queue
+import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -24,11 +26,29 @@ from .frames import VideoFrame
 from .io import Packet, Source
 from .sinks import Sink
 
-__all__ = ["FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer", "run_pipeline"]
+__all__ = ["STOP_SIGNALS", "FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer",
+           "run_pipeline", "signals_held"]
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FILE_QUEUE_FRAMES = 4
 SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
 _POLL_S = 0.1
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP inside the block: for the short steps that must
+    finish once a run is stopping (joining the workers, finishing the output files). Only
+    the main thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in held.items():
+            signal.signal(signum, handler)
 
 
 class FrameEnhancer(Protocol):
@@ -100,6 +120,7 @@ class PipelineStats:
     seconds: float = 0.0
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     interrupted: bool = False
+    stopped_by: str = ""  # the signal that interrupted the run: "SIGINT" (Ctrl-C), "SIGTERM"...
     warnings: list[str] = field(default_factory=list)
     describe: str = ""  # what ran: backend, precision, mode
     scene_cuts: int = 0
@@ -217,16 +238,16 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
                 on_frame(stats)
             if any(sink.closed for sink in sinks):
                 break
-    except KeyboardInterrupt:
-        stats.interrupted = True
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by the CLI
+        stats.interrupted, stats.stopped_by = True, str(exc) or "SIGINT"
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join(timeout=5)
+        with signals_held():  # a second Ctrl-C must not leave the workers running
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=5)
         stats.seconds = time.perf_counter() - start
         stats.stages = timer.summary()
         stats.latency_samples = list(timer.samples.get("latency", ()))
         stats.dropped = getattr(decoded, "dropped", 0) + getattr(enhanced, "dropped", 0)
-    if getattr(source, "truncated", None):
-        stats.warnings.append(source.truncated)
+    stats.warnings.extend(source.warnings)
     return stats

@@ -78,6 +78,8 @@ class FileSink:
         self.pending: list[Packet] = []  # copied packets that arrive before the first frame
         self.frames_written = 0
         self.last_pts = -1
+        self.size: tuple[int, int] | None = None  # (width, height) of the first frame
+        self.resized = False
 
     def _open_video(self, frame: VideoFrame) -> None:
         height, width = frame.image.shape[:2]
@@ -118,6 +120,15 @@ class FileSink:
         if self.video is None:
             self._open_video(frame)
         image = frame.image
+        size = (image.shape[1], image.shape[0])
+        if self.size is None:
+            self.size = size
+        elif size != self.size:
+            if not self.resized:
+                log.warning("the video changes size at frame %d (%dx%d to %dx%d): scaled to "
+                            "the first size", frame.index, *self.size, *size)
+                self.resized = True
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
         if pad_h or pad_w:
             image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)

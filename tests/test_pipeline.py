@@ -119,7 +119,7 @@ def test_stage_timer_memory_is_bounded():
 def test_a_truncated_source_becomes_a_warning():
     class Truncated(SyntheticCamera):
         live = False
-        truncated = "decoding stopped after 3 frames: corrupt"
+        warnings = ("decoding stopped after 3 frames: corrupt",)
 
     stats = run_pipeline(Truncated(fps=1000, frames=3), SlowEnhancer(0), [Recorder()])
     assert stats.warnings == ["decoding stopped after 3 frames: corrupt"]
