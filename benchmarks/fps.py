@@ -4,7 +4,9 @@
 Per backend, size and mode it measures (warm-up first, CUDA synchronised, median and p95):
   model    the nets alone on their input (full frame, or the downscaled one in fast mode)
   enhance  the whole per-frame core: nets + smoothing + denoising + composing
-  pipeline end-to-end FPS on a generated H.264 clip (decode → enhance → encode threads)
+  pipeline end-to-end FPS on a generated H.264 clip (decode → enhance → encode threads),
+           and the process's CPU ms per frame over all threads (what enhancement adds:
+           the pipeline's minus the passthrough's)
 and, in the same run, the machine's limits: a decode → encode passthrough with the same
 encoder (no enhancement) and the peak matmul throughput in the backend's precision.
 Ratios: pipeline / passthrough, and achieved GFLOP/s / peak (the nets' convolution MACs,
@@ -119,18 +121,21 @@ class Passthrough:
         return frame.image
 
 
-def passthrough_fps(clip: Path, preset: str, frames: int) -> float:
+def passthrough_fps(clip: Path, preset: str, frames: int) -> tuple[float, float]:
     """Decode → encode with the same pipeline, threads and encoder, no enhancement."""
     return pipeline_fps(clip, Passthrough(), preset, frames)
 
 
-def pipeline_fps(clip: Path, enhancer, preset: str, frames: int) -> float:
+def pipeline_fps(clip: Path, enhancer, preset: str, frames: int) -> tuple[float, float]:
+    """(frames per second, CPU ms per frame) of the whole pipeline: the CPU time is the
+    process's, over every thread (decoder, enhancer, encoder, their libraries' pools)."""
     with tempfile.TemporaryDirectory() as tmp, VideoSource(str(clip)) as source:
         sink = FileSink(Path(tmp) / "out.mp4", source, preset=preset)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = run_pipeline(source, enhancer, [sink], max_frames=frames)
         sink.close()
-        return result.frames / (time.perf_counter() - start)
+        cpu_ms = (time.process_time() - cpu) * 1e3 / max(1, result.frames)
+        return result.frames / (time.perf_counter() - start), cpu_ms
 
 
 def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, console):
@@ -174,9 +179,11 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
             expected_s = args.pipeline_frames * enhance["ms_median"] / 1e3
             if expected_s <= args.pipeline_budget:
                 enhancer.reset()
-                row["pipeline_fps"] = pipeline_fps(clips[(width, height)], enhancer,
-                                                   args.preset, args.pipeline_frames)
-                row["passthrough_fps"] = clips["passthrough", (width, height)]
+                row["pipeline_fps"], row["pipeline_cpu_ms"] = pipeline_fps(
+                    clips[(width, height)], enhancer, args.preset, args.pipeline_frames)
+                row["passthrough_fps"], row["passthrough_cpu_ms"] = clips["passthrough",
+                                                                          (width, height)]
+                row["enhance_cpu_ms"] = row["pipeline_cpu_ms"] - row["passthrough_cpu_ms"]
                 row["pipeline_ratio"] = row["pipeline_fps"] / row["passthrough_fps"]
             else:
                 row["pipeline_skipped"] = (f"would take ~{expected_s:.0f} s "
@@ -215,11 +222,12 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
              f"torch {info['torch']} · openvino {info['openvino']} · av {info['av']}")
     table = Table(title=title)
     for column in ("backend", "size", "mode", "nets at", "model ms (p95)", "enhance ms (p95)",
-                   "GFLOP/s", "of peak", "pipeline FPS", "passthrough FPS", "ratio"):
+                   "GFLOP/s", "of peak", "pipeline FPS", "passthrough FPS", "ratio",
+                   "CPU ms/frame (+enhance)"):
         table.add_column(column, justify="right")
     for r in rows:
         if "error" in r:
-            table.add_row(r["backend"], "-", "-", "-", f"[red]{escape(r['error'])}[/]", *[""] * 6)
+            table.add_row(r["backend"], "-", "-", "-", f"[red]{escape(r['error'])}[/]", *[""] * 7)
             continue
         w, h = (int(v) for v in r["size"].split("x"))
         pipe = r.get("pipeline_fps")
@@ -232,6 +240,7 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
             f"{pipe:.1f}" if pipe else "skipped",
             f"{r['passthrough_fps']:.1f}" if pipe else "",
             f"{r['pipeline_ratio']:.2f}" if pipe else "",
+            f"{r['pipeline_cpu_ms']:.1f} (+{r['enhance_cpu_ms']:.1f})" if pipe else "",
         )
     console.print(table)
 

@@ -99,3 +99,19 @@ def test_gpu_fp16_output_matches_the_cpu_fp32_reference(mode):
     difference = np.abs(gpu.astype(int) - cpu.astype(int))
     print(f"{mode}: max |Δ| {difference.max()}, mean {difference.mean():.3f} (0-255)")
     assert np.percentile(difference, 99.9) <= 2
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_a_lamp_in_a_dark_frame_is_not_blown_out(mode):
+    """A bright lamp in a dark room: its surroundings keep their gradation instead of
+    becoming a large clipped disc."""
+    dark = simulate_low_light(small_photo("astronaut", 360, 640), exposure=0.05)
+    yy, xx = np.mgrid[:360, :640]
+    radius = np.hypot(yy - 120, xx - 450)
+    lamp = 255 * np.exp(-((radius / 25) ** 2))
+    frame = np.clip(dark + lamp[..., None] * np.array([1.0, 0.95, 0.8]), 0, 255).astype(np.uint8)
+    out = Enhancer(create_backend("openvino", "fp32"), EnhanceSettings(mode=mode))(frame)
+    ring = (radius > 10) & (radius < 60)
+    clipped_in, clipped_out = ((im[ring].max(axis=1) >= 250).mean() for im in (frame, out))
+    assert clipped_out < clipped_in + 0.06, (clipped_in, clipped_out)  # unguarded: +0.25
+    assert out.mean() > 2 * dark.mean()  # the room is still brightened
