@@ -1,9 +1,7 @@
 #!/usr/bin/env python3
 """Enhance dark images, videos and webcams with RetinexNet. See ``--help``."""
 
-import sys
-
-from rtretinex.cli import main
+from rtretinex.cli import entry_point
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

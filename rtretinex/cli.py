@@ -45,7 +45,7 @@ from .images import IMAGE_SUFFIXES
 from .io import DEFAULT_TIMEOUT, Source
 from .jobs import BackendChoice, EncoderOptions, enhance_images, plan_images, transcode
 from .models import DEFAULT_WEIGHTS, WeightsError
-from .pipeline import PipelineStats
+from .pipeline import STOP_SIGNALS, PipelineStats
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 
 __all__ = ["build_parser", "main"]
@@ -252,5 +252,14 @@ def main(argv: list[str] | None = None) -> int:
                       EXIT_FAILURE)
 
 
+def entry_point() -> None:
+    """run_stream.py and the ``rtretinex`` command: main(), then exit with its code. A Ctrl-C
+    that lands after the run has ended is ignored, so interpreter shutdown prints nothing."""
+    code = main()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()
