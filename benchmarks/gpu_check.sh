@@ -23,3 +23,4 @@ python3 -m pytest -q -s -p no:cacheprovider tests/test_backends.py \
 python3 benchmarks/fps.py --backends cuda --precision fp16 --sizes 1280x720,1920x1080,3840x2160 \
     --warmup 3 --runs 30 --budget 4 --pipeline-frames 60 --json "$OUT/fps_gpu.json" \
     --plot "$OUT/fps_gpu.png" 2>&1 | tee "$OUT/fps.txt" | tail -20
+python3 benchmarks/gpu_nets.py --deadline 240 --json "$OUT/gpu_nets.json" 2>&1 | tee "$OUT/gpu_nets.txt"
