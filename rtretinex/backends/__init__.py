@@ -129,12 +129,17 @@ def create_backend(name: str = "auto", precision: str | None = None,
     return spec.create(Path(weights), precision, **options)
 
 
-def nchw_input(frame: np.ndarray) -> np.ndarray:
-    """uint8 RGB (H, W, 3), or float32 on the same 0-255 scale (a temporally denoised
-    frame) → float32 (1, 3, H, W) in [0, 1]; validates the frame."""
+def check_frame(frame: np.ndarray) -> None:
+    """A backend's input is uint8 RGB (H, W, 3), or float32 on the same 0-255 scale (a
+    temporally denoised frame); ValueError otherwise."""
     if frame.dtype not in (np.uint8, np.float32) or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"expected an RGB frame (H, W, 3) of uint8 or float32 0-255, "
                          f"got {frame.dtype}{frame.shape}")
+
+
+def nchw_input(frame: np.ndarray) -> np.ndarray:
+    """A checked frame (``check_frame``) → float32 (1, 3, H, W) in [0, 1]."""
+    check_frame(frame)
     return np.ascontiguousarray(frame.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 

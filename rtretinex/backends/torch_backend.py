@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..models import RetinexHeads, create_retinexnet
-from . import Decomposition, nchw_input, to_decomposition
+from . import Decomposition, check_frame
 
 __all__ = ["CudaBackend", "TorchBackend", "TorchCPUBackend"]
 
@@ -42,8 +42,17 @@ class TorchBackend:
         return tuple(t.float() for t in self.model(x))
 
     def __call__(self, frame: np.ndarray) -> Decomposition:
-        outputs = self.infer_tensor(torch.from_numpy(nchw_input(frame)))
-        return to_decomposition(*(t.cpu().numpy() for t in outputs))
+        """The frame travels as it is (uint8: a quarter of float32's bytes) and is converted
+        on the device; the outputs are laid out HWC on the device, so the host gets
+        contiguous arrays with no transpose of its own."""
+        check_frame(frame)
+        x = torch.from_numpy(np.ascontiguousarray(frame))
+        if self.device.type == "cuda":
+            x = x.pin_memory().to(self.device, non_blocking=True)
+        x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+        reflectance, illumination, enhanced = self.infer_tensor(x)
+        return Decomposition(*(t.contiguous().cpu().numpy() for t in (
+            reflectance[0].permute(1, 2, 0), illumination[0, 0], enhanced[0, 0])))
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
