@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one script for a lent GPU machine: install the carried wheels, run the GPU tests and
 # the CUDA FPS table, write everything under $OUT. The machine has torch + CUDA but no PyAV
-# and no package registry, so PyAV travels as a wheel in .whl/ (see docs/gpu.md):
+# and no package registry, so PyAV travels as a wheel in .whl/ (git-ignored locally):
 #   python -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --implementation cp --platform manylinux_2_28_x86_64 -d .whl av==18.1.0
 #   then run:  OUT=gpu_results bash benchmarks/gpu_check.sh
