@@ -135,14 +135,15 @@ def highlight_factor(output: np.ndarray, source: np.ndarray, peak: np.ndarray) -
 
 
 def local_peak(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid over a uint8
-    RGB image, measured at half resolution so single noisy pixels barely count."""
+    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid over a uint8 or
+    uint16 RGB image, measured at half resolution so single noisy pixels barely count."""
     height, width = image.shape[:2]
     half = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
                       (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA)
     reach = max(1, math.ceil(width / size[0] / 2))
     peaks = cv2.dilate(half, np.ones((reach, reach), np.uint8))
-    return cv2.resize(peaks, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    top = 65535.0 if image.dtype == np.uint16 else 255.0
+    return cv2.resize(peaks, size, interpolation=cv2.INTER_AREA).astype(np.float32) / top
 
 
 def _three(channel: np.ndarray) -> np.ndarray:
@@ -172,8 +173,8 @@ class _Moment:
 
 
 class Enhancer:
-    """Enhances uint8 RGB images (``__call__``) and video frames in order (``enhance``,
-    which keeps the temporal state of one stream)."""
+    """Enhances RGB images (``__call__``; uint8, or uint16 kept at 16 bits) and video frames
+    in order (``enhance``, which keeps the temporal state of one stream)."""
 
     def __init__(self, backend: Backend, settings: EnhanceSettings | None = None) -> None:
         self.backend = backend
@@ -196,7 +197,11 @@ class Enhancer:
         return self.cuts.cuts
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Enhance one still image (no temporal state is used or kept)."""
+        """Enhance one still image (no temporal state is used or kept). A uint16 image is
+        enhanced from all its 16 bits (the shadow detail a 16-bit export keeps) and comes
+        back as uint16."""
+        if image.dtype == np.uint16:
+            return self._enhance(image.astype(np.float32) * np.float32(1 / 257), None, image)
         return self._enhance(image, None, image)
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
@@ -216,8 +221,9 @@ class Enhancer:
 
     def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray
                  ) -> np.ndarray:
-        """``image``: the (temporally denoised) frame to enhance; ``original``: the uint8
-        frame it came from, where light sources are looked for (``local_peak``)."""
+        """``image``: the frame to enhance on the 0-255 scale (uint8, or float32 when
+        temporally denoised or from 16 bits); ``original``: the frame it came from (uint8 or
+        uint16), where light sources are looked for and whose depth the output has."""
         height, width = image.shape[:2]
         scale = self.scale_for(height, width)
         if scale == 1:
@@ -241,8 +247,9 @@ class Enhancer:
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(original, grid))
         factor = self._exposure(output, source_small, moment)
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
-        out = cv2.multiply(output, ratio_full, scale=255.0 * factor, dtype=cv2.CV_8U)
-        return cv2.max(out, _as_uint8(image))
+        top, depth = _depth(original)
+        out = cv2.multiply(output, ratio_full, scale=top * factor, dtype=depth)
+        return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
 
     def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
               original: np.ndarray) -> np.ndarray:
@@ -262,7 +269,13 @@ class Enhancer:
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
         image = denoise_frame(image, gain3_small.mean(axis=2), self.settings.denoise)
-        return cv2.multiply(image, gain3, dtype=cv2.CV_8U)
+        top, depth = _depth(original)
+        return cv2.multiply(image, gain3, scale=top / 255.0, dtype=depth)
+
+
+def _depth(original: np.ndarray) -> tuple[float, int]:
+    """(full-scale value, OpenCV depth) of the output for a frame of this dtype."""
+    return (65535.0, cv2.CV_16U) if original.dtype == np.uint16 else (255.0, cv2.CV_8U)
 
 
 def _mean_luma(image: np.ndarray) -> float:

@@ -1,4 +1,9 @@
-"""Still images: reading, atomic writing and folder listing (uint8 RGB arrays)."""
+"""Still images: reading, atomic writing and folder listing.
+
+``load_image`` keeps what the file holds: 8 or 16 bits per channel, and the alpha channel
+apart; ``write_image`` writes it back (16 bits where the format can hold them: PNG, TIFF).
+``read_image`` is the 8-bit RGB view that training and the benchmarks use.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +15,55 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .errors import InputError, OutputError
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "load_image", "read_image", "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
 
 
-def read_image(path: Path) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3); raise InputError with the reason."""
+def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB (H, W, 3) as the file holds it (uint8 or uint16) and its alpha channel (same
+    dtype) or None; raise InputError with the reason."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
         raise InputError(f"cannot decode image {path} (empty, corrupt or not an image)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if image.dtype not in (np.uint8, np.uint16):  # float TIFFs and the like: 8 bits
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[..., 3].copy()
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
 
 
-def write_image(path: Path, rgb: np.ndarray) -> None:
-    """Write uint8 RGB atomically: a temporary file renamed into place, never a partial one."""
+def read_image(path: Path) -> np.ndarray:
+    """An image file as uint8 RGB (H, W, 3), whatever its depth and alpha."""
+    rgb, _ = load_image(path)
+    return rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8)
+
+
+def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+    """Write RGB (uint8 or uint16) and an optional alpha channel atomically: a temporary file
+    renamed into place, never a partial one. Formats that cannot hold 16 bits get 8; formats
+    without alpha get none."""
     path = Path(path)
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
-    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    suffix = path.suffix.lower()
+    if rgb.dtype == np.uint16 and suffix not in SIXTEEN_BIT_SUFFIXES:
+        rgb, alpha = (rgb >> 8).astype(np.uint8), None if alpha is None else (alpha >> 8).astype(
+            np.uint8)
+    if alpha is not None and suffix in ALPHA_SUFFIXES:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)
+        bgr[..., 3] = alpha
+    else:
+        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r}: use .png, .jpg or .webp")
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from .backends import Backend, create_backend
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
-from .images import IMAGE_SUFFIXES, list_images, read_image, write_image
+from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .io import DEFAULT_TIMEOUT, Source, open_source
 from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
@@ -167,14 +167,15 @@ def enhance_images(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | No
     in a ``folder`` an unreadable image is skipped and reported."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     if not folder:
-        read_image(jobs[0][0])  # fail on an unreadable image before loading the nets
+        load_image(jobs[0][0])  # fail on an unreadable image before loading the nets
     enhancer = Enhancer(backend.create(), settings.for_stream(video=False))
     report = ImageReport(skipped=[], describe=describe(enhancer))
     if jobs:
         jobs[0][1].parent.mkdir(exist_ok=True)
     for src, out in jobs:
         try:
-            write_image(out, enhancer(read_image(src)))
+            rgb, alpha = load_image(src)
+            write_image(out, enhancer(rgb), alpha)
             report.written += 1
         except InputError as exc:
             if not folder:

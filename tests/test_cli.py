@@ -112,3 +112,24 @@ def test_corrupt_weights_fail_cleanly(dark_png, tmp_path):
 def test_missing_backend_says_what_to_install(dark_png, tmp_path):
     result = run(str(dark_png), "-o", str(tmp_path / "x.png"), "--backend", "tensorrt")
     assert_one_line_error(result, 1, "backend 'tensorrt' is unavailable")
+
+
+def test_16_bit_png_stays_16_bit_and_alpha_is_carried(tmp_path):
+    import cv2
+
+    from rtretinex.data import simulate_low_light
+    from rtretinex.images import load_image
+
+    dark = simulate_low_light(small_photo(height=60, width=80)).astype(np.uint16) * 257
+    dark += np.random.default_rng(0).integers(0, 257, dark.shape, dtype=np.uint16)  # below 8 bits
+    alpha = np.tile(np.linspace(0, 65535, 80, dtype=np.uint16), (60, 1))
+    bgra = cv2.cvtColor(dark, cv2.COLOR_RGB2BGRA)
+    bgra[..., 3] = alpha
+    src, out = tmp_path / "deep.png", tmp_path / "out.png"
+    cv2.imwrite(str(src), bgra)
+    result = run(str(src), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rgb, out_alpha = load_image(out)
+    assert rgb.dtype == np.uint16 and rgb.mean() > 1.5 * dark.mean()
+    assert len(np.unique(rgb)) > 256 * 4  # the sub-8-bit detail went through
+    assert np.array_equal(out_alpha, alpha)
