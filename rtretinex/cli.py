@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  python run_stream.py photos/ -o bright_photos/  a folder of images",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", help="video file or URL, webcam (0, /dev/video0), image or folder")
+    p.add_argument("input", help="video file, URL, named pipe or - (standard input), webcam "
+                               "(0, /dev/video0), image or folder of images")
     p.add_argument("-o", "--output", type=Path,
                    help="output video (.mp4/.mkv/...), image, or folder for a folder of images")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
