@@ -186,6 +186,9 @@ class PacedSource(Source):
 
     def __init__(self, inner: Source) -> None:
         self.inner = inner
+        stream = getattr(inner, "stream", None)
+        if stream is not None:  # frame threading holds frames back and competes for cores
+            stream.thread_type = "SLICE"
         self.width, self.height, self.fps = inner.width, inner.height, inner.fps
         self.frame_count = inner.frame_count
 
