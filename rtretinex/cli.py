@@ -43,7 +43,16 @@ from .enhancer import (
 from .errors import InputError, OutputError, UsageError, existing, report
 from .images import IMAGE_SUFFIXES
 from .io import DEFAULT_TIMEOUT, Source
-from .jobs import BackendChoice, EncoderOptions, enhance_images, plan_images, transcode
+from .jobs import (
+    BackendChoice,
+    EncoderOptions,
+    enhance_images,
+    list_videos,
+    plan_images,
+    plan_videos,
+    transcode,
+    transcode_all,
+)
 from .models import DEFAULT_WEIGHTS, WeightsError
 from .pipeline import STOP_SIGNALS, PipelineStats
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
@@ -200,6 +209,49 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def run_video_folder(args: argparse.Namespace, console: Console) -> int:
+    """Every video of a folder into an output folder: one progress view, a summary table,
+    --stats-json with a row per file; a broken file is reported and the rest go on."""
+    jobs = plan_videos(Path(args.input), args.output)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        files = progress.add_task("files", total=len(jobs), fps=0.0)
+        frames = progress.add_task("frames", total=None, fps=0.0)
+
+        position = {src: i for i, (src, _) in enumerate(jobs)}
+
+        def on_file(path: Path, source: Source, enhancer: Enhancer) -> None:
+            progress.update(files, completed=position[path])
+            progress.reset(frames, total=source.frame_count, description=escape(path.name),
+                           fps=0.0)
+
+        reports = transcode_all(
+            jobs, _settings(args), overwrite=args.overwrite, backend=_backend(args),
+            encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
+            max_frames=args.max_frames, timeout=args.timeout, on_file=on_file,
+            on_frame=lambda s: progress.update(frames, completed=s.frames, fps=s.fps))
+    table = Table(title=f"{escape(args.input)} → {escape(str(args.output))}")
+    for column in ("file", "status", "frames", "FPS", "error"):
+        table.add_column(column)
+    for r in reports:
+        table.add_row(escape(Path(r.source).name), r.status, str(r.frames), f"{r.fps:.1f}",
+                      escape(r.error))
+    console.print(table)
+    if args.stats_json:
+        rows = [vars(r) for r in reports]
+        atomic_write_bytes(args.stats_json, json.dumps(rows, indent=2).encode())
+    if any(r.status == "interrupted" for r in reports):
+        return report("interrupted; finished files are kept, run again to resume",
+                      EXIT_INTERRUPTED)
+    failed = [r for r in reports if r.status == "failed"]
+    if failed:
+        return report(f"{len(failed)} of {len(jobs)} videos failed (first: "
+                      f"{Path(failed[0].source).name}: {failed[0].error})", EXIT_FAILURE)
+    return EXIT_OK
+
+
 def _is_image_job(spec: str) -> bool:
     path = Path(spec)
     return path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES
@@ -231,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
         if args.stats_json is not None and not args.stats_json.parent.is_dir():
             raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
+        if Path(args.input).is_dir() and list_videos(Path(args.input)):
+            return run_video_folder(args, console)
         if _is_image_job(args.input):
             existing(args.input)
             return run_images(args, console)

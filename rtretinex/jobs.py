@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
+
 from .backends import Backend, create_backend
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
@@ -20,8 +22,9 @@ from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, Sink
 
-__all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "ImageReport", "enhance_images",
-           "plan_images", "transcode"]
+__all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
+           "enhance_images", "list_videos", "plan_images", "plan_videos", "transcode",
+           "transcode_all"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
 
@@ -66,7 +69,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
               *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
               overwrite: bool = False, display: bool | None = None, compare: bool = False,
               max_frames: int | None = None, realtime: bool = False,
-              timeout: float = DEFAULT_TIMEOUT,
+              timeout: float = DEFAULT_TIMEOUT, keep_partial: bool = True,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
@@ -74,7 +77,8 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
     ``display`` None shows a window only for a live source with no target; ``realtime``
     plays a file as a live source at its own rate (newest frame wins). The target is
     written atomically: after a failure it is untouched; after Ctrl-C
-    (``stats.interrupted``) it holds the frames done."""
+    (``stats.interrupted``) it holds the frames done, or is left untouched when not
+    ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
     if target is not None:
@@ -105,7 +109,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             raise
         with signals_held():
             for sink in sinks:
-                sink.close(keep=True)
+                sink.close(keep=keep_partial or not stats.interrupted)
     stats.describe = describe(enhancer)
     stats.scene_cuts = enhancer.scene_cuts
     return stats
@@ -185,3 +189,67 @@ def enhance_images(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | No
         if on_image is not None:
             on_image()
     return report
+
+
+def list_videos(folder: Path) -> list[Path]:
+    """Video files directly inside ``folder`` (by suffix), sorted."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def plan_videos(folder: Path, output: Path | None) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a folder of videos: each output keeps its input's name and
+    container in the ``output`` folder (created if missing; its parent must exist)."""
+    if output is None:
+        raise UsageError("a folder of videos needs -o OUTPUT_FOLDER")
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{folder} is a folder, so -o must be a folder; {output} is a file")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder's parent does not exist: {output.parent}")
+    if output.resolve() == Path(folder).resolve():
+        raise UsageError("the output folder is the input folder; choose another -o")
+    return [(src, output / src.name) for src in list_videos(folder)]
+
+
+@dataclass
+class FileReport:
+    """One file of a folder run: ``status`` is done, skipped (a complete output was already
+    there) or failed (with ``error``)."""
+
+    source: str
+    target: str
+    status: str
+    frames: int = 0
+    fps: float = 0.0
+    error: str = ""
+
+
+def transcode_all(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | None = None, *,
+                  overwrite: bool = False,
+                  on_file: Callable[[Path, Source, Enhancer], None] | None = None,
+                  on_frame: Callable[[PipelineStats], None] | None = None,
+                  **options) -> list[FileReport]:
+    """Transcode each (input, output) pair; a broken file is reported and the rest go on.
+    An output that already exists is complete (every output is written atomically), so it is
+    skipped unless ``overwrite``: re-running the same command resumes. Ctrl-C stops the run;
+    the file in progress is not written (so a re-run does it again, whole)."""
+    reports = []
+    for source, target in jobs:
+        if target.exists() and not overwrite:
+            reports.append(FileReport(str(source), str(target), "skipped"))
+            continue
+        target.parent.mkdir(exist_ok=True)
+        try:
+            stats = transcode(str(source), target, settings, overwrite=overwrite,
+                              keep_partial=False,
+                              on_start=None if on_file is None else
+                              (lambda src, enh, s=source: on_file(s, src, enh)),
+                              on_frame=on_frame, **options)
+        except (InputError, OutputError, av.error.FFmpegError) as exc:
+            reports.append(FileReport(str(source), str(target), "failed", error=str(exc)))
+            continue
+        reports.append(FileReport(str(source), str(target), "done", stats.frames, stats.fps))
+        if stats.interrupted:
+            reports[-1].status = "interrupted"
+            break
+    return reports

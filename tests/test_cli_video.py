@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -279,3 +280,23 @@ def test_display_without_a_screen_fails_cleanly(clip):
     result = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), str(clip), "--display"],
                             capture_output=True, text=True, env=env, timeout=120)
     assert_one_line_error(result, 1, "no display")
+
+
+def test_a_folder_of_videos(clip, tmp_path):
+    """Every video of a folder: a broken one is reported and the rest go on (exit 1); a
+    second run skips the complete outputs; a row per file in --stats-json."""
+    folder, out, stats = tmp_path / "in", tmp_path / "out", tmp_path / "s.json"
+    folder.mkdir()
+    shutil.copy(clip, folder / "a.mp4")
+    write_dark_clip(folder / "b.mkv", frames=6, width=96, height=64, audio=False)
+    (folder / "c.mp4").write_text("not a video\n" * 100)
+    result = run(str(folder), "-o", str(out), "--stats-json", str(stats))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 3 videos failed")
+    rows = {Path(r["source"]).name: r for r in json.loads(stats.read_text())}
+    assert [rows[n]["status"] for n in ("a.mp4", "b.mkv", "c.mp4")] == ["done", "done", "failed"]
+    assert len(video_info(out / "a.mp4")[0]) == 24 and len(video_info(out / "b.mkv")[0]) == 6
+    assert not (out / "c.mp4").exists()
+    again = run(str(folder), "-o", str(out), "--stats-json", str(stats))
+    assert again.returncode == 1
+    assert [r["status"] for r in json.loads(stats.read_text())] == ["skipped", "skipped", "failed"]
