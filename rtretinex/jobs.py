@@ -75,7 +75,8 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
 
     ``display`` None shows a window only for a live source with no target; ``realtime``
-    plays a file as a live source at its own rate (newest frame wins). The target is
+    plays a file as a live source at its own rate (newest frame wins), as does a file that
+    is only shown. The target is
     written atomically: after a failure it is untouched; after Ctrl-C
     (``stats.interrupted``) it holds the frames done, or is left untouched when not
     ``keep_partial``."""
@@ -87,7 +88,9 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
         check_target(target, overwrite)
         _check_not_input(source, target)
-    with open_source(source, realtime, timeout) as src:
+    # a file only shown on screen plays at its own rate, like a player
+    paced = realtime or (target is None and bool(display or compare))
+    with open_source(source, paced, timeout) as src:
         show = display if display is not None else (target is None and src.live)
         show = show or compare
         if target is None and not show:

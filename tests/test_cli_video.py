@@ -253,7 +253,16 @@ def test_display_under_xvfb(clip, tmp_path):
                                  "--display", "--compare", "--max-frames", "5"],
                                 capture_output=True, text=True, env=env, timeout=120)
         assert result.returncode == 0, result.stderr
-        assert "5 frames" in result.stderr
+        assert "frames in" in result.stderr
+        # a file only shown on screen plays at its own rate (30 fps), like a player
+        stats = tmp_path / "s.json"
+        result = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), str(clip),
+                                 "--display", "--stats-json", str(stats)],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(stats.read_text())
+        assert report["frames"] + report["dropped"] == 24
+        assert report["seconds"] >= 23 / 30 - 0.05
     finally:
         xvfb.terminate()
 
