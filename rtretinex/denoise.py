@@ -5,7 +5,7 @@ amplifies noise (a fast filter blended in by gain).
 y_t = y_{t−1} + k·(x_t − y_{t−1}) per pixel, as camera ISPs do it. ``k`` comes from a motion
 test: the blurred luma difference |x_t − y_{t−1}| against the noise expected in it (the
 frame's noise level, estimated on the frame itself with Immerkær's operator, so a camera
-pan cannot inflate it). Where nothing moved k falls to ``K_STILL`` (strength 1: 0.2, about
+pan cannot inflate it). Where nothing moved k falls to its floor (strength 1: 0.2, about
 9 frames averaged); where something moved k is 1 and the pixel is the new frame. The
 previous estimate is first scaled by the change in mean brightness, so a flickering light
 is not mistaken for motion; a scene cut restarts the filter.
@@ -36,14 +36,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "noise_sigma"]
+__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "half_luma", "noise_sigma"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
 # gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
 STILL_SIGMAS, MOVING_SIGMAS = 1.2, 2.0
-# The motion test runs at 1/MOTION_SCALE resolution.
-MOTION_SCALE = 2
 # Smallest noise level assumed (levels, 0-255): below it 8-bit rounding dominates.
 MIN_SIGMA = 0.5
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -101,6 +99,15 @@ def _row_runs(rows: np.ndarray, cell: float, height: int) -> list[tuple[int, int
     return runs
 
 
+def half_luma(image: np.ndarray) -> np.ndarray:
+    """Luma of an RGB image (uint8 or uint16), area-averaged to half its width and height,
+    same dtype: what the temporal denoiser's motion test and the enhancer's light-source
+    search both look at (computed once a frame)."""
+    height, width = image.shape[:2]
+    return cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
+                      (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA)
+
+
 def noise_sigma(frame: np.ndarray, rows: int = 48) -> float:
     """Standard deviation of the luma noise of an RGB frame (levels), by Immerkær's
     Laplacian-difference operator on a band of rows at the middle of the frame (median of
@@ -117,7 +124,7 @@ class TemporalDenoiser:
     """Motion-adaptive recursive filter over frames (see the module docstring);
     ``strength`` 0 disables it, 1 lets static pixels average about 9 frames.
 
-    The motion test runs on luma at 1/``MOTION_SCALE`` resolution, where the previous
+    The motion test runs on luma at half resolution (``half_luma``), where the previous
     estimate's luma is kept by the same recursion (the filter is linear, so the small copy
     tracks the downscaled full one); full resolution sees one conversion, one upsample of
     k and one blend."""
@@ -138,15 +145,14 @@ class TemporalDenoiser:
         self.small_luma: np.ndarray | None = None
         self.mean = 0.0
 
-    def __call__(self, frame: np.ndarray, cut: bool = False) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, cut: bool = False, half: np.ndarray | None = None
+                 ) -> np.ndarray:
         """The filtered frame (float32, 0-255) of a uint8 RGB ``frame``; the frame itself
-        when disabled."""
+        when disabled. ``half``: the frame's ``half_luma`` if already computed."""
         if not self.enabled:
             return frame
         height, width = frame.shape[:2]
-        small = (max(1, width // MOTION_SCALE), max(1, height // MOTION_SCALE))
-        luma = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), small,
-                          interpolation=cv2.INTER_AREA).astype(np.float32)
+        luma = (half_luma(frame) if half is None else half).astype(np.float32)
         x = frame.astype(np.float32)
         mean, previous_mean = float(luma.mean()), self.mean
         self.mean = mean
@@ -161,7 +167,7 @@ class TemporalDenoiser:
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
         # signed differences would cancel), in units of the noise of one small pixel
         motion = cv2.blur(np.abs(luma - previous_luma), (3, 3))
-        sigma = noise_sigma(frame) * 1.05 / MOTION_SCALE
+        sigma = noise_sigma(frame) * 1.05 / 2  # a 2×2 area average halves the noise
         moving = np.clip((motion / sigma - STILL_SIGMAS) / (MOVING_SIGMAS - STILL_SIGMAS), 0, 1)
         k_small = self.k_still + (1.0 - self.k_still) * moving
         self.small_luma = previous_luma + k_small * (luma - previous_luma)

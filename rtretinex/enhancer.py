@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from .backends import Backend
-from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance
+from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, half_luma
 from .errors import UsageError
 from .frames import VideoFrame
 from .temporal import LUMA, AutoExposure, SceneCutDetector
@@ -134,15 +134,12 @@ def highlight_factor(output: np.ndarray, source: np.ndarray, peak: np.ndarray) -
     return (1.0 + bright * (factor - 1.0)).astype(np.float32)[..., None]
 
 
-def local_peak(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid over a uint8 or
-    uint16 RGB image, measured at half resolution so single noisy pixels barely count."""
-    height, width = image.shape[:2]
-    half = cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY),
-                      (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA)
-    reach = max(1, math.ceil(width / size[0] / 2))
+def local_peak(half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid, from a frame's
+    ``half_luma`` (uint8 or uint16: at half resolution single noisy pixels barely count)."""
+    reach = max(1, math.ceil(half.shape[1] / size[0]))
     peaks = cv2.dilate(half, np.ones((reach, reach), np.uint8))
-    top = 65535.0 if image.dtype == np.uint16 else 255.0
+    top = 65535.0 if half.dtype == np.uint16 else 255.0
     return cv2.resize(peaks, size, interpolation=cv2.INTER_AREA).astype(np.float32) / top
 
 
@@ -200,15 +197,17 @@ class Enhancer:
         """Enhance one still image (no temporal state is used or kept). A uint16 image is
         enhanced from all its 16 bits (the shadow detail a 16-bit export keeps) and comes
         back as uint16."""
+        half = half_luma(image)
         if image.dtype == np.uint16:
-            return self._enhance(image.astype(np.float32) * np.float32(1 / 257), None, image)
-        return self._enhance(image, None, image)
+            return self._enhance(image.astype(np.float32) * np.float32(1 / 257), None, image,
+                                 half)
+        return self._enhance(image, None, image, half)
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
         """Enhance the next frame of the stream."""
-        cut = self.cuts(frame.image)
-        clean = self.temporal_denoiser(frame.image, cut)
-        return self._enhance(clean, _Moment(frame.time, cut), frame.image)
+        cut, half = self.cuts(frame.image), half_luma(frame.image)
+        clean = self.temporal_denoiser(frame.image, cut, half)
+        return self._enhance(clean, _Moment(frame.time, cut), frame.image, half)
 
     def _exposure(self, output: np.ndarray, source: np.ndarray, moment: _Moment | None
                   ) -> float:
@@ -219,19 +218,20 @@ class Enhancer:
             return 1.0
         return self.exposure(_mean_luma(output), _mean_luma(source), moment.time, moment.cut)
 
-    def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray
-                 ) -> np.ndarray:
+    def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
+                 half: np.ndarray) -> np.ndarray:
         """``image``: the frame to enhance on the 0-255 scale (uint8, or float32 when
         temporally denoised or from 16 bits); ``original``: the frame it came from (uint8 or
-        uint16), where light sources are looked for and whose depth the output has."""
+        uint16), whose depth the output has; ``half``: its ``half_luma``, where light sources
+        are looked for."""
         height, width = image.shape[:2]
         scale = self.scale_for(height, width)
         if scale == 1:
-            return self._quality(image, moment, original)
-        return self._fast(image, scale, moment, original)
+            return self._quality(image, moment, original, half)
+        return self._fast(image, scale, moment, original, half)
 
-    def _quality(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray
-                 ) -> np.ndarray:
+    def _quality(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
+                 half: np.ndarray) -> np.ndarray:
         """denoise(R) ∘ Î at full resolution, colour, exposure, floor at the input."""
         height, width = image.shape[:2]
         d, strength = self.backend(image), self.settings.denoise
@@ -244,15 +244,15 @@ class Enhancer:
         source_small = _downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
         output_small = _downscale(output, grid)
         ratio = colour_ratio(output_small, source_small)
-        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(original, grid))
-        factor = self._exposure(output, source_small, moment)
+        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
+        factor = self._exposure(output_small, source_small, moment)
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         top, depth = _depth(original)
         out = cv2.multiply(output, ratio_full, scale=top * factor, dtype=depth)
         return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
 
     def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
-              original: np.ndarray) -> np.ndarray:
+              original: np.ndarray, half: np.ndarray) -> np.ndarray:
         """denoise(S) ∘ G with the gain map G from the low-res nets; colour, exposure and
         the floor are folded into G at low resolution, so full resolution sees one resize
         and one multiply (plus the denoise)."""
@@ -263,7 +263,7 @@ class Enhancer:
         output_small = d.reflectance * d.enhanced_illumination[..., None]
         output_small *= colour_ratio(output_small, source_small)
         output_small *= highlight_factor(output_small, source_small,
-                                         local_peak(original, small.shape[1::-1]))
+                                         local_peak(half, small.shape[1::-1]))
         factor = self._exposure(output_small, source_small, moment)
         gain3_small = np.maximum(output_small * np.float32(factor)
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
