@@ -204,8 +204,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             return report(f"cannot write {args.stats_json}: {exc.strerror or exc}", EXIT_FAILURE)
     if stats.interrupted:
         done = f"; {args.output} holds the {stats.frames} frames done" if stats.frames else ""
-        why = "interrupted" if stats.stopped_by == "SIGINT" else f"stopped by {stats.stopped_by}"
-        return report(f"{why}{done}", 128 + signal.Signals[stats.stopped_by].value)
+        return _report_stop(stats.stopped_by, done)
     return EXIT_OK
 
 
@@ -258,15 +257,18 @@ def _is_image_job(spec: str) -> bool:
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled like Ctrl-C (the frames done are kept); exit 128 + signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.code = 128 + signum
+    """SIGTERM or SIGHUP, handled like Ctrl-C (the frames done are kept); its text is the
+    signal's name."""
 
 
 def _stop(signum: int, _frame: object) -> None:
-    raise Stopped(signum)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _report_stop(signal_name: str, detail: str = "") -> int:
+    """The one line for a run stopped by a signal, and its exit code (128 + the signal)."""
+    why = "interrupted" if signal_name == "SIGINT" else f"stopped by {signal_name}"
+    return report(f"{why}{detail}", 128 + signal.Signals[signal_name].value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,10 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         return report("out of memory: try --mode fast, a smaller input or another backend",
                       EXIT_FAILURE)
-    except Stopped as exc:
-        return report(f"stopped by {exc}", exc.code)
-    except KeyboardInterrupt:
-        return report("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a Stopped signal
+        return _report_stop(str(exc) or "SIGINT")
     except Exception as exc:  # the last net: one line, not a traceback (RTRETINEX_DEBUG=1 shows it)
         if os.environ.get("RTRETINEX_DEBUG"):
             raise
