@@ -4,9 +4,9 @@
 A source is paced at its frame rate as a camera would deliver it, and the real pipeline
 runs in live mode (newest frame wins, stale frames dropped) into a sink that only takes
 the frame. Two sources per size: a file played in real time (``PacedSource``, what
-``run_stream.py --realtime`` does) and a synthetic 30 fps camera (pre-rendered dark frames
-released on a 30 fps clock). Reported: capture → output latency p50/p95/p99, output FPS and
-the share of frames dropped; JSON and a plot of the latency distribution.
+``run_stream.py --realtime`` does) and a synthetic 30 fps camera (``samples.DarkCamera``:
+dark frames released on a 30 fps clock). Reported: capture → output latency p50/p95/p99,
+output FPS and the share of frames dropped; JSON and a plot of the latency distribution.
 
   python benchmarks/latency.py [--sizes 1280x720,1920x1080] [--seconds 10] \
       [--json l.json] [--plot l.png]
@@ -18,8 +18,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,26 +29,7 @@ from rtretinex.enhancer import Enhancer, EnhanceSettings
 from rtretinex.frames import VideoFrame
 from rtretinex.io import PacedSource, Source, VideoSource
 from rtretinex.pipeline import run_pipeline
-from rtretinex.samples import dark_clip_frames, write_dark_clip
-
-
-class SyntheticCamera(Source):
-    """Pre-rendered dark frames released on a ``fps`` clock for ``seconds``, stamped with
-    the capture clock (as the webcam source does)."""
-
-    live = True
-
-    def __init__(self, width: int, height: int, fps: float, seconds: float) -> None:
-        self.width, self.height, self.fps, self.seconds = width, height, fps, seconds
-        self.frames = list(dark_clip_frames(30, width, height))
-
-    def __iter__(self) -> Iterator[VideoFrame]:
-        start = time.monotonic()
-        for index in range(round(self.seconds * self.fps)):
-            due = start + index / self.fps
-            time.sleep(max(0.0, due - time.monotonic()))
-            yield VideoFrame(self.frames[index % len(self.frames)], index,
-                             round((time.monotonic() - start) * 1e6), None)
+from rtretinex.samples import DarkCamera, write_dark_clip
 
 
 class TakeSink:
@@ -99,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             clip = write_dark_clip(Path(tmp) / f"{size}.mp4", round(args.seconds * args.fps),
                                    width, height, fps=round(args.fps), audio=False)
             sources = {"file, real time": lambda c=clip: PacedSource(VideoSource(str(c))),
-                       "camera 30 fps": lambda w=width, h=height: SyntheticCamera(
-                           w, h, args.fps, args.seconds)}
+                       "camera 30 fps": lambda w=width, h=height: DarkCamera(
+                           w, h, args.fps, round(args.seconds * args.fps))}
             for name, make in sources.items():
                 enhancer = Enhancer(backend, EnhanceSettings(mode=args.mode))
                 console.log(f"{size} {name}")

@@ -16,7 +16,6 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,8 @@ from rich.console import Console
 from rtretinex.backends import create_backend
 from rtretinex.enhancer import Enhancer, EnhanceSettings
 from rtretinex.frames import VideoFrame
-from rtretinex.io import Source
 from rtretinex.pipeline import run_pipeline
-from rtretinex.samples import dark_clip_frames
+from rtretinex.samples import DarkCamera
 
 
 def rss_mib() -> float:
@@ -36,23 +34,6 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class LoopingCamera(Source):
-    """``frames`` frames of a panning dark clip (looped), at most ``fps`` a second."""
-
-    live = True
-
-    def __init__(self, width: int, height: int, fps: float, frames: int) -> None:
-        self.fps, self.frames = fps, frames
-        self.clip = list(dark_clip_frames(120, width, height))
-
-    def __iter__(self) -> Iterator[VideoFrame]:
-        start = time.monotonic()
-        for index in range(self.frames):
-            time.sleep(max(0.0, start + index / self.fps - time.monotonic()))
-            yield VideoFrame(self.clip[index % len(self.clip)], index,
-                             round((time.monotonic() - start) * 1e6), None)
 
 
 class LatencySink:
@@ -94,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     width, height = (int(v) for v in args.size.split("x"))
     console = Console()
     enhancer = Enhancer(create_backend("openvino"), EnhanceSettings(mode="fast"))
-    camera, sink = LoopingCamera(width, height, args.fps, args.frames), LatencySink()
+    camera, sink = DarkCamera(width, height, args.fps, args.frames, loop=120), LatencySink()
     samples: list[dict] = []
     done = threading.Event()
     begin = time.monotonic()

@@ -1,8 +1,11 @@
 """A built-in dark test clip: a bundled photo panned across the frame, darkened by the
-low-light simulator, with a sine-tone AAC audio track (used by ``make demo`` and tests)."""
+low-light simulator, with a sine-tone AAC audio track (used by ``make demo`` and tests), and
+the same frames as a synthetic live camera (used by the latency and soak benchmarks)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import numpy as np
 from skimage import data as skdata
 
 from .data import simulate_low_light
+from .frames import VideoFrame
+from .io import WEBCAM_TIME_BASE, Source
 
-__all__ = ["dark_clip_frames", "write_dark_clip"]
+__all__ = ["DarkCamera", "dark_clip_frames", "write_dark_clip"]
 
 
 def dark_clip_frames(frames: int, width: int, height: int, photo: str = "astronaut",
@@ -59,3 +64,22 @@ def write_dark_clip(path: Path, frames: int = 60, width: int = 640, height: int 
                 container.mux(sound.encode(frame))
             container.mux(sound.encode(None))
     return Path(path)
+
+
+class DarkCamera(Source):
+    """A synthetic live camera: ``frames`` frames of the dark clip (``loop`` of them
+    rendered, then repeated) released on an ``fps`` clock and stamped with the capture
+    clock, as the webcam source does."""
+
+    live = True
+
+    def __init__(self, width: int, height: int, fps: float, frames: int, loop: int = 30):
+        self.width, self.height, self.fps, self.frames = width, height, fps, frames
+        self.clip = list(dark_clip_frames(loop, width, height))
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        start = time.monotonic()
+        for index in range(self.frames):
+            time.sleep(max(0.0, start + index / self.fps - time.monotonic()))
+            pts = round((time.monotonic() - start) / WEBCAM_TIME_BASE)
+            yield VideoFrame(self.clip[index % len(self.clip)], index, pts, WEBCAM_TIME_BASE)
