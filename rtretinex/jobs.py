@@ -8,7 +8,7 @@ WeightsError), the stats as a ``PipelineStats`` value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -60,6 +60,14 @@ def check_target(output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output} already exists; pass -y to overwrite")
 
 
+def _check_output_folder(source: Path, output: Path) -> None:
+    """``output`` can be the folder for the outputs of the folder ``source``."""
+    if output.exists() and not output.is_dir():
+        raise UsageError(f"{source} is a folder, so -o must be a folder; {output} is a file")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder's parent does not exist: {output.parent}")
+
+
 def _check_not_input(source: str | Path, output: Path) -> None:
     if Path(source).resolve() == output.resolve():
         raise UsageError("output would replace the input; choose another -o")
@@ -76,9 +84,8 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
 
     ``display`` None shows a window only for a live source with no target; ``realtime``
     plays a file as a live source at its own rate (newest frame wins), as does a file that
-    is only shown. The target is
-    written atomically: after a failure it is untouched; after Ctrl-C
-    (``stats.interrupted``) it holds the frames done, or is left untouched when not
+    is only shown. The target is written atomically: after a failure it is untouched; after
+    Ctrl-C (``stats.interrupted``) it holds the frames done, or is left untouched when not
     ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
@@ -133,10 +140,7 @@ def plan_images(source: Path, output: Path | None, overwrite: bool) -> list[tupl
     if output is None:
         raise UsageError("an image input needs -o OUTPUT (a file, or a folder for a folder)")
     if source.is_dir():
-        if output.exists() and not output.is_dir():
-            raise UsageError(f"{source} is a folder, so -o must be a folder; {output} is a file")
-        if not output.parent.is_dir():
-            raise OutputError(f"output folder's parent does not exist: {output.parent}")
+        _check_output_folder(source, output)
         jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
         seen: dict[Path, Path] = {}
         for src, out in jobs:
@@ -144,10 +148,9 @@ def plan_images(source: Path, output: Path | None, overwrite: bool) -> list[tupl
                 raise UsageError(f"{seen[out].name} and {src.name} would both be written to "
                                  f"{out.name}; rename one of them")
             seen[out] = src
-        if output.is_dir() and not overwrite:
+        if output.is_dir():
             for _, out in jobs:
-                if out.exists():
-                    raise OutputError(f"{out} already exists; pass -y to overwrite")
+                check_target(out, overwrite)
     else:
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UsageError(f"output {output} needs an image suffix ({', '.join(IMAGE_SUFFIXES)})")
@@ -163,7 +166,7 @@ class ImageReport:
     """What an image job did: images written, and (path, reason) of those skipped."""
 
     written: int = 0
-    skipped: list[tuple[Path, str]] | None = None
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
     describe: str = ""
 
 
@@ -176,7 +179,7 @@ def enhance_images(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | No
     if not folder:
         load_image(jobs[0][0])  # fail on an unreadable image before loading the nets
     enhancer = Enhancer(backend.create(), settings.for_stream(video=False))
-    report = ImageReport(skipped=[], describe=describe(enhancer))
+    report = ImageReport(describe=describe(enhancer))
     if jobs:
         jobs[0][1].parent.mkdir(exist_ok=True)
     for src, out in jobs:
@@ -205,10 +208,7 @@ def plan_videos(folder: Path, output: Path | None) -> list[tuple[Path, Path]]:
     container in the ``output`` folder (created if missing; its parent must exist)."""
     if output is None:
         raise UsageError("a folder of videos needs -o OUTPUT_FOLDER")
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"{folder} is a folder, so -o must be a folder; {output} is a file")
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder's parent does not exist: {output.parent}")
+    _check_output_folder(folder, output)
     if output.resolve() == Path(folder).resolve():
         raise UsageError("the output folder is the input folder; choose another -o")
     return [(src, output / src.name) for src in list_videos(folder)]

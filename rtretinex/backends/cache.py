@@ -19,7 +19,6 @@ from ..models import weights_sha256
 __all__ = ["ENGINES_DIR", "engine_key", "engine_path", "engines_dir", "log"]
 
 
-
 def engines_dir() -> Path:
     """The engine cache folder for this install (see the module docstring)."""
     if os.environ.get("RTRETINEX_ENGINES"):
