@@ -44,7 +44,12 @@ def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 def read_image(path: Path) -> np.ndarray:
     """An image file as uint8 RGB (H, W, 3), whatever its depth and alpha."""
     rgb, _ = load_image(path)
-    return rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8)
+    return _eight_bit(rgb)
+
+
+def _eight_bit(image: np.ndarray) -> np.ndarray:
+    """A uint16 image's top 8 bits; a uint8 image as it is."""
+    return image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
 
 
 def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
@@ -56,8 +61,8 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) ->
         raise OutputError(f"output folder does not exist: {path.parent}")
     suffix = path.suffix.lower()
     if rgb.dtype == np.uint16 and suffix not in SIXTEEN_BIT_SUFFIXES:
-        rgb, alpha = (rgb >> 8).astype(np.uint8), None if alpha is None else (alpha >> 8).astype(
-            np.uint8)
+        rgb = _eight_bit(rgb)
+        alpha = None if alpha is None else _eight_bit(alpha)
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)
         bgr[..., 3] = alpha
