@@ -41,9 +41,9 @@ from rich.table import Table
 from rtretinex.data import simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
 from rtretinex.metrics import chromaticity_shift, psnr, ssim
+from rtretinex.temporal import LUMA
 
 ROOT = Path(__file__).resolve().parents[1]
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 SSIM_EVERY = 5
 
 
