@@ -3,7 +3,8 @@
 
 Per backend, size and mode it measures (warm-up first, CUDA synchronised, median and p95):
   model    the nets alone on their input (full frame, or the downscaled one in fast mode)
-  enhance  the whole per-frame core: nets + smoothing + denoising + composing
+  enhance  the whole per-frame core on a decoded (yuv420p) frame: nets + smoothing +
+           denoising + composing
   pipeline end-to-end FPS on a generated H.264 clip (decode → enhance → encode threads),
            and the process's CPU ms per frame over all threads (what enhancement adds:
            the pipeline's minus the passthrough's)
@@ -49,6 +50,7 @@ from rtretinex.frames import VideoFrame
 from rtretinex.io import VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
 from rtretinex.pipeline import run_pipeline
+from rtretinex.pixels import YUV420P, from_rgb
 from rtretinex.samples import dark_clip_frames, write_dark_clip
 from rtretinex.sinks import FileSink
 
@@ -153,13 +155,15 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
     net = create_retinexnet(args.weights)
     rows = []
     for (width, height) in sizes:
-        frame = VideoFrame(next(dark_clip_frames(1, width, height)), 0)
+        image = next(dark_clip_frames(1, width, height))
+        # timed as the video path sees a decoded frame: yuv420p (fast mode stays in YUV)
+        frame = VideoFrame(from_rgb(image), 0, pixel_format=YUV420P)
         for mode in modes:
             enhancer = Enhancer(backend, EnhanceSettings(
                 mode=mode, smooth=args.smooth, denoise=args.denoise,
                 temporal_denoise=args.temporal_denoise))
             scale = enhancer.scale_for(height, width)
-            net_input = cv2.resize(frame.image, (width // scale, height // scale),
+            net_input = cv2.resize(image, (width // scale, height // scale),
                                    interpolation=cv2.INTER_AREA)
             console.log(f"{name} {backend.precision} {width}x{height} {mode} (nets at "
                         f"{net_input.shape[1]}x{net_input.shape[0]})")

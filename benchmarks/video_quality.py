@@ -41,7 +41,7 @@ from rich.table import Table
 from rtretinex.data import simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
 from rtretinex.metrics import chromaticity_shift, psnr, ssim
-from rtretinex.temporal import LUMA
+from rtretinex.pixels import LUMA
 
 ROOT = Path(__file__).resolve().parents[1]
 SSIM_EVERY = 5

@@ -4,7 +4,9 @@ Quality mode runs both nets on the whole frame and returns denoise(R) ∘ Î. Fa
 them on a frame downscaled by an integer factor, turns the low-res result into a per-channel
 gain map G = (R ∘ Î) / max(S, ε) (what the nets did to each low-res pixel: brightening and
 colour correction), upsamples G bilinearly and returns denoise(S) ∘ G at full resolution
-(DESIGN.md section 2): the full-resolution work is a few cheap per-pixel passes.
+(DESIGN.md section 2): the full-resolution work is a few cheap per-pixel passes. Video
+decoded as yuv420p stays in YUV in fast mode (``pixels.apply_yuv_gains``): no RGB
+conversion either side, and half the pixels to filter.
 
 Three guards make the output safe to leave on, in both modes and in one place each:
 - **Colour**: the nets' colour change is trusted only where the input is too dark for its
@@ -30,10 +32,23 @@ import cv2
 import numpy as np
 
 from .backends import Backend
-from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, half_luma
+from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, denoise_weight
 from .errors import UsageError
 from .frames import VideoFrame
-from .temporal import LUMA, AutoExposure, SceneCutDetector
+from .pixels import (
+    LUMA,
+    RGB24,
+    YUV420P,
+    apply_yuv_gains,
+    downscale,
+    frame_size,
+    from_rgb,
+    half_luma,
+    planes,
+    small_rgb,
+    to_rgb,
+)
+from .temporal import AutoExposure, SceneCutDetector
 
 __all__ = ["DEFAULT_DENOISE", "DEFAULT_SMOOTH", "DEFAULT_TEMPORAL_DENOISE", "MODES",
            "EnhanceSettings", "Enhancer", "colour_ratio", "default_scale"]
@@ -140,25 +155,11 @@ def local_peak(half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     reach = max(1, math.ceil(half.shape[1] / size[0]))
     peaks = cv2.dilate(half, np.ones((reach, reach), np.uint8))
     top = 65535.0 if half.dtype == np.uint16 else 255.0
-    return cv2.resize(peaks, size, interpolation=cv2.INTER_AREA).astype(np.float32) / top
+    return downscale(peaks, size).astype(np.float32) / top
 
 
 def _three(channel: np.ndarray) -> np.ndarray:
     return cv2.merge([channel, channel, channel])
-
-
-def _downscale(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-average ``frame`` to ``size`` (w, h). OpenCV's area resize is ~4× faster for an
-    integer factor, so a non-integer one is split: first by the largest integer factor that
-    divides both sides, then the small rest (720p → 106×60: 0.9 instead of 2.5 ms)."""
-    height, width = frame.shape[:2]
-    if width % size[0] or height % size[1]:
-        step = max((k for k in range(2, width // size[0] // 2 + 1)
-                    if width % k == 0 and height % k == 0), default=1)
-        if step > 1:
-            frame = cv2.resize(frame, (width // step, height // step),
-                               interpolation=cv2.INTER_AREA)
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -204,10 +205,15 @@ class Enhancer:
         return self._enhance(image, None, image, half)
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
-        """Enhance the next frame of the stream."""
-        cut, half = self.cuts(frame.image), half_luma(frame.image)
-        clean = self.temporal_denoiser(frame.image, cut, half)
-        return self._enhance(clean, _Moment(frame.time, cut), frame.image, half)
+        """Enhance the next frame of the stream; the output has the frame's pixel format.
+        Quality mode works in RGB (a yuv420p frame is converted there and back)."""
+        fmt = frame.pixel_format
+        if fmt == YUV420P and self.scale_for(*frame_size(frame.image, fmt)) == 1:
+            return from_rgb(self.enhance(frame.with_image(to_rgb(frame.image), RGB24)))
+        half = half_luma(frame.image, fmt)
+        cut = self.cuts(half)
+        clean = self.temporal_denoiser(frame.image, cut, half, fmt)
+        return self._enhance(clean, _Moment(frame.time, cut), frame.image, half, fmt)
 
     def _exposure(self, output: np.ndarray, source: np.ndarray, moment: _Moment | None
                   ) -> float:
@@ -219,16 +225,15 @@ class Enhancer:
         return self.exposure(_mean_luma(output), _mean_luma(source), moment.time, moment.cut)
 
     def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
-                 half: np.ndarray) -> np.ndarray:
+                 half: np.ndarray, fmt: str = RGB24) -> np.ndarray:
         """``image``: the frame to enhance on the 0-255 scale (uint8, or float32 when
-        temporally denoised or from 16 bits); ``original``: the frame it came from (uint8 or
-        uint16), whose depth the output has; ``half``: its ``half_luma``, where light sources
-        are looked for."""
-        height, width = image.shape[:2]
-        scale = self.scale_for(height, width)
+        temporally denoised or from 16 bits) in pixel format ``fmt`` (yuv420p: fast mode
+        only); ``original``: the frame it came from (uint8 or uint16), whose depth the
+        output has; ``half``: its ``half_luma``, where light sources are looked for."""
+        scale = self.scale_for(*frame_size(image, fmt))
         if scale == 1:
             return self._quality(image, moment, original, half)
-        return self._fast(image, scale, moment, original, half)
+        return self._fast(image, scale, moment, original, half, fmt)
 
     def _quality(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
                  half: np.ndarray) -> np.ndarray:
@@ -241,8 +246,8 @@ class Enhancer:
             reflectance = denoise_reflectance(reflectance, gain, strength, R_SIGMA)
         output = cv2.multiply(reflectance, _three(d.enhanced_illumination))
         grid = (max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL))
-        source_small = _downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
-        output_small = _downscale(output, grid)
+        source_small = downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
+        output_small = downscale(output, grid)
         ratio = colour_ratio(output_small, source_small)
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
         factor = self._exposure(output_small, source_small, moment)
@@ -252,12 +257,13 @@ class Enhancer:
         return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
 
     def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
-              original: np.ndarray, half: np.ndarray) -> np.ndarray:
+              original: np.ndarray, half: np.ndarray, fmt: str) -> np.ndarray:
         """denoise(S) ∘ G with the gain map G from the low-res nets; colour, exposure and
         the floor are folded into G at low resolution, so full resolution sees one resize
         and one multiply (plus the denoise)."""
-        height, width = image.shape[:2]
-        small = _downscale(image, (max(1, width // scale), max(1, height // scale)))
+        height, width = frame_size(image, fmt)
+        size = (max(1, width // scale), max(1, height // scale))
+        small = small_rgb(image, size) if fmt == YUV420P else downscale(image, size)
         d = self.backend(small)
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         output_small = d.reflectance * d.enhanced_illumination[..., None]
@@ -267,8 +273,14 @@ class Enhancer:
         factor = self._exposure(output_small, source_small, moment)
         gain3_small = np.maximum(output_small * np.float32(factor)
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
+        gain_small = gain3_small.mean(axis=2)
+        if fmt == YUV420P:  # luma denoised by keeping less of its finest detail
+            y, u, v = planes(image)
+            u, v = (denoise_frame(plane, gain_small, self.settings.denoise) for plane in (u, v))
+            return apply_yuv_gains(y, u, v, gain3_small,
+                                   1.0 - denoise_weight(gain_small, self.settings.denoise))
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        image = denoise_frame(image, gain3_small.mean(axis=2), self.settings.denoise)
+        image = denoise_frame(image, gain_small, self.settings.denoise)
         top, depth = _depth(original)
         return cv2.multiply(image, gain3, scale=top / 255.0, dtype=depth)
 

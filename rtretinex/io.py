@@ -1,7 +1,9 @@
 """Sources: video files and URLs through PyAV, webcams through OpenCV (sinks.py writes).
 
-A source yields ``VideoFrame``s (uint8 RGB plus timestamps) and, for files, the audio and
+A source yields ``VideoFrame``s (uint8 pixels plus timestamps) and, for files, the audio and
 subtitle ``Packet``s in demux order, so a sink can copy them without buffering a file.
+Video decoded as plain yuv420p (limited range, even size: nearly every H.264/H.265/VP9/AV1
+file) stays in it; anything else (webcams, 10-bit, 4:2:2, full range) comes as RGB.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import cv2
 
 from .errors import InputError, UsageError, existing
 from .frames import VideoFrame
+from .pixels import RGB24, YUV420P
 
 __all__ = [
     "PacedSource",
@@ -40,6 +43,15 @@ MAX_DAMAGED_AT_START = 50
 WEBCAM_TIME_BASE = Fraction(1, 1_000_000)
 
 Packet = av.Packet
+# FFmpeg's colour range of full-range ("JPEG") video.
+FULL_RANGE = 2
+
+
+def is_plain_yuv420p(frame: av.VideoFrame) -> bool:
+    """Whether a decoded frame is limited-range 4:2:0 with even sides, the layout that
+    ``pixels`` works on directly."""
+    return (frame.format.name == YUV420P and frame.color_range != FULL_RANGE
+            and frame.width % 2 == 0 and frame.height % 2 == 0)
 
 
 class Source:
@@ -125,8 +137,10 @@ class VideoSource(Source):
                                          ) from None
                     continue
                 for frame in frames:
-                    yield VideoFrame(frame.to_ndarray(format="rgb24"), index, frame.pts,
-                                     frame.time_base, int(frame.rotation or 0))
+                    fmt = YUV420P if is_plain_yuv420p(frame) else RGB24
+                    yield VideoFrame(frame.to_ndarray(format=fmt), index, frame.pts,
+                                     frame.time_base, int(frame.rotation or 0),
+                                     pixel_format=fmt)
                     index += 1
         except av.error.FFmpegError as exc:
             if index == 0:

@@ -19,7 +19,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["AutoExposure", "SceneCutDetector", "coarse_luma"]
+__all__ = ["AutoExposure", "SceneCutDetector"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
@@ -31,17 +31,11 @@ LIGHT_JUMP_STOPS = 0.75
 GAMMA = 2.2
 # Frame interval assumed when a frame has no timestamp.
 DEFAULT_FRAME_SECONDS = 1 / 30
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def coarse_luma(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Mean luma per cell of a ``grid`` (width, height) over an RGB image, float32."""
-    cells = cv2.resize(image, grid, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return cells @ LUMA
 
 
 class SceneCutDetector:
-    """Flags a frame whose small luma thumbnail does not correlate with the previous one.
+    """Flags a frame whose small luma thumbnail does not correlate with the previous one
+    (called with each frame's luma, at any resolution: the enhancer passes ``half_luma``).
 
     Thumbnails average sensor noise away, and the correlation ignores global brightness,
     so flicker and a light switched on are not cuts; a new shot is."""
@@ -51,13 +45,13 @@ class SceneCutDetector:
         self.previous: np.ndarray | None = None
         self.cuts = 0
 
-    def thumbnail(self, frame: np.ndarray) -> np.ndarray:
-        luma = coarse_luma(frame, self.size).ravel()
-        luma -= luma.mean()
-        return luma / max(float(np.linalg.norm(luma)), 1e-6)
+    def thumbnail(self, luma: np.ndarray) -> np.ndarray:
+        cells = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        cells = cells.ravel() - cells.mean()
+        return cells / max(float(np.linalg.norm(cells)), 1e-6)
 
-    def __call__(self, frame: np.ndarray) -> bool:
-        thumb = self.thumbnail(frame)
+    def __call__(self, luma: np.ndarray) -> bool:
+        thumb = self.thumbnail(luma)
         previous, self.previous = self.previous, thumb
         cut = previous is not None and float(thumb @ previous) < self.threshold
         self.cuts += int(cut)

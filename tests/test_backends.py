@@ -140,8 +140,12 @@ def test_openvino_compiles_in_the_requested_precision(tmp_path, precision, ov_ty
     backend = OpenVINOBackend(DEFAULT_WEIGHTS, precision, cache_dir=tmp_path)
     if backend.precision != precision:
         pytest.skip("this CPU has no bf16; openvino fell back to fp32")
-    hint = backend.compiled.get_property("INFERENCE_PRECISION_HINT")
-    assert hint == getattr(ov.Type, ov_type)
+    backend(np.zeros((60, 106, 3), np.uint8))  # fast mode's size: the one-thread model
+    for request, threads in ((backend.request, None), (backend.small_request, 1)):
+        compiled = request.get_compiled_model()
+        assert compiled.get_property("INFERENCE_PRECISION_HINT") == getattr(ov.Type, ov_type)
+        if threads:
+            assert compiled.get_property("INFERENCE_NUM_THREADS") == threads
 
 
 def test_engine_cache_location(monkeypatch, tmp_path):

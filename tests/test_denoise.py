@@ -1,7 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from rtretinex.denoise import denoise_frame, denoise_reflectance
+from rtretinex.pixels import from_rgb, to_rgb
 
 from .conftest import small_photo
 
@@ -76,36 +78,66 @@ def test_noise_sigma_is_estimated_from_one_frame():
 
     for sigma in (3.0, 8.0):
         _, frames = noisy_sequence(1, sigma=sigma)
-        assert noise_sigma(frames[0]) == pytest.approx(sigma, rel=0.3)
+        luma = cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)
+        assert noise_sigma(luma) == pytest.approx(sigma, rel=0.3)
 
 
-def test_temporal_denoiser_cleans_a_still_scene():
+def filtered(frames, pixel_format, strength=1.0):
+    """The temporal denoiser's output for RGB ``frames``, fed in ``pixel_format``, as RGB
+    (float32; a yuv420p result is converted back)."""
     from rtretinex.denoise import TemporalDenoiser
 
+    tnr = TemporalDenoiser(strength)
+    if pixel_format == "rgb24":
+        return [tnr(f) for f in frames]
+    return [to_rgb(np.clip(tnr(from_rgb(f), pixel_format="yuv420p") + 0.5, 0, 255)
+                   .astype(np.uint8)).astype(np.float32) for f in frames]
+
+
+def as_sent(frame, pixel_format):
+    """An RGB frame as the denoiser sees it (through yuv420p if it was: 4:2:0 loses
+    chroma detail, which no denoiser brings back)."""
+    if pixel_format == "rgb24":
+        return frame
+    return to_rgb(from_rgb(np.clip(frame + 0.5, 0, 255).astype(np.uint8))).astype(np.float32)
+
+
+@pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])
+def test_temporal_denoiser_cleans_a_still_scene(pixel_format):
     clean, frames = noisy_sequence(12)
-    tnr = TemporalDenoiser(1.0)
-    out = [tnr(f) for f in frames]
+    out = filtered(frames, pixel_format)
     assert out[-1].dtype == np.float32
-    assert _error(out[-1], clean[-1]) < 0.5 * _error(frames[-1], clean[-1])
+    raw = as_sent(frames[-1], pixel_format)
+    reference = as_sent(clean[-1], pixel_format)
+    assert _error(out[-1], reference) < 0.5 * _error(raw, reference)
 
 
-def test_temporal_denoiser_does_not_ghost_a_moving_scene():
-    from rtretinex.denoise import TemporalDenoiser
-
+@pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])
+def test_temporal_denoiser_does_not_ghost_a_moving_scene(pixel_format):
     clean, frames = noisy_sequence(8, shift=6)
-    tnr = TemporalDenoiser(1.0)
-    out = [tnr(f) for f in frames]
+    out = filtered(frames, pixel_format)
     # the previous positions must not linger: no worse than the raw noisy frame
-    assert _error(out[-1], clean[-1]) <= 1.05 * _error(frames[-1], clean[-1])
+    raw = as_sent(frames[-1], pixel_format)
+    reference = as_sent(clean[-1], pixel_format)
+    assert _error(out[-1], reference) <= 1.05 * _error(raw, reference)
 
 
-def test_temporal_denoiser_follows_flicker_and_restarts_at_cuts():
-    from rtretinex.denoise import TemporalDenoiser
-
+@pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])
+def test_temporal_denoiser_follows_flicker(pixel_format):
     gains = [1.0, 0.9, 1.1, 0.92, 1.08, 0.95, 1.05, 1.0, 0.9, 1.1]
     clean, frames = noisy_sequence(10, gain=gains)
+    out = filtered(frames, pixel_format)
+    raw = as_sent(frames[-1], pixel_format)
+    reference = as_sent(clean[-1], pixel_format)
+    assert _error(out[-1], reference) < 0.6 * _error(raw, reference)
+
+
+def test_temporal_denoiser_restarts_at_cuts():
+    from rtretinex.denoise import TemporalDenoiser
+
+    _, frames = noisy_sequence(3)
     tnr = TemporalDenoiser(1.0)
-    out = [tnr(f) for f in frames]
-    assert _error(out[-1], clean[-1]) < 0.6 * _error(frames[-1], clean[-1])
+    for f in frames:
+        tnr(f)
     other = np.ascontiguousarray(frames[0][::-1])
     assert np.array_equal(tnr(other, cut=True), other.astype(np.float32))

@@ -4,9 +4,10 @@ import pytest
 
 from rtretinex.backends import create_backend
 from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings, _downscale, default_scale
+from rtretinex.enhancer import Enhancer, EnhanceSettings, default_scale
 from rtretinex.errors import UsageError
 from rtretinex.metrics import psnr
+from rtretinex.pixels import downscale
 
 from .conftest import small_photo
 
@@ -66,6 +67,6 @@ def test_downscale_is_an_area_average_of_the_frame(width, height, scale):
     frame = small_photo(height=height, width=width)
     size = (width // scale, height // scale)
     direct = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(int)
-    got = _downscale(frame, size).astype(int)
+    got = downscale(frame, size).astype(int)
     assert got.shape == direct.shape
     assert np.abs(got - direct).mean() < 1.5  # levels: footprints differ only at pixel edges

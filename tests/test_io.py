@@ -20,9 +20,27 @@ def test_source_yields_frames_and_audio_packets(tmp_path):
         items = list(source)
         packet_types = {i.stream.type for i in items if not isinstance(i, VideoFrame)}
     frames = [i for i in items if isinstance(i, VideoFrame)]
-    assert len(frames) == 12 and frames[0].image.shape == (90, 160, 3)
+    # H.264 decodes to yuv420p, which stays YUV (the planes of one buffer)
+    assert len(frames) == 12 and frames[0].pixel_format == "yuv420p"
+    assert frames[0].image.shape == (135, 160)
     assert packet_types == {"audio"}
     assert source.fps == pytest.approx(30) and (source.width, source.height) == (160, 90)
+
+
+def test_frames_that_are_not_plain_yuv420p_come_as_rgb(tmp_path):
+    """Full-range (MJPEG-style) 4:2:0 and odd sizes go the RGB way."""
+    path = tmp_path / "full.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for i in range(3):
+            image = np.full((48, 64, 3), 40 + 10 * i, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode(None))
+    with open_source(str(path)) as source:
+        frames = [i for i in source if isinstance(i, VideoFrame)]
+    assert [f.pixel_format for f in frames] == ["rgb24"] * 3
+    assert frames[0].image.shape == (48, 64, 3)
 
 
 def test_open_source_routes_and_rejects(tmp_path):

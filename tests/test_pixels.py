@@ -1,0 +1,107 @@
+"""YUV 4:2:0 frames: plane layout, conversions, and gains applied in YUV as in RGB."""
+
+import cv2
+import numpy as np
+import pytest
+
+from rtretinex.pixels import (
+    YUV_OFFSET,
+    YUV_TO_RGB,
+    apply_yuv_gains,
+    downscale,
+    from_rgb,
+    half_luma,
+    planes,
+    small_rgb,
+    to_rgb,
+)
+
+from .conftest import small_photo
+
+
+def dark_photo(name="coffee", level=0.15, height=360, width=640):
+    return (small_photo(name, height, width) * level).astype(np.uint8)
+
+
+def smooth_gains(size, mean, spread=0.15, seed=0):
+    """Per-channel gains that vary smoothly over a (w, h) grid and by colour."""
+    rng = np.random.default_rng(seed)
+    gains = mean * (1 - spread + 2 * spread * rng.random((size[1], size[0], 3)))
+    return np.maximum(cv2.GaussianBlur(gains.astype(np.float32), (5, 5), 0), 1.0)
+
+
+def ideal(buffer, gains):
+    """What the gains do to the frame in exact arithmetic: RGB from Y and bilinearly
+    upsampled chroma in float, times the bilinearly upsampled gains, clipped."""
+    y, u, v = planes(buffer)
+    size = (y.shape[1], y.shape[0])
+    chroma = [cv2.resize(p, size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+              for p in (u, v)]
+    yuv = np.dstack([y.astype(np.float32), *chroma]) - YUV_OFFSET
+    up = cv2.resize(gains, size, interpolation=cv2.INTER_LINEAR)
+    return np.clip((yuv @ YUV_TO_RGB.T) * up, 0, 255)
+
+
+def test_planes_are_views_in_opencv_i420_layout():
+    image = small_photo(height=90, width=160)
+    buffer = from_rgb(image)
+    y, u, v = planes(buffer)
+    assert buffer.shape == (135, 160) and y.shape == (90, 160) and u.shape == v.shape == (45, 80)
+    assert all(np.shares_memory(p, buffer) for p in (y, u, v))
+    y[...] = 16
+    u[...] = v[...] = 128
+    assert np.abs(to_rgb(buffer).astype(int)).max() <= 1  # black
+
+
+@pytest.mark.parametrize("name,level", [("coffee", 0.15), ("chelsea", 0.1),
+                                        ("rocket", 0.3), ("astronaut", 0.5)])
+def test_gains_in_yuv_match_the_rgb_path(name, level):
+    """Colour gains (which do not commute with the YUV matrix) land where the RGB path puts
+    them, and closer to exact arithmetic than the RGB path itself (which amplifies the
+    decoder's 8-bit RGB rounding)."""
+    buffer = from_rgb(dark_photo(name, level))
+    gains = smooth_gains((64, 36), 1 / level)
+    exact = ideal(buffer, gains)
+    rgb = to_rgb(buffer)
+    rgb_path = cv2.multiply(rgb, cv2.resize(gains, (640, 360)), dtype=cv2.CV_8U)
+    yuv_path = to_rgb(apply_yuv_gains(*planes(buffer), gains)).astype(np.float32)
+    yuv_error = np.abs(yuv_path - exact).mean()
+    assert yuv_error < 1.5
+    assert yuv_error <= np.abs(rgb_path - exact).mean() + 0.1
+    assert abs((yuv_path - exact).mean()) < 0.2  # no bias
+
+
+def test_grey_gains_scale_luma_and_keep_hue():
+    buffer = from_rgb(dark_photo())
+    out = apply_yuv_gains(*planes(buffer), np.full((9, 16, 3), 3.0, np.float32))
+    y_in, u_in, v_in = (p.astype(float) for p in planes(buffer))
+    y_out, u_out, v_out = (p.astype(float) for p in planes(out))
+    assert np.abs((y_out - 16) - 3 * (y_in - 16)).mean() < 0.6
+    assert np.abs((u_out - 128) - 3 * (u_in - 128)).mean() < 1.0
+    assert np.abs((v_out - 128) - 3 * (v_in - 128)).mean() < 1.0
+
+
+def test_detail_below_one_smooths_only_the_finest_luma():
+    rng = np.random.default_rng(1)
+    noisy = np.clip(dark_photo(level=0.3) + rng.normal(0, 6, (360, 640, 3)), 0, 255)
+    buffer = from_rgb(noisy.astype(np.uint8))
+    gains = np.full((9, 16, 3), 2.0, np.float32)
+    kept = planes(apply_yuv_gains(*planes(buffer), gains))[0].astype(np.float32)
+    smoothed = planes(apply_yuv_gains(*planes(buffer), gains,
+                                      np.full((9, 16), 0.2, np.float32)))[0].astype(np.float32)
+
+    def fine(image):
+        return np.abs(image - cv2.GaussianBlur(image, (5, 5), 0)).mean()
+
+    assert fine(smoothed) < 0.5 * fine(kept)
+    assert abs(smoothed.mean() - kept.mean()) < 0.5  # brightness unchanged
+
+
+def test_half_luma_and_small_rgb_agree_with_rgb():
+    image = dark_photo(level=0.5)
+    buffer = from_rgb(image)
+    rgb = to_rgb(buffer)
+    assert np.abs(half_luma(buffer, "yuv420p").astype(int) - half_luma(rgb)).mean() < 1.0
+    small = small_rgb(buffer, (64, 36))
+    assert small.dtype == np.float32 and small.shape == (36, 64, 3)
+    assert np.abs(small - downscale(rgb, (64, 36))).mean() < 1.0
