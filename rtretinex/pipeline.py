@@ -55,7 +55,7 @@ class FrameEnhancer(Protocol):
     """What the pipeline needs of an enhancer (``enhancer.Enhancer`` in the product)."""
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
-        """The enhanced uint8 RGB picture of ``frame``."""
+        """The enhanced picture of ``frame``, in its pixel format."""
         ...
 
 
