@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .backends import Backend
+from .backends import Backend, Decomposition
 from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, denoise_weight
 from .errors import UsageError
 from .frames import VideoFrame
@@ -49,6 +49,7 @@ from .pixels import (
     to_rgb,
 )
 from .temporal import AutoExposure, SceneCutDetector
+from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled
 
 __all__ = ["DEFAULT_DENOISE", "DEFAULT_SMOOTH", "DEFAULT_TEMPORAL_DENOISE", "MODES",
            "EnhanceSettings", "Enhancer", "colour_ratio", "default_scale"]
@@ -158,10 +159,6 @@ def local_peak(half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return downscale(peaks, size).astype(np.float32) / top
 
 
-def _three(channel: np.ndarray) -> np.ndarray:
-    return cv2.merge([channel, channel, channel])
-
-
 @dataclass(frozen=True)
 class _Moment:
     """Where a video frame sits in time, for the auto-exposure."""
@@ -177,6 +174,7 @@ class Enhancer:
     def __init__(self, backend: Backend, settings: EnhanceSettings | None = None) -> None:
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
+        self.relighter: Relighter | None = None  # for large frames in quality mode
         self.reset()
 
     def scale_for(self, height: int, width: int) -> int:
@@ -239,12 +237,14 @@ class Enhancer:
                  half: np.ndarray) -> np.ndarray:
         """denoise(R) ∘ Î at full resolution, colour, exposure, floor at the input."""
         height, width = image.shape[:2]
-        d, strength = self.backend(image), self.settings.denoise
-        reflectance = d.reflectance
+        d, strength = self._decompose(image), self.settings.denoise
+        output, enhanced = d.reflectance, d.enhanced_illumination
         if strength > 0:
-            gain = d.enhanced_illumination / np.maximum(d.illumination, EPSILON)
-            reflectance = denoise_reflectance(reflectance, gain, strength, R_SIGMA)
-        output = cv2.multiply(reflectance, _three(d.enhanced_illumination))
+            output = denoise_reflectance(
+                output, enhanced / np.maximum(d.illumination, EPSILON), strength, R_SIGMA)
+        del d  # full-resolution float planes: large photos need the memory
+        output *= enhanced[..., None]  # R ∘ Î in place (no three-channel copy of Î)
+        del enhanced
         grid = (max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL))
         source_small = downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
         output_small = downscale(output, grid)
@@ -255,6 +255,14 @@ class Enhancer:
         top, depth = _depth(original)
         out = cv2.multiply(output, ratio_full, scale=top * factor, dtype=depth)
         return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
+
+    def _decompose(self, image: np.ndarray) -> Decomposition:
+        """The nets on a whole frame; in tiles above TILE_ABOVE_PIXELS (bounded memory)."""
+        if image.shape[0] * image.shape[1] <= TILE_ABOVE_PIXELS:
+            return self.backend(image)
+        if self.relighter is None:
+            self.relighter = Relighter(self.backend.weights)
+        return decompose_tiled(self.backend, image, self.relighter)
 
     def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
               original: np.ndarray, half: np.ndarray, fmt: str) -> np.ndarray:

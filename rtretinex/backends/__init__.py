@@ -49,6 +49,7 @@ class Backend(Protocol):
     name: str
     precision: str
     device_name: str
+    weights: Path  # the weights file it runs
 
     def __call__(self, frame: np.ndarray) -> Decomposition:
         """Run both nets on one RGB frame (H, W, 3), uint8 or float32 0-255."""

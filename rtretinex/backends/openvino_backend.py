@@ -45,6 +45,7 @@ class OpenVINOBackend:
         import openvino as ov
 
         self.core = ov.Core()
+        self.weights = Path(weights)
         if precision == "bf16" and "BF16" not in self._capabilities():
             log.warning("this CPU has no bf16 support; openvino runs in fp32")
             precision = "fp32"

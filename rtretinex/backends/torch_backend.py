@@ -21,7 +21,7 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, weights: Path, precision: str, device: str, compile: bool = False) -> None:
-        self.precision = precision
+        self.weights, self.precision = Path(weights), precision
         self.device = torch.device(device)
         self.dtype = _DTYPES[precision]
         heads = RetinexHeads(create_retinexnet(weights)).to(self.device, self.dtype)
