@@ -54,7 +54,8 @@ class AtomicFile:
         """Remove whatever was written (safe to call twice, or after commit)."""
         if not self.done:
             for tmp in self.tmps:
-                tmp.unlink(missing_ok=True)
+                if os.path.lexists(tmp):  # (unlink fails on a read-only disk even if absent)
+                    tmp.unlink()
         self.done = True
 
 

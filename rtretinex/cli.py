@@ -59,7 +59,7 @@ from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 
 __all__ = ["build_parser", "main"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130  # usage errors: 2 (errors.report)
+EXIT_OK, EXIT_FAILURE = 0, 1  # usage errors: 2 (errors.report); signals: 128 + signal
 log = logging.getLogger("rtretinex")
 
 
@@ -241,9 +241,10 @@ def run_video_folder(args: argparse.Namespace, console: Console) -> int:
     if args.stats_json:
         rows = [vars(r) for r in reports]
         atomic_write_bytes(args.stats_json, json.dumps(rows, indent=2).encode())
-    if any(r.status == "interrupted" for r in reports):
-        return report("interrupted; finished files are kept, run again to resume",
-                      EXIT_INTERRUPTED)
+    stopped = next((r for r in reports if r.status == "interrupted"), None)
+    if stopped is not None:
+        return _report_stop(stopped.stopped_by or "SIGINT",
+                            "; finished files are kept, run again to resume")
     failed = [r for r in reports if r.status == "failed"]
     if failed:
         return report(f"{len(failed)} of {len(jobs)} videos failed (first: "

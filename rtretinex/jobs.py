@@ -7,6 +7,7 @@ WeightsError), the stats as a ``PipelineStats`` value.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,9 +52,12 @@ class EncoderOptions:
 
 
 def check_target(output: Path, overwrite: bool) -> None:
-    """The output's folder exists, the output is not a folder, and it does not exist (or -y)."""
+    """The output's folder exists and is writable, the output is not a folder, and it does
+    not exist (or -y)."""
     if not output.parent.is_dir():
         raise OutputError(f"output folder does not exist: {output.parent}")
+    if not os.access(output.parent, os.W_OK):
+        raise OutputError(f"cannot write to {output.parent}: read-only or not permitted")
     if output.is_dir():
         raise OutputError(f"{output} is a folder; name a file to write")
     if output.exists() and not overwrite:
@@ -217,7 +221,8 @@ def plan_videos(folder: Path, output: Path | None) -> list[tuple[Path, Path]]:
 @dataclass
 class FileReport:
     """One file of a folder run: ``status`` is done, skipped (a complete output was already
-    there) or failed (with ``error``)."""
+    there), failed (with ``error``) or interrupted (by the signal ``stopped_by``; its
+    partial output is not kept, so a new run redoes it)."""
 
     source: str
     target: str
@@ -225,6 +230,7 @@ class FileReport:
     frames: int = 0
     fps: float = 0.0
     error: str = ""
+    stopped_by: str = ""
 
 
 def transcode_all(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | None = None, *,
@@ -253,6 +259,6 @@ def transcode_all(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | Non
             continue
         reports.append(FileReport(str(source), str(target), "done", stats.frames, stats.fps))
         if stats.interrupted:
-            reports[-1].status = "interrupted"
+            reports[-1].status, reports[-1].stopped_by = "interrupted", stats.stopped_by
             break
     return reports

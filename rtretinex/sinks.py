@@ -5,6 +5,7 @@ subtitles, and an OpenCV display window.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -26,6 +27,8 @@ __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "DisplaySink", "Fil
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_PENDING_PACKETS = 2000
+# Errors that mean the disk failed, not the encoder: full, too large, read-only, I/O.
+DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES}
 log = logging.getLogger("rtretinex")
 
 
@@ -110,7 +113,9 @@ class FileSink:
         try:
             self.container.start_encoding()  # opens the encoder, writes the header
             self.started = True
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, OSError) as exc:
+            if exc.errno in DISK_ERRNOS:
+                raise self._write_failed(exc) from None
             raise OutputError(f"encoder {self.codec!r} cannot encode this video "
                               f"({reason(exc)}); try the default libx264") from None
         for packet in self.pending:
@@ -147,8 +152,19 @@ class FileSink:
             pts = round(frame.index / self.source.fps / self.time_base)
         self.last_pts = pts = max(pts, self.last_pts + 1)
         out.pts, out.time_base = pts, self.time_base
-        self.container.mux(self.video.encode(out))
+        self._mux(self.video.encode(out))
         self.frames_written += 1
+
+    def _mux(self, packets: av.Packet | list[av.Packet]) -> None:
+        try:
+            self.container.mux(packets)
+        except (av.error.FFmpegError, OSError) as exc:
+            if exc.errno in DISK_ERRNOS:
+                raise self._write_failed(exc) from None
+            raise
+
+    def _write_failed(self, exc: BaseException) -> OutputError:
+        return OutputError(f"cannot write {self.path}: {reason(exc)}; nothing was written there")
 
     def copy(self, packet: Packet) -> None:
         """Mux an audio/subtitle packet as it came."""
@@ -160,7 +176,7 @@ class FileSink:
         stream = self.copies.get(packet.stream.index)
         if stream is not None:
             packet.stream = stream
-            self.container.mux(packet)
+            self._mux(packet)
 
     def close(self, keep: bool = True) -> None:
         """Flush the encoder, finish the file and move it into place; when not keeping, when

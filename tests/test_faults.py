@@ -200,3 +200,152 @@ def test_markup_characters_in_the_input_name(mkv_clip, tmp_path):
     result = run(str(odd), "-o", str(tmp_path / "out.mp4"))
     assert result.returncode == 0, result.stderr
     assert "[bold red]night" in result.stderr.replace("\n", "")
+
+
+def test_sigterm_in_a_folder_run_keeps_the_finished_files(long_clip, tmp_path):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    write_dark_clip(folder / "a.mkv", frames=6, width=96, height=64, audio=False)
+    (folder / "b.mp4").symlink_to(long_clip)
+    proc = start(str(folder), "-o", str(out), "--mode", "quality", "--backend", "torch-cpu")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out.is_dir() and any(
+            p.name.startswith(".b") for p in out.iterdir())):
+        time.sleep(0.1)
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
+    assert len(video_info(out / "a.mkv")[0]) == 6  # finished before: kept
+    assert not (out / "b.mp4").exists() and no_temp_files(out)  # redone by the next run
+
+
+def limited_file_size(max_bytes):
+    """A preexec_fn that makes every file the child writes fail past ``max_bytes`` (EFBIG),
+    as a full disk would, without privileges."""
+    import resource
+
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return apply
+
+
+@pytest.mark.parametrize("kind", ["video", "image"])
+def test_a_full_disk_leaves_the_old_target_and_no_temp_file(long_clip, tmp_path, kind):
+    if kind == "video":
+        source, out = long_clip, tmp_path / "out.mp4"
+    else:
+        from rtretinex.data import simulate_low_light
+        from rtretinex.images import write_image
+
+        from .conftest import small_photo
+
+        source, out = tmp_path / "dark.png", tmp_path / "out.png"
+        write_image(source, simulate_low_light(small_photo(height=240, width=320)))
+    out.write_bytes(b"the user's earlier file")
+    result = subprocess.run([sys.executable, str(ROOT / "run_stream.py"), str(source), "-o",
+                             str(out), "-y"], capture_output=True, text=True, timeout=300,
+                            preexec_fn=limited_file_size(40_000))
+    assert_one_line_error(result, 1, str(out.name))
+    assert out.read_bytes() == b"the user's earlier file"
+    assert no_temp_files(tmp_path)
+
+
+@pytest.fixture
+def small_mount(tmp_path):
+    """A mount point for a tmpfs (root only; skipped where mounting is not allowed)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    point = tmp_path / "mnt"
+    point.mkdir()
+    mounted = []
+
+    def mount(options):
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for p in mounted:
+        subprocess.run(["umount", str(p)], capture_output=True)
+
+
+def test_a_tiny_tmpfs_that_fills_up(long_clip, small_mount):
+    disk = small_mount("size=256k")
+    result = run(str(long_clip), "-o", str(disk / "out.mp4"))
+    assert_one_line_error(result, 1, "out.mp4")
+    assert list(disk.iterdir()) == []
+
+
+def test_a_read_only_output_filesystem(long_clip, small_mount, tmp_path):
+    disk = small_mount("ro,size=256k")
+    for source, name in ((long_clip, "out.mp4"), (ROOT / "docs" / "before_after.png",
+                                                  "out.png")):
+        assert_one_line_error(run(str(source), "-o", str(disk / name)), 1, "read-only")
+
+
+def test_two_runs_writing_one_output_both_leave_a_complete_file(mkv_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    runs = [start(str(mkv_clip), "-o", str(out), "-y") for _ in range(2)]
+    for proc in runs:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+    assert len(video_info(out)[0]) == 12
+    assert no_temp_files(tmp_path)
+
+
+def test_a_stream_that_stops_half_way_does_not_hang(tmp_path):
+    """An http server sends half of a stream and then nothing: the run ends within the
+    timeout, keeping the frames it got, without a traceback."""
+    clip = write_dark_clip(tmp_path / "clip.ts", frames=120, width=160, height=96)
+    data = clip.read_bytes()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n"
+                     + data[:len(data) // 2])
+        time.sleep(60)  # and then silence, connection open
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    out = tmp_path / "out.mp4"
+    try:
+        begin = time.monotonic()
+        result = run(f"http://127.0.0.1:{server.getsockname()[1]}/clip.ts", "-o", str(out),
+                     "--timeout", "2")
+        assert time.monotonic() - begin < 50
+    finally:
+        server.close()
+    assert "Traceback" not in result.stderr
+    if result.returncode == 0:
+        assert 0 < len(video_info(out)[0]) < 120
+        assert "decoding stopped" in result.stderr
+    else:
+        assert_one_line_error(result, 1, "")
+        assert not out.exists()
+    assert no_temp_files(tmp_path)
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
+    from rtretinex import cli
+    from rtretinex.enhancer import Enhancer
+
+    def exhausted(self, image):
+        raise MemoryError
+
+    image = ROOT / "docs" / "before_after.png"
+    monkeypatch.setattr(Enhancer, "__call__", exhausted)
+    assert cli.main([str(image), "-o", str(tmp_path / "out.png")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: out of memory")
+    assert list(tmp_path.iterdir()) == []
