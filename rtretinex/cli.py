@@ -142,7 +142,7 @@ def run_images(args: argparse.Namespace, console: Console) -> int:
         result = enhance_images(jobs, _settings(args), backend=_backend(args),
                                 folder=source.is_dir(), on_image=lambda: progress.advance(task))
     for path, why in result.skipped:
-        log.warning("skipped %s: %s", escape(str(path)), escape(why))
+        log.warning("skipped %s: %s", escape(path.name), escape(why))
     console.print(f"wrote {result.written} image(s) to {escape(str(args.output))} "
                   f"[dim]({result.describe})[/]")
     if result.skipped:

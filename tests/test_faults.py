@@ -349,3 +349,33 @@ def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: out of memory")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_with_clashing_names_is_refused_before_any_work(tmp_path):
+    from rtretinex.images import write_image
+
+    from .conftest import small_photo
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    write_image(folder / "shot.jpg", small_photo(height=48, width=64))
+    write_image(folder / "shot.png", small_photo(height=48, width=64))
+    assert_one_line_error(run(str(folder), "-o", str(out)), 2, "would both be written")
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_folder_with_an_unreadable_image_says_so_in_one_error_line(tmp_path):
+    from rtretinex.images import write_image
+
+    from .conftest import small_photo
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    write_image(folder / "good.png", small_photo(height=48, width=64))
+    (folder / "bad.png").write_bytes(b"not a png")
+    result = run(str(folder), "-o", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == "error: 1 of 2 images could not be read"
+    assert "bad.png" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["good.png"]
