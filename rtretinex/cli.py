@@ -32,10 +32,12 @@ from rich.table import Table
 
 from .atomic import atomic_write_bytes
 from .backends import BACKENDS, BackendUnavailable
+from .display import KEYS
 from .enhancer import (
     DEFAULT_DENOISE,
     DEFAULT_SMOOTH,
     DEFAULT_TEMPORAL_DENOISE,
+    EXPOSURE_RANGE,
     MODES,
     Enhancer,
     EnhanceSettings,
@@ -72,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  python run_stream.py dark.mp4 -o bright.mp4     transcode (audio copied)\n"
                "  python run_stream.py 0 --display --compare      live webcam, side by side\n"
                "  python run_stream.py dark.png -o bright.png     one image\n"
-               "  python run_stream.py photos/ -o bright_photos/  a folder of images",
+               "  python run_stream.py photos/ -o bright_photos/  a folder of images\n\n"
+               f"window keys (--display): {KEYS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", help="video file, URL, named pipe or - (standard input), webcam "
@@ -80,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path,
                    help="output video (.mp4/.mkv/...), image, or folder for a folder of images")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--display", action="store_true", help="show the result in a window (q quits)")
-    p.add_argument("--compare", action="store_true", help="show input and output side by side")
+    p.add_argument("--display", action="store_true",
+                   help="show the result in a window (keys below; a file plays at its own rate)")
+    p.add_argument("--compare", action="store_true",
+                   help="show input and output side by side in the window")
     p.add_argument("--mode", choices=MODES, default=None,
                    help="quality: nets at full resolution; fast: nets on a downscaled frame, "
                         "gain upsampled (default: quality for images and GPU backends, "
@@ -96,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="STRENGTH",
                    help="video: motion-adaptive denoise over frames; still areas average "
                         f"~9 frames at 1, 0 off (default {DEFAULT_TEMPORAL_DENOISE})")
+    p.add_argument("--exposure", type=float, default=0.0, metavar="STOPS",
+                   help=f"brighter (+) or darker (-) than the automatic result, up to "
+                        f"±{EXPOSURE_RANGE:g} stops; never darker than the input "
+                        "(the window's +/- keys change it live; default 0)")
     p.add_argument("--denoise", type=float, default=None,
                    help="denoise strength where the gain is high, 0 off (default "
                         f"{DEFAULT_DENOISE['quality']} in quality mode: bilateral on R; "
@@ -124,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> EnhanceSettings:
     return EnhanceSettings(mode=args.mode, scale=args.scale, smooth=args.smooth,
-                           denoise=args.denoise, temporal_denoise=args.temporal_denoise)
+                           denoise=args.denoise, temporal_denoise=args.temporal_denoise,
+                           exposure=args.exposure)
 
 
 def _backend(args: argparse.Namespace) -> BackendChoice:

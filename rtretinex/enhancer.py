@@ -51,8 +51,17 @@ from .pixels import (
 from .temporal import AutoExposure, SceneCutDetector
 from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled
 
-__all__ = ["DEFAULT_DENOISE", "DEFAULT_SMOOTH", "DEFAULT_TEMPORAL_DENOISE", "MODES",
-           "EnhanceSettings", "Enhancer", "colour_ratio", "default_scale"]
+__all__ = [
+    "DEFAULT_DENOISE",
+    "DEFAULT_SMOOTH",
+    "DEFAULT_TEMPORAL_DENOISE",
+    "EXPOSURE_RANGE",
+    "MODES",
+    "EnhanceSettings",
+    "Enhancer",
+    "colour_ratio",
+    "default_scale",
+]
 
 MODES = ("quality", "fast")
 # Video defaults: auto-exposure time constant (s) and temporal denoise strength.
@@ -61,6 +70,8 @@ DEFAULT_TEMPORAL_DENOISE = 1.0
 # Spatial denoise defaults (chosen on the LOL validation split: fast mode works on the raw
 # input, so it needs a stronger denoise than the nets' own R).
 DEFAULT_DENOISE = {"quality": 0.5, "fast": 2.0}
+# Exposure compensation (stops) a user may ask for, either way.
+EXPOSURE_RANGE = 3.0
 # Fast mode aims the nets at about this many pixels (107×60; 720p → 1/12, 1080p → 1/18):
 # ~7 ms on the 2-core CPU here. On LOL the scale matters little (1/4: 19.52 dB, 1/7: 19.16).
 FAST_TARGET_PIXELS = 6400
@@ -94,13 +105,15 @@ class EnhanceSettings:
     """How frames are enhanced. ``mode`` None is chosen per stream (``for_stream``);
     ``scale`` None is picked from the frame size; ``denoise`` None is the mode's default.
     ``smooth`` (auto-exposure time constant, seconds) and ``temporal_denoise`` act on video
-    only."""
+    only; ``exposure`` (stops, ±EXPOSURE_RANGE) brightens or darkens the result, never
+    below the input."""
 
     mode: str | None = None
     scale: int | None = None
     smooth: float = DEFAULT_SMOOTH
     denoise: float | None = None
     temporal_denoise: float = DEFAULT_TEMPORAL_DENOISE
+    exposure: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in MODES:
@@ -113,6 +126,9 @@ class EnhanceSettings:
             raise UsageError(f"--denoise must be >= 0, got {self.denoise}")
         if self.temporal_denoise < 0:
             raise UsageError(f"--temporal-denoise must be >= 0, got {self.temporal_denoise}")
+        if abs(self.exposure) > EXPOSURE_RANGE:
+            raise UsageError(f"--exposure must be within ±{EXPOSURE_RANGE} stops, "
+                             f"got {self.exposure}")
 
     def for_stream(self, video: bool, live: bool = False, on_gpu: bool = False
                    ) -> EnhanceSettings:
@@ -213,14 +229,23 @@ class Enhancer:
         clean = self.temporal_denoiser(frame.image, cut, half, fmt)
         return self._enhance(clean, _Moment(frame.time, cut), frame.image, half, fmt)
 
+    def adjust_exposure(self, stops: float) -> float:
+        """Change the exposure compensation by ``stops`` (kept within ±EXPOSURE_RANGE), from
+        the next frame on; returns the new value. Safe to call from another thread."""
+        value = float(np.clip(self.settings.exposure + stops, -EXPOSURE_RANGE, EXPOSURE_RANGE))
+        self.settings = replace(self.settings, exposure=round(value, 3))
+        return self.settings.exposure
+
     def _exposure(self, output: np.ndarray, source: np.ndarray, moment: _Moment | None
                   ) -> float:
-        """The global factor of the auto-exposure for a frame whose proposed output
-        (float32 RGB, 0-1, any size) is ``output`` and input (same scale) ``source``;
-        1 for still images."""
+        """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
+        is ``output`` and input (same scale) ``source``: the auto-exposure's (video only)
+        times the exposure compensation."""
+        compensation = 2.0 ** self.settings.exposure
         if moment is None or not self.exposure.enabled:
-            return 1.0
-        return self.exposure(_mean_luma(output), _mean_luma(source), moment.time, moment.cut)
+            return compensation
+        return compensation * self.exposure(_mean_luma(output), _mean_luma(source),
+                                            moment.time, moment.cut)
 
     def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
                  half: np.ndarray, fmt: str = RGB24) -> np.ndarray:

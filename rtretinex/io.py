@@ -194,12 +194,15 @@ class WebcamSource(Source):
 class PacedSource(Source):
     """A source released in real time, as a camera would deliver it: each frame waits until
     its timestamp (from the first frame) has come, and the source is live (newest frame
-    wins, stale ones are dropped), with video only. ``run_stream.py --realtime``."""
+    wins, stale ones are dropped), with video only. ``run_stream.py --realtime``.
+    ``pause``/``resume`` hold the clock, as a player's pause does."""
 
     live = True
 
     def __init__(self, inner: Source) -> None:
         self.inner = inner
+        self.start: float | None = None  # when the first frame was due (monotonic)
+        self.paused_at: float | None = None
         stream = getattr(inner, "stream", None)
         if stream is not None:  # frame threading holds frames back and competes for cores
             stream.thread_type = "SLICE"
@@ -207,16 +210,27 @@ class PacedSource(Source):
         self.frame_count = inner.frame_count
 
     def __iter__(self) -> Iterator[VideoFrame]:
-        start: float | None = None
         first: float | None = None
         for item in self.inner:
             if not isinstance(item, VideoFrame):
                 continue
             moment = item.time if item.time is not None else item.index / self.fps
-            if start is None:
-                start, first = time.monotonic(), moment
-            time.sleep(max(0.0, start + (moment - first) - time.monotonic()))
+            if self.start is None or first is None:
+                self.start, first = time.monotonic(), moment
+            while self.paused_at is not None or (
+                    wait := self.start + (moment - first) - time.monotonic()) > 0:
+                time.sleep(0.01 if self.paused_at is not None else min(wait, 0.05))
             yield item
+
+    def pause(self) -> None:
+        if self.paused_at is None:
+            self.paused_at = time.monotonic()
+
+    def resume(self) -> None:
+        if self.paused_at is not None:
+            if self.start is not None:
+                self.start += time.monotonic() - self.paused_at
+            self.paused_at = None
 
     @property
     def warnings(self) -> list[str]:

@@ -15,13 +15,14 @@ from pathlib import Path
 import av
 
 from .backends import Backend, create_backend
+from .display import DisplaySink
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .io import DEFAULT_TIMEOUT, Source, open_source
 from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
-from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, DisplaySink, FileSink, Sink
+from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
            "enhance_images", "list_videos", "plan_images", "plan_videos", "transcode",
@@ -113,7 +114,8 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
             if target is not None:
                 sinks.append(FileSink(target, src, encoder.codec, encoder.crf, encoder.preset))
             if show:
-                sinks.append(DisplaySink(compare=compare))
+                sinks.append(DisplaySink(compare=compare, describe=describe(enhancer),
+                                         controls=enhancer, player=src))
             if on_start is not None:
                 on_start(src, enhancer)
             stats = run_pipeline(src, enhancer, sinks, max_frames, on_frame)

@@ -1,14 +1,12 @@
 """Sinks: where enhanced frames go. One small interface (``Sink``) that the pipeline drives
 without knowing which sink it has: a PyAV file encoder that stream-copies audio and
-subtitles, and an OpenCV display window.
+subtitles (here), and the live view window (``display.DisplaySink``).
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-import os
-import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -21,9 +19,9 @@ from .atomic import AtomicFile
 from .errors import InputError, OutputError, UsageError
 from .frames import VideoFrame
 from .io import Packet, Source, reason
-from .pixels import RGB24, YUV420P, frame_size, from_rgb, to_bgr, to_rgb
+from .pixels import RGB24, YUV420P, frame_size, from_rgb, to_rgb
 
-__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "DisplaySink", "FileSink", "Sink"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_PENDING_PACKETS = 2000
@@ -193,35 +191,3 @@ class FileSink:
                                   "nothing was written there") from None
         finally:
             self.file.discard()
-
-
-class DisplaySink:
-    """An OpenCV window; ``compare`` shows input and output side by side. q or Esc quits."""
-
-    name = "display"
-
-    def __init__(self, title: str = "rtretinex", compare: bool = False) -> None:
-        self.title, self.compare = title, compare
-        self.closed = False
-        if sys.platform.startswith("linux") and not (
-                os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise OutputError("no display to show a window on (DISPLAY is not set); "
-                              "use -o FILE instead")
-        try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-        except cv2.error:
-            raise OutputError("cannot open a window (no display?); use -o FILE instead") from None
-
-    def write(self, frame: VideoFrame, original: np.ndarray | None = None) -> None:
-        image = to_bgr(frame.image, frame.pixel_format)
-        if self.compare and original is not None:
-            image = np.hstack([to_bgr(original, frame.pixel_format), image])
-        cv2.imshow(self.title, image)
-        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-            self.closed = True
-
-    def copy(self, packet: Packet) -> None:
-        """A window plays no audio."""
-
-    def close(self, keep: bool = True) -> None:
-        cv2.destroyWindow(self.title)

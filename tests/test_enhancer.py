@@ -56,6 +56,7 @@ def test_odd_and_tiny_frames(backend):
     ({"smooth": -1.0}, "--smooth must be"),
     ({"temporal_denoise": -1.0}, "--temporal-denoise must be"),
     ({"denoise": -1}, "--denoise must be"),
+    ({"exposure": 3.5}, "--exposure must be within"),
 ])
 def test_settings_are_validated(kwargs, message):
     with pytest.raises(UsageError, match=message):
@@ -70,3 +71,20 @@ def test_downscale_is_an_area_average_of_the_frame(width, height, scale):
     got = downscale(frame, size).astype(int)
     assert got.shape == direct.shape
     assert np.abs(got - direct).mean() < 1.5  # levels: footprints differ only at pixel edges
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_exposure_compensation_brightens_and_never_darkens_below_the_input(backend, mode):
+    dark = simulate_low_light(small_photo("coffee", height=96, width=128), exposure=0.1, seed=2)
+    settings = EnhanceSettings(mode=mode, scale=4)
+    auto = Enhancer(backend, settings)(dark).astype(float)
+    enhancer = Enhancer(backend, settings)
+    assert enhancer.adjust_exposure(1.0) == 1.0
+    brighter = enhancer(dark).astype(float)
+    assert brighter.mean() > auto.mean() * 1.3
+    assert enhancer.adjust_exposure(-10) == -3.0  # kept within the range
+    darkest = enhancer(dark).astype(int)
+    assert dark.mean() - 0.5 <= darkest.mean() < auto.mean()
+    # the floor: the gain never goes below 1 (fast mode's spatial denoise still smooths
+    # single noisy pixels a little)
+    assert (darkest >= dark.astype(int) - 1).mean() > (0.999 if mode == "quality" else 0.9)
