@@ -4,4 +4,8 @@
 # first, creating OpenCV's Qt window (--display) hangs.
 import cv2  # noqa: F401
 
+from .enhancer import Enhancer, EnhanceSettings
+from .jobs import enhanced_frames, transcode
+
+__all__ = ["EnhanceSettings", "Enhancer", "enhanced_frames", "transcode"]
 __version__ = "0.1.0"

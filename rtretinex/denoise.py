@@ -37,7 +37,7 @@ import numpy as np
 
 from .pixels import RGB24, YUV420P, chroma, frame_size, half_luma, planes, scale_light
 
-__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
+__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight", "mix",
            "noise_sigma"]
 
 DIAMETER = 5

@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .backends import Backend, Decomposition
+from .backends import Backend, Decomposition, create_backend
 from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, denoise_weight
 from .errors import UsageError
 from .frames import VideoFrame
+from .models import DEFAULT_WEIGHTS
 from .pixels import (
     LUMA,
     RGB24,
@@ -93,6 +96,9 @@ SHOULDER = 0.8
 # Input luma (0-1) from which a cell's brightest part counts as a light source (fully from
 # the second value).
 BRIGHT_INPUT = (0.35, 0.6)
+
+
+_MICROSECOND = Fraction(1, 1_000_000)
 
 
 def default_scale(height: int, width: int) -> int:
@@ -193,6 +199,23 @@ class Enhancer:
         self.relighter: Relighter | None = None  # for large frames in quality mode
         self.reset()
 
+    @classmethod
+    def load(cls, mode: str | None = None, backend: str = "auto", precision: str | None = None,
+             weights: Path = DEFAULT_WEIGHTS, **settings: float) -> Enhancer:
+        """An enhancer with its backend built, e.g. ``Enhancer.load(mode="fast")`` for video
+        on a CPU; ``settings`` are other EnhanceSettings fields (smooth, exposure, ...)."""
+        return cls(create_backend(backend, precision, weights),
+                   EnhanceSettings(mode=mode, **settings))
+
+    def frame(self, image: np.ndarray, seconds: float | None = None) -> np.ndarray:
+        """Enhance the next frame of a video (RGB uint8) captured at ``seconds`` (None: a
+        frame interval of 1/30 s is assumed), for callers with their own capture loop. The
+        temporal state (auto-exposure, temporal denoise) carries over from call to call;
+        ``reset()`` before an unrelated video."""
+        pts = None if seconds is None else round(seconds * 1_000_000)
+        self.frames_seen += 1
+        return self.enhance(VideoFrame(image, self.frames_seen - 1, pts, _MICROSECOND))
+
     def scale_for(self, height: int, width: int) -> int:
         if self.settings.mode == "quality":
             return 1
@@ -200,6 +223,7 @@ class Enhancer:
 
     def reset(self) -> None:
         """Forget the temporal state (call between unrelated streams)."""
+        self.frames_seen = 0
         self.cuts = SceneCutDetector()
         self.exposure = AutoExposure(self.settings.smooth)
         self.temporal_denoiser = TemporalDenoiser(self.settings.temporal_denoise)

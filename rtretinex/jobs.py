@@ -8,25 +8,28 @@ WeightsError), the stats as a ``PipelineStats`` value.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import numpy as np
 
 from .backends import Backend, create_backend
 from .display import DisplaySink
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError
+from .frames import VideoFrame
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .io import DEFAULT_TIMEOUT, Source, open_source
 from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
+from .pixels import as_rgb
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
-           "enhance_images", "list_videos", "plan_images", "plan_videos", "transcode",
-           "transcode_all"]
+           "enhance_images", "enhanced_frames", "list_videos", "plan_images", "plan_videos",
+           "transcode", "transcode_all"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
 
@@ -107,8 +110,7 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
         show = show or compare
         if target is None and not show:
             raise UsageError("nothing to do: add -o OUTPUT.mp4 and/or --display")
-        enhancer = Enhancer(backend.create(), settings.for_stream(video=True, live=src.live,
-                                                                  on_gpu=_on_gpu(backend)))
+        enhancer = _video_enhancer(backend, settings, src)
         sinks: list[Sink] = []
         try:
             if target is not None:
@@ -131,8 +133,26 @@ def transcode(source: str, target: Path | None, settings: EnhanceSettings | None
     return stats
 
 
-def _on_gpu(backend: BackendChoice) -> bool:
-    return backend.name in ("tensorrt", "cuda")
+def enhanced_frames(source: str, enhancer: Enhancer | None = None, *,
+                    timeout: float = DEFAULT_TIMEOUT) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(input, enhanced) RGB uint8 pairs for every frame of a video file, URL, pipe or
+    webcam (``open_source``), in order, in the caller's thread: for embedding the enhancer
+    in another program. ``enhancer`` None builds one as ``transcode`` would."""
+    with open_source(source, timeout=timeout) as src:
+        if enhancer is None:
+            enhancer = _video_enhancer(BackendChoice(), EnhanceSettings(), src)
+        for item in src:
+            if isinstance(item, VideoFrame):
+                output = enhancer.enhance(item)
+                yield as_rgb(item.image, item.pixel_format), as_rgb(output, item.pixel_format)
+
+
+def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: Source
+                    ) -> Enhancer:
+    """The enhancer for a video: fast mode on a CPU and for live sources unless asked."""
+    on_gpu = backend.name in ("tensorrt", "cuda")
+    return Enhancer(backend.create(),
+                    settings.for_stream(video=True, live=source.live, on_gpu=on_gpu))
 
 
 def describe(enhancer: Enhancer) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "RGB24",
     "YUV420P",
     "apply_yuv_gains",
+    "as_rgb",
     "chroma",
     "downscale",
     "frame_size",
@@ -86,6 +87,11 @@ def scale_light(image: np.ndarray, pixel_format: str, gain: float) -> np.ndarray
 def to_rgb(buffer: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) uint8 of a yuv420p buffer."""
     return cv2.cvtColor(buffer, cv2.COLOR_YUV2RGB_I420)
+
+
+def as_rgb(image: np.ndarray, pixel_format: str) -> np.ndarray:
+    """RGB (H, W, 3) of a frame in either format (an RGB frame as it is)."""
+    return to_rgb(image) if pixel_format == YUV420P else image
 
 
 def to_bgr(image: np.ndarray, pixel_format: str) -> np.ndarray:

@@ -19,7 +19,7 @@ import torch
 from .backends import Backend, Decomposition
 from .models import create_retinexnet
 
-__all__ = ["TILE", "TILE_ABOVE_PIXELS", "decompose_tiled", "tiles"]
+__all__ = ["MARGIN", "TILE", "TILE_ABOVE_PIXELS", "Relighter", "decompose_tiled", "tiles"]
 
 # Frames above this many pixels are decomposed in tiles of TILE × TILE (plus margins).
 TILE_ABOVE_PIXELS = 4_000_000
