@@ -65,6 +65,11 @@ EXIT_OK, EXIT_FAILURE = 0, 1  # usage errors: 2 (errors.report); signals: 128 + 
 log = logging.getLogger("rtretinex")
 
 
+def _output(text: str) -> Path | str:
+    """-o: a network URL stays text, anything else is a path."""
+    return text if "://" in text else Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     backends = ", ".join(["auto", *(s.name for s in BACKENDS)])
     p = argparse.ArgumentParser(
@@ -80,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help="video file, URL, named pipe or - (standard input), webcam "
                                "(0, /dev/video0), image or folder of images")
-    p.add_argument("-o", "--output", type=Path,
-                   help="output video (.mp4/.mkv/...), image, or folder for a folder of images")
+    p.add_argument("-o", "--output", type=_output,
+                   help="output video (.mp4/.mkv/...), network stream (udp://host:port, "
+                        "rtmp://..., rtsp://..., srt://...), image, or folder for a folder")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--display", action="store_true",
                    help="show the result in a window (keys below; a file plays at its own rate)")

@@ -25,7 +25,7 @@ from .io import DEFAULT_TIMEOUT, Source, open_source
 from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
 from .pixels import as_rgb
-from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink
+from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
            "enhance_images", "enhanced_frames", "list_videos", "plan_images", "plan_videos",
@@ -81,30 +81,33 @@ def _check_not_input(source: str | Path, output: Path) -> None:
         raise UsageError("output would replace the input; choose another -o")
 
 
-def transcode(source: str, target: Path | None, settings: EnhanceSettings | None = None,
+def transcode(source: str, target: Path | str | None, settings: EnhanceSettings | None = None,
               *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
               overwrite: bool = False, display: bool | None = None, compare: bool = False,
               max_frames: int | None = None, realtime: bool = False,
               timeout: float = DEFAULT_TIMEOUT, keep_partial: bool = True,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
-    """Enhance the video ``source`` (file, URL or webcam) into ``target`` and/or a window.
+    """Enhance the video ``source`` (file, URL or webcam) into ``target`` (a file, or a
+    network URL such as ``udp://127.0.0.1:5000``, see ``sinks.stream_format``) and/or a
+    window.
 
     ``display`` None shows a window only for a live source with no target; ``realtime``
     plays a file as a live source at its own rate (newest frame wins), as does a file that
-    is only shown. The target is written atomically: after a failure it is untouched; after
-    Ctrl-C (``stats.interrupted``) it holds the frames done, or is left untouched when not
-    ``keep_partial``."""
+    is only shown or sent to a network stream. A file target is written atomically: after
+    a failure it is untouched; after Ctrl-C (``stats.interrupted``) it holds the frames
+    done, or is left untouched when not ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
-    if target is not None:
+    streaming = target is not None and stream_format(target) is not None
+    if target is not None and not streaming:
         target = Path(target)
         if target.suffix.lower() not in VIDEO_SUFFIXES:
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
         check_target(target, overwrite)
         _check_not_input(source, target)
-    # a file only shown on screen plays at its own rate, like a player
-    paced = realtime or (target is None and bool(display or compare))
+    # a file only shown on screen, or sent to a network stream, plays at its own rate
+    paced = realtime or streaming or (target is None and bool(display or compare))
     with open_source(source, paced, timeout) as src:
         show = display if display is not None else (target is None and src.live)
         show = show or compare
@@ -161,10 +164,13 @@ def describe(enhancer: Enhancer) -> str:
     return f"{b.name} {b.precision}, {s.mode} mode"
 
 
-def plan_images(source: Path, output: Path | None, overwrite: bool) -> list[tuple[Path, Path]]:
+def plan_images(source: Path, output: Path | str | None, overwrite: bool
+                ) -> list[tuple[Path, Path]]:
     """(input, output) pairs for an image or a folder; validates before anything is written."""
     if output is None:
         raise UsageError("an image input needs -o OUTPUT (a file, or a folder for a folder)")
+    if isinstance(output, str):
+        raise UsageError(f"images are written to files, not to {output}")
     if source.is_dir():
         _check_output_folder(source, output)
         jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
@@ -229,10 +235,10 @@ def list_videos(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def plan_videos(folder: Path, output: Path | None) -> list[tuple[Path, Path]]:
+def plan_videos(folder: Path, output: Path | str | None) -> list[tuple[Path, Path]]:
     """(input, output) pairs for a folder of videos: each output keeps its input's name and
     container in the ``output`` folder (created if missing; its parent must exist)."""
-    if output is None:
+    if output is None or isinstance(output, str):
         raise UsageError("a folder of videos needs -o OUTPUT_FOLDER")
     _check_output_folder(folder, output)
     if output.resolve() == Path(folder).resolve():

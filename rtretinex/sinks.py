@@ -25,6 +25,9 @@ __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_PENDING_PACKETS = 2000
+# Network outputs: the container each scheme carries.
+STREAM_FORMATS = {"udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rtp": "rtp_mpegts",
+                  "rtmp": "flv", "rtmps": "flv", "rtsp": "rtsp"}
 # Errors that mean the disk failed, not the encoder: full, too large, read-only, I/O.
 DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES}
 log = logging.getLogger("rtretinex")
@@ -51,26 +54,43 @@ class Sink(Protocol):
         ...
 
 
+def stream_format(target: str | Path) -> str | None:
+    """The container for a network output URL (``udp://…`` → mpegts), None for a file;
+    UsageError for a URL scheme that cannot be sent to."""
+    text = str(target)
+    if "://" not in text:
+        return None
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in STREAM_FORMATS:
+        raise UsageError(f"cannot send video to {scheme}:// (choose one of "
+                         f"{', '.join(s + '://' for s in STREAM_FORMATS)}, or a file)")
+    return STREAM_FORMATS[scheme]
+
+
 class FileSink:
     """Encodes frames with PyAV and copies the source's audio/subtitle packets untouched.
 
-    Writes to a hidden temporary file beside the target (``AtomicFile``) that is renamed
-    into place only when the encoder and muxer finished cleanly, so the target is either
-    untouched or a complete, playable file. Odd frame sizes are padded by one edge pixel
-    (yuv420p needs even sizes).
+    A file is written to a hidden temporary file beside the target (``AtomicFile``) that is
+    renamed into place only when the encoder and muxer finished cleanly, so the target is
+    either untouched or a complete, playable file. A network URL (``stream_format``) is
+    sent to as it is encoded. Odd frame sizes are padded by one edge pixel (yuv420p needs
+    even sizes).
     """
 
     name = "encode"
     closed = False
 
-    def __init__(self, path: Path, source: Source, codec: str = DEFAULT_CODEC,
+    def __init__(self, path: Path | str, source: Source, codec: str = DEFAULT_CODEC,
                  crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> None:
-        self.path = Path(path)
-        self.file = AtomicFile(self.path)
+        fmt = stream_format(path)
+        self.path = str(path) if fmt else Path(path)
+        self.file = None if fmt else AtomicFile(self.path)
         try:
-            self.container = av.open(str(self.file.tmp), mode="w")
+            self.container = av.open(str(self.file.tmp) if self.file else self.path, mode="w",
+                                     format=fmt)
         except (av.error.FFmpegError, ValueError, OSError) as exc:
-            self.file.discard()
+            if self.file:
+                self.file.discard()
             raise OutputError(f"cannot write {self.path}: {reason(exc)}") from None
         self.source = source
         self.codec, self.crf, self.preset = codec, crf, preset
@@ -100,6 +120,8 @@ class FileSink:
         self.video.thread_type = "AUTO"
         if self.codec in ("libx264", "libx265"):
             self.video.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.file is None:  # a live stream: no lookahead or B-frames holding frames
+                self.video.options["tune"] = "zerolatency"
         if frame.rotation:
             self.video.set_display_rotation(frame.rotation)
         for stream in self.source.copied_streams:
@@ -107,7 +129,8 @@ class FileSink:
                 self.copies[stream.index] = self.container.add_stream_from_template(stream)
             except (av.error.FFmpegError, ValueError):
                 log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
-                            stream.index, self.path.suffix, stream.codec_context.name)
+                            stream.index, self.container.format.name,
+                            stream.codec_context.name)
         try:
             self.container.start_encoding()  # opens the encoder, writes the header
             self.started = True
@@ -183,11 +206,12 @@ class FileSink:
             if self.started:
                 self.container.mux(self.video.encode(None))
             self.container.close()
-            if keep and self.frames_written:
+            if keep and self.frames_written and self.file:
                 self.file.commit()
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             if keep:
                 raise OutputError(f"cannot finish {self.path} ({reason(exc)}); "
                                   "nothing was written there") from None
         finally:
-            self.file.discard()
+            if self.file:
+                self.file.discard()

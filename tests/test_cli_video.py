@@ -283,3 +283,53 @@ def test_a_folder_of_videos(clip, tmp_path):
     again = run(str(folder), "-o", str(out), "--stats-json", str(stats))
     assert again.returncode == 1
     assert [r["status"] for r in json.loads(stats.read_text())] == ["skipped", "skipped", "failed"]
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_network_stream_out_is_paced_and_watchable(tmp_path):
+    """-o udp://… sends MPEG-TS as it is enhanced, at the input's own rate; a player on
+    127.0.0.1 receives the frames."""
+    import threading
+
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=60, width=160, height=96)
+    url = f"udp://127.0.0.1:{free_udp_port()}"
+    received = []
+
+    def watch():
+        with av.open(f"{url}?overrun_nonfatal=1&fifo_size=1000000", format="mpegts",
+                     timeout=(30, 5)) as stream:
+            try:
+                for frame in stream.decode(video=0):
+                    received.append(frame.width)
+            except av.error.FFmpegError:  # the sender stopped: the read timed out
+                pass
+
+    player = threading.Thread(target=watch, daemon=True)
+    player.start()
+    time.sleep(1)
+    stats = tmp_path / "s.json"
+    result = run(str(clip), "-o", url, "--stats-json", str(stats))
+    assert result.returncode == 0, result.stderr
+    # real time, not as fast as it decodes
+    assert json.loads(stats.read_text())["seconds"] >= 59 / 30 - 0.05
+    player.join(timeout=30)
+    assert len(received) >= 50 and set(received) == {160}
+
+
+@pytest.mark.parametrize("args,code,fragment", [
+    (["{clip}", "-o", "ftp://127.0.0.1/x.ts"], 2, "cannot send video to ftp://"),
+    (["{png}", "-o", "udp://127.0.0.1:5000"], 2, "images are written to files"),
+])
+def test_network_outputs_that_cannot_be(clip, tmp_path, args, code, fragment):
+    from rtretinex.images import write_image
+
+    write_image(tmp_path / "d.png", np.zeros((8, 8, 3), np.uint8))
+    argv = [a.format(clip=clip, png=tmp_path / "d.png") for a in args]
+    assert_one_line_error(run(*argv), code, fragment)
