@@ -4,10 +4,15 @@
 writing the same target never share one); ``commit`` flushes it to disk and renames it into
 place, ``discard`` removes it. ``atomic_write`` is the context-manager form: the target is
 replaced only when the block finishes without an exception.
+
+A writer holds a lock on its temporary file while it lives. A process killed outright
+(SIGKILL, a lost cluster node) cannot remove its temporary file, so the next writer of the
+same target removes every temporary file of it that nobody holds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -33,8 +38,14 @@ class AtomicFile:
 
     def __init__(self, *targets: Path | str) -> None:
         self.targets = [Path(t) for t in targets]
+        for target in self.targets:
+            _remove_abandoned(target)
         token = secrets.token_hex(4)
-        self.tmps = [t.with_name(f".{t.stem}.{token}.partial{t.suffix}") for t in self.targets]
+        self.tmps = [_temporary(t, token) for t in self.targets]
+        self.locks = []
+        for tmp in self.tmps:  # created and locked now; writers open them by name later
+            self.locks.append(os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644))
+            fcntl.flock(self.locks[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.done = False
 
     @property
@@ -49,6 +60,7 @@ class AtomicFile:
             os.replace(tmp, target)
         _fsync(self.targets[0].parent)
         self.done = True
+        self._unlock()
 
     def discard(self) -> None:
         """Remove whatever was written (safe to call twice, or after commit)."""
@@ -57,6 +69,32 @@ class AtomicFile:
                 if os.path.lexists(tmp):  # (unlink fails on a read-only disk even if absent)
                     tmp.unlink()
         self.done = True
+        self._unlock()
+
+    def _unlock(self) -> None:
+        for fd in self.locks:
+            os.close(fd)
+        self.locks = []
+
+
+def _temporary(target: Path, token: str) -> Path:
+    return target.with_name(f".{target.stem}.{token}.partial{target.suffix}")
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Remove the temporary files of ``target`` whose writer is gone (no lock held)."""
+    for tmp in target.parent.glob(_temporary(target, "*").name):
+        try:
+            fd = os.open(tmp, os.O_WRONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            tmp.unlink(missing_ok=True)
+        except OSError:  # a live writer holds it
+            pass
+        finally:
+            os.close(fd)
 
 
 @contextmanager

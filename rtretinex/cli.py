@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -48,7 +49,9 @@ from .io import DEFAULT_TIMEOUT, Source
 from .jobs import (
     BackendChoice,
     EncoderOptions,
+    FileReport,
     enhance_images,
+    is_glob,
     list_videos,
     plan_images,
     plan_videos,
@@ -58,6 +61,7 @@ from .jobs import (
 from .models import DEFAULT_WEIGHTS, WeightsError
 from .pipeline import STOP_SIGNALS, PipelineStats
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from .workers import default_jobs, run_local, run_on_ray
 
 __all__ = ["build_parser", "main"]
 
@@ -83,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
                f"window keys (--display): {KEYS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", help="video file, URL, named pipe or - (standard input), webcam "
-                               "(0, /dev/video0), image or folder of images")
+    p.add_argument("inputs", nargs="+", metavar="input",
+                   help="video file, URL, named pipe or - (standard input), webcam "
+                        "(0, /dev/video0), image or folder of images; several videos, "
+                        "folders of videos or quoted globs ('clips/*.mp4') with -o FOLDER")
     p.add_argument("-o", "--output", type=_output,
                    help="output video (.mp4/.mkv/...), network stream (udp://host:port, "
                         "rtmp://..., rtsp://..., srt://...), image, or folder for a folder")
@@ -131,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="network inputs: longest wait to connect or for the next data "
                         f"(default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--stats-json", type=Path, default=None, help="write run statistics here")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="several videos: files enhanced at once in local worker processes "
+                        "(default: one per two cores; one for GPU backends)")
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="several videos: one task per file on a Ray cluster (auto: the one "
+                        "RAY_ADDRESS or `ray start` names); needs pip install 'rtretinex[ray]'")
     p.add_argument("--backend", default="auto", help=f"one of: {backends} (default auto)")
     p.add_argument("--precision", default=None, help="backend precision (default: its best)")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="weights file")
@@ -224,30 +236,47 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def run_video_folder(args: argparse.Namespace, console: Console) -> int:
-    """Every video of a folder into an output folder: one progress view, a summary table,
+def run_video_batch(args: argparse.Namespace, console: Console) -> int:
+    """Several videos (files, folders, globs) into an output folder, in this process, in
+    local worker processes (--jobs) or on Ray (--ray): one progress view, a summary table,
     --stats-json with a row per file; a broken file is reported and the rest go on."""
-    jobs = plan_videos(Path(args.input), args.output)
+    jobs = plan_videos(args.inputs, args.output)
+    backend = _backend(args)
+    workers = args.jobs or default_jobs(backend)
+    options = dict(overwrite=args.overwrite, backend=backend, max_frames=args.max_frames,
+                   timeout=args.timeout, settings=_settings(args),
+                   encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         files = progress.add_task("files", total=len(jobs), fps=0.0)
-        frames = progress.add_task("frames", total=None, fps=0.0)
+        if args.ray or workers > 1:
+            where = f"Ray at {args.ray}" if args.ray else f"{workers} workers"
+            progress.update(files, description=f"files ({where})")
+            start, frames_done = time.perf_counter(), [0]
 
-        position = {src: i for i, (src, _) in enumerate(jobs)}
+            def on_report(done: FileReport) -> None:
+                frames_done[0] += done.frames
+                fps = frames_done[0] / max(1e-6, time.perf_counter() - start)
+                progress.update(files, advance=1, fps=fps)
 
-        def on_file(path: Path, source: Source, enhancer: Enhancer) -> None:
-            progress.update(files, completed=position[path])
-            progress.reset(frames, total=source.frame_count, description=escape(path.name),
-                           fps=0.0)
+            reports = (run_on_ray(jobs, args.ray, on_report, **options) if args.ray
+                       else run_local(jobs, workers, on_report, **options))
+        else:
+            frames = progress.add_task("frames", total=None, fps=0.0)
+            position = {src: i for i, (src, _) in enumerate(jobs)}
 
-        reports = transcode_all(
-            jobs, _settings(args), overwrite=args.overwrite, backend=_backend(args),
-            encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
-            max_frames=args.max_frames, timeout=args.timeout, on_file=on_file,
-            on_frame=lambda s: progress.update(frames, completed=s.frames, fps=s.fps))
-    table = Table(title=f"{escape(args.input)} → {escape(str(args.output))}")
+            def on_file(path: Path, source: Source, enhancer: Enhancer) -> None:
+                progress.update(files, completed=position[path])
+                progress.reset(frames, total=source.frame_count,
+                               description=escape(path.name), fps=0.0)
+
+            reports = transcode_all(
+                jobs, on_file=on_file,
+                on_frame=lambda s: progress.update(frames, completed=s.frames, fps=s.fps),
+                **options)
+    table = Table(title=f"{escape(' '.join(args.inputs))} → {escape(str(args.output))}")
     for column in ("file", "status", "frames", "FPS", "error"):
         table.add_column(column)
     for r in reports:
@@ -266,6 +295,11 @@ def run_video_folder(args: argparse.Namespace, console: Console) -> int:
         return report(f"{len(failed)} of {len(jobs)} videos failed (first: "
                       f"{Path(failed[0].source).name}: {failed[0].error})", EXIT_FAILURE)
     return EXIT_OK
+
+
+def _is_batch(spec: str) -> bool:
+    """A glob pattern, or a folder holding videos."""
+    return is_glob(spec) or (Path(spec).is_dir() and bool(list_videos(Path(spec))))
 
 
 def _is_image_job(spec: str) -> bool:
@@ -302,8 +336,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
         if args.stats_json is not None and not args.stats_json.parent.is_dir():
             raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
-        if Path(args.input).is_dir() and list_videos(Path(args.input)):
-            return run_video_folder(args, console)
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+        args.input = args.inputs[0]
+        if len(args.inputs) > 1 or _is_batch(args.input):
+            return run_video_batch(args, console)
         if _is_image_job(args.input):
             existing(args.input)
             return run_images(args, console)

@@ -7,8 +7,9 @@ WeightsError), the stats as a ``PipelineStats`` value.
 
 from __future__ import annotations
 
+import glob
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 from .backends import Backend, create_backend
 from .display import DisplaySink
 from .enhancer import Enhancer, EnhanceSettings
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, OutputError, UsageError, existing
 from .frames import VideoFrame
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .io import DEFAULT_TIMEOUT, Source, open_source
@@ -28,8 +29,8 @@ from .pixels import as_rgb
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
-           "enhance_images", "enhanced_frames", "list_videos", "plan_images", "plan_videos",
-           "transcode", "transcode_all"]
+           "enhance_images", "enhanced_frames", "expand_videos", "is_glob", "list_videos",
+           "plan_images", "plan_videos", "transcode", "transcode_all", "transcode_file"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".ts")
 
@@ -68,10 +69,10 @@ def check_target(output: Path, overwrite: bool) -> None:
         raise OutputError(f"{output} already exists; pass -y to overwrite")
 
 
-def _check_output_folder(source: Path, output: Path) -> None:
-    """``output`` can be the folder for the outputs of the folder ``source``."""
+def _check_output_folder(output: Path, why: str) -> None:
+    """``output`` can be a folder of outputs (``why`` says why one is needed)."""
     if output.exists() and not output.is_dir():
-        raise UsageError(f"{source} is a folder, so -o must be a folder; {output} is a file")
+        raise UsageError(f"{why}, so -o must be a folder; {output} is a file")
     if not output.parent.is_dir():
         raise OutputError(f"output folder's parent does not exist: {output.parent}")
 
@@ -172,7 +173,7 @@ def plan_images(source: Path, output: Path | str | None, overwrite: bool
     if isinstance(output, str):
         raise UsageError(f"images are written to files, not to {output}")
     if source.is_dir():
-        _check_output_folder(source, output)
+        _check_output_folder(output, f"{source} is a folder")
         jobs = [(p, output / f"{p.stem}.png") for p in list_images(source)]
         seen: dict[Path, Path] = {}
         for src, out in jobs:
@@ -235,15 +236,48 @@ def list_videos(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def plan_videos(folder: Path, output: Path | str | None) -> list[tuple[Path, Path]]:
-    """(input, output) pairs for a folder of videos: each output keeps its input's name and
-    container in the ``output`` folder (created if missing; its parent must exist)."""
+def is_glob(spec: str) -> bool:
+    """A glob pattern, not the name of an existing file (names may hold * ? [)."""
+    return any(c in spec for c in "*?[") and not Path(spec).exists()
+
+
+def expand_videos(inputs: Sequence[str | Path]) -> list[Path]:
+    """The video files named by ``inputs``: files, folders (their videos) and glob patterns
+    (``clips/*.mp4``, quoted so the shell leaves them), in order, each once."""
+    found: list[Path] = []
+    for spec in map(str, inputs):
+        if is_glob(spec):
+            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True))
+            if not matches:
+                raise InputError(f"no file matches {spec}")
+            found.extend(p for p in matches if p.is_file())
+        elif Path(spec).is_dir():
+            found.extend(list_videos(Path(spec)))
+        else:
+            found.append(existing(spec))
+    return list(dict.fromkeys(found))
+
+
+def plan_videos(inputs: Sequence[str | Path], output: Path | str | None
+                ) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a batch of videos (``expand_videos``): each output keeps
+    its input's name and container in the ``output`` folder (created if missing; its
+    parent must exist). Two inputs with one name are refused before any work."""
     if output is None or isinstance(output, str):
-        raise UsageError("a folder of videos needs -o OUTPUT_FOLDER")
-    _check_output_folder(folder, output)
-    if output.resolve() == Path(folder).resolve():
-        raise UsageError("the output folder is the input folder; choose another -o")
-    return [(src, output / src.name) for src in list_videos(folder)]
+        raise UsageError("several videos need -o OUTPUT_FOLDER")
+    _check_output_folder(output, "several videos are written")
+    videos = expand_videos(inputs)
+    if not videos:
+        raise InputError(f"no videos in {', '.join(map(str, inputs))}")
+    seen: dict[str, Path] = {}
+    for video in videos:
+        if video.parent.resolve() == output.resolve():
+            raise UsageError(f"{video} is in the output folder; choose another -o")
+        if video.name in seen:
+            raise UsageError(f"{seen[video.name]} and {video} would both be written to "
+                             f"{output / video.name}; rename one of them")
+        seen[video.name] = video
+    return [(video, output / video.name) for video in videos]
 
 
 @dataclass
@@ -261,32 +295,40 @@ class FileReport:
     stopped_by: str = ""
 
 
-def transcode_all(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | None = None, *,
-                  overwrite: bool = False,
-                  on_file: Callable[[Path, Source, Enhancer], None] | None = None,
-                  on_frame: Callable[[PipelineStats], None] | None = None,
-                  **options) -> list[FileReport]:
-    """Transcode each (input, output) pair; a broken file is reported and the rest go on.
-    An output that already exists is complete (every output is written atomically), so it is
-    skipped unless ``overwrite``: re-running the same command resumes. Ctrl-C stops the run;
-    the file in progress is not written (so a re-run does it again, whole)."""
-    reports = []
-    for source, target in jobs:
-        if target.exists() and not overwrite:
-            reports.append(FileReport(str(source), str(target), "skipped"))
-            continue
+def transcode_file(source: Path, target: Path, settings: EnhanceSettings | None = None, *,
+                   overwrite: bool = False,
+                   on_file: Callable[[Path, Source, Enhancer], None] | None = None,
+                   on_frame: Callable[[PipelineStats], None] | None = None,
+                   **options) -> FileReport:
+    """One file of a batch, as a report (a bad file is a "failed" report, not an error).
+    An output that already exists is complete (every output is written atomically), so it
+    is skipped unless ``overwrite``; a file stopped by Ctrl-C or SIGTERM is not written, so
+    the next run does it again, whole."""
+    if target.exists() and not overwrite:
+        return FileReport(str(source), str(target), "skipped")
+    try:
         target.parent.mkdir(exist_ok=True)
-        try:
-            stats = transcode(str(source), target, settings, overwrite=overwrite,
-                              keep_partial=False,
-                              on_start=None if on_file is None else
-                              (lambda src, enh, s=source: on_file(s, src, enh)),
-                              on_frame=on_frame, **options)
-        except (InputError, OutputError, av.error.FFmpegError) as exc:
-            reports.append(FileReport(str(source), str(target), "failed", error=str(exc)))
-            continue
-        reports.append(FileReport(str(source), str(target), "done", stats.frames, stats.fps))
-        if stats.interrupted:
-            reports[-1].status, reports[-1].stopped_by = "interrupted", stats.stopped_by
+        stats = transcode(str(source), target, settings, overwrite=overwrite,
+                          keep_partial=False,
+                          on_start=None if on_file is None else
+                          (lambda src, enh: on_file(source, src, enh)),
+                          on_frame=on_frame, **options)
+    except (InputError, OutputError, OSError, av.error.FFmpegError) as exc:
+        return FileReport(str(source), str(target), "failed", error=str(exc))
+    report = FileReport(str(source), str(target), "done", stats.frames, stats.fps)
+    if stats.interrupted:
+        report.status, report.stopped_by = "interrupted", stats.stopped_by
+    return report
+
+
+def transcode_all(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | None = None,
+                  **options) -> list[FileReport]:
+    """``transcode_file`` for each (input, output) pair in turn, in this process; a broken
+    file is reported and the rest go on; Ctrl-C stops the batch. (``workers`` runs them in
+    parallel.)"""
+    reports: list[FileReport] = []
+    for source, target in jobs:
+        reports.append(transcode_file(source, target, settings, **options))
+        if reports[-1].status == "interrupted":
             break
     return reports

@@ -154,3 +154,34 @@ def test_paced_source_plays_a_file_in_real_time(tmp_path):
         elapsed = time.monotonic() - start
     assert len(frames) == 12 and all(isinstance(f, VideoFrame) for f in frames)  # video only
     assert elapsed >= 11 / 30 - 0.02  # the last frame is due 11/30 s after the first
+
+
+def test_a_killed_writer_leaves_a_temporary_file_the_next_writer_removes(tmp_path):
+    """A writer killed outright cannot clean up; the next writer of the same target removes
+    the abandoned temporary file, but never one a live writer holds."""
+    import multiprocessing
+
+    from rtretinex.atomic import AtomicFile
+
+    target = tmp_path / "out.mp4"
+    live = AtomicFile(target)
+    context = multiprocessing.get_context("spawn")
+    dead = context.Process(target=_hold_a_temporary_file_and_die, args=(str(target),))
+    dead.start()
+    dead.join(timeout=60)
+    abandoned = [p for p in tmp_path.iterdir() if p != live.tmp]
+    assert len(abandoned) == 1
+    later = AtomicFile(target)
+    assert sorted(tmp_path.iterdir()) == sorted([live.tmp, later.tmp])
+    live.discard()
+    later.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def _hold_a_temporary_file_and_die(target: str) -> None:
+    import os
+
+    from rtretinex.atomic import AtomicFile
+
+    AtomicFile(target).tmp.write_bytes(b"half a video")
+    os._exit(9)  # as SIGKILL would: no clean-up
