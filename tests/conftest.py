@@ -35,3 +35,18 @@ def make_lol_folder(root: Path, count: int = 4, height: int = 48, width: int = 6
 @pytest.fixture
 def lol_folder(tmp_path: Path) -> Path:
     return make_lol_folder(tmp_path / "lol")
+
+
+def write_flat_clip(path: Path, codec: str, width: int, height: int, pix_fmt: str,
+                    frames: int = 3, rate: int = 25) -> Path:
+    """A few flat grey frames (levels 30, 40, ...) in an unusual codec or pixel format."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for i in range(frames):
+            image = np.full((height, width, 3), 30 + 10 * i, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path

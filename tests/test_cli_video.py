@@ -16,6 +16,7 @@ import pytest
 
 from rtretinex.samples import write_dark_clip
 
+from .conftest import write_flat_clip
 from .test_cli import ROOT, assert_one_line_error, run
 
 
@@ -160,14 +161,7 @@ def audio_packets_or_none(path):
 
 
 def test_odd_size_is_padded_to_even(tmp_path):
-    odd = tmp_path / "odd.mkv"
-    with av.open(str(odd), "w") as c:
-        s = c.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 477, 851, "yuv444p"
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.full((851, 477, 3), 30 + i, np.uint8), "rgb24")
-            c.mux(s.encode(f))
-        c.mux(s.encode(None))
+    odd = write_flat_clip(tmp_path / "odd.mkv", "ffv1", 477, 851, "yuv444p")
     out = tmp_path / "odd_out.mp4"
     result = run(str(odd), "-o", str(out))
     assert result.returncode == 0, result.stderr

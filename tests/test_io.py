@@ -13,6 +13,8 @@ from rtretinex.io import VideoSource, open_source
 from rtretinex.samples import write_dark_clip
 from rtretinex.sinks import FileSink
 
+from .conftest import write_flat_clip
+
 
 def test_source_yields_frames_and_audio_packets(tmp_path):
     clip = write_dark_clip(tmp_path / "c.mp4", frames=12, width=160, height=90)
@@ -29,14 +31,7 @@ def test_source_yields_frames_and_audio_packets(tmp_path):
 
 def test_frames_that_are_not_plain_yuv420p_come_as_rgb(tmp_path):
     """Full-range (MJPEG-style) 4:2:0 and odd sizes go the RGB way."""
-    path = tmp_path / "full.mkv"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
-        for i in range(3):
-            image = np.full((48, 64, 3), 40 + 10 * i, np.uint8)
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        out.mux(stream.encode(None))
+    path = write_flat_clip(tmp_path / "full.mkv", "libx264", 64, 48, "yuvj420p")
     with open_source(str(path)) as source:
         frames = [i for i in source if isinstance(i, VideoFrame)]
     assert [f.pixel_format for f in frames] == ["rgb24"] * 3
