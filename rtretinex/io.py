@@ -22,7 +22,7 @@ import cv2
 
 from .errors import InputError, UsageError, existing
 from .frames import VideoFrame
-from .pixels import RGB24, YUV420P
+from .pixels import RGB24, YUV420P, camera_frame
 
 __all__ = [
     "PacedSource",
@@ -184,7 +184,8 @@ class WebcamSource(Source):
             if not ok:
                 return
             pts = round((time.monotonic() - start) / WEBCAM_TIME_BASE)
-            yield VideoFrame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index, pts, WEBCAM_TIME_BASE)
+            image, fmt = camera_frame(bgr, bgr=True)
+            yield VideoFrame(image, index, pts, WEBCAM_TIME_BASE, pixel_format=fmt)
             index += 1
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "YUV420P",
     "apply_yuv_gains",
     "as_rgb",
+    "camera_frame",
     "chroma",
     "downscale",
     "frame_size",
@@ -82,6 +83,16 @@ def scale_light(image: np.ndarray, pixel_format: str, gain: float) -> np.ndarray
     scaled_chroma, source_chroma = chroma(scaled), chroma(image)
     scaled_chroma[...] = (source_chroma - 128.0) * gain + 128.0
     return scaled
+
+
+def camera_frame(image: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, str]:
+    """A camera's picture (RGB, or OpenCV's BGR) in the video path's format, with that
+    format's name: yuv420p when its sides are even (fast mode works on the planes), RGB
+    otherwise."""
+    if image.shape[0] % 2 or image.shape[1] % 2:
+        return (cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image), RGB24
+    code = cv2.COLOR_BGR2YUV_I420 if bgr else cv2.COLOR_RGB2YUV_I420
+    return cv2.cvtColor(image, code), YUV420P
 
 
 def to_rgb(buffer: np.ndarray) -> np.ndarray:

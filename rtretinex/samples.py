@@ -17,6 +17,7 @@ from skimage import data as skdata
 from .data import simulate_low_light
 from .frames import VideoFrame
 from .io import WEBCAM_TIME_BASE, Source
+from .pixels import camera_frame
 
 __all__ = ["DarkCamera", "dark_clip_frames", "write_dark_clip"]
 
@@ -82,4 +83,6 @@ class DarkCamera(Source):
         for index in range(self.frames):
             time.sleep(max(0.0, start + index / self.fps - time.monotonic()))
             pts = round((time.monotonic() - start) / WEBCAM_TIME_BASE)
-            yield VideoFrame(self.clip[index % len(self.clip)], index, pts, WEBCAM_TIME_BASE)
+            # converted as a webcam's frames are (io.WebcamSource)
+            image, fmt = camera_frame(self.clip[index % len(self.clip)])
+            yield VideoFrame(image, index, pts, WEBCAM_TIME_BASE, pixel_format=fmt)

@@ -105,3 +105,13 @@ def test_half_luma_and_small_rgb_agree_with_rgb():
     small = small_rgb(buffer, (64, 36))
     assert small.dtype == np.float32 and small.shape == (36, 64, 3)
     assert np.abs(small - downscale(rgb, (64, 36))).mean() < 1.0
+
+
+def test_camera_frames_take_the_yuv_path_when_they_can():
+    from rtretinex.pixels import camera_frame
+
+    image = small_photo(height=90, width=160)
+    buffer, fmt = camera_frame(image[:, :, ::-1].copy(), bgr=True)
+    assert fmt == "yuv420p" and np.abs(to_rgb(buffer).astype(int) - image).mean() < 3  # 4:2:0
+    odd, fmt = camera_frame(image[:89], bgr=False)
+    assert fmt == "rgb24" and odd.shape == (89, 160, 3)
