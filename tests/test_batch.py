@@ -64,6 +64,24 @@ def test_local_workers(clips, tmp_path):
     check_outputs(out, stats)
 
 
+def test_sigterm_stops_local_workers_and_keeps_finished_files(clips, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(clips), "-o",
+                             str(out), "--jobs", "2", "--mode", "quality", "--backend",
+                             "torch-cpu"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (
+            (out / "a.mp4").exists() and any(p.name.startswith(".c.") for p in out.iterdir())):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM")
+    assert len(video_info(out / "a.mp4")[0]) == 12
+    assert not (out / "c.mp4").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
