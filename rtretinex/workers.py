@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .errors import UsageError
@@ -58,7 +59,13 @@ def run_local(jobs: list[tuple[Path, Path]], workers: int, on_report: OnReport,
                for k, (src, dst) in enumerate(jobs)}
     try:
         for future in futures.as_completed(pending):
-            reports[pending[future]] = report = future.result()
+            k = pending[future]
+            try:
+                report = future.result()
+            except BrokenProcessPool:  # a worker was killed (OOM, kill -9)
+                report = FileReport(str(jobs[k][0]), str(jobs[k][1]), "failed",
+                                    error="a worker process died; run again to redo it")
+            reports[k] = report
             on_report(report)
     except KeyboardInterrupt as exc:
         for process in list(getattr(pool, "_processes", {}).values()):

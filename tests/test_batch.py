@@ -82,6 +82,26 @@ def test_sigterm_stops_local_workers_and_keeps_finished_files(clips, tmp_path):
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_a_killed_local_worker_fails_its_file_and_a_rerun_redoes_it(clips, tmp_path):
+    out = tmp_path / "out"
+    args = [sys.executable, str(ROOT / "run_stream.py"), str(clips), "-o", str(out),
+            "--jobs", "2", "--mode", "quality", "--backend", "torch-cpu"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (
+            out.is_dir() and any(p.name.startswith(".c.") for p in out.iterdir())):
+        time.sleep(0.2)
+    for pid in worker_processes("multiprocessing.spawn"):
+        os.kill(pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "a worker process died" in stderr, stderr
+    assert "Traceback" not in stderr
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1 and "1 of 4 videos failed (first: d.mp4" in again.stderr
+    assert len(video_info(out / "c.mp4")[0]) == 120
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # swept
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,12 +127,12 @@ def ray_cluster(tmp_path_factory):
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120)
 
 
-def ray_task_processes() -> list[int]:
-    """PIDs of Ray workers running a file right now."""
+def worker_processes(marker: str) -> list[int]:
+    """PIDs of processes whose command line holds ``marker``."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"_ray_transcode" in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
                 pids.append(int(entry.name))
         except OSError:
             continue
@@ -129,8 +149,9 @@ def test_ray_cluster_with_a_corrupt_clip_and_a_killed_worker(clips, ray_cluster,
     deadline = time.time() + 240
     while killed is None and time.time() < deadline and proc.poll() is None:
         writing = out.is_dir() and any(p.name.startswith(".c.") for p in out.iterdir())
-        if writing and ray_task_processes():
-            killed = max(ray_task_processes())  # the newest worker: c.mp4's
+        workers = worker_processes("_ray_transcode")
+        if writing and workers:
+            killed = max(workers)  # the newest worker: c.mp4's
             os.kill(killed, signal.SIGKILL)
         time.sleep(0.2)
     _, stderr = proc.communicate(timeout=600)
