@@ -178,11 +178,16 @@ class TemporalDenoiser:
             previous_luma = previous_luma * gain
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
         # signed differences would cancel), in units of the noise of one small pixel
-        motion = cv2.blur(np.abs(luma - previous_luma), (3, 3))
+        motion = cv2.blur(cv2.absdiff(luma, previous_luma), (3, 3))
         sigma = noise_sigma(luma) * 1.05  # measured where the motion test looks
-        moving = np.clip((motion / sigma - STILL_SIGMAS) / (MOVING_SIGMAS - STILL_SIGMAS), 0, 1)
-        k_small = self.k_still + (1.0 - self.k_still) * moving
-        self.small_luma = previous_luma + k_small * (luma - previous_luma)
+        # k = k_still where motion <= STILL_SIGMAS·σ, 1 from MOVING_SIGMAS·σ, linear between
+        # (one scale-and-shift, then a clip)
+        span = (MOVING_SIGMAS - STILL_SIGMAS) / (1.0 - self.k_still)
+        k_small = motion
+        k_small *= 1.0 / (sigma * span)
+        k_small += self.k_still - STILL_SIGMAS / span
+        np.clip(k_small, self.k_still, 1.0, out=k_small)
+        self.small_luma = mix(luma, previous_luma, k_small)
         k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
         if pixel_format != YUV420P:
             self.state = mix(np.float32(frame), previous, k, out=previous)

@@ -164,21 +164,22 @@ def apply_yuv_gains(y: np.ndarray, u: np.ndarray, v: np.ndarray, gains: np.ndarr
     chroma = (u.shape[1], u.shape[0])
     y_half = np.float32(cv2.resize(y, chroma, interpolation=cv2.INTER_AREA))
     gain_half = cv2.resize(gains, chroma, interpolation=cv2.INTER_LINEAR)
-    yuv = cv2.merge([y_half, np.float32(u), np.float32(v)])
-    rgb = np.clip(cv2.multiply(cv2.transform(yuv, _YUV_TO_RGB_AFFINE), gain_half), 0.0, 255.0)
+    rgb = cv2.multiply(cv2.transform(cv2.merge([y_half, np.float32(u), np.float32(v)]),
+                                     _YUV_TO_RGB_AFFINE), gain_half)
+    np.clip(rgb, 0.0, 255.0, out=rgb)
     out_half = cv2.transform(rgb, _RGB_TO_YUV_AFFINE)
-    y_out, u_out, v_out = (cv2.extractChannel(out_half, k) for k in range(3))
     detail_gain = gains @ LUMA if detail is None else (gains @ LUMA) * detail
     detail_half = cv2.resize(detail_gain, chroma, interpolation=cv2.INTER_LINEAR)
     # the low-frequency rest, rounded to int16 (a faster upsample than float; gains stay
     # below 128, so |base| < 32768)
-    base = np.rint(y_out - detail_half * y_half).astype(np.int16)
+    base = cv2.subtract(cv2.extractChannel(out_half, 0), cv2.multiply(detail_half, y_half),
+                        dtype=cv2.CV_16S)
     out = np.empty((height * 3 // 2, width), np.uint8)
     out_y, out_u, out_v = planes(out)
     detail_full, base_full = (cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
                               for m in (detail_gain, base))
     cv2.add(cv2.multiply(y, detail_full, dtype=cv2.CV_32F), base_full, dst=out_y,
             dtype=cv2.CV_8U)
-    out_u[...] = u_out + 0.5  # in range after the RGB clip: the cast only truncates
-    out_v[...] = v_out + 0.5
+    out_uv = cv2.convertScaleAbs(out_half)  # rounded; in range after the RGB clip
+    out_u[...], out_v[...] = cv2.extractChannel(out_uv, 1), cv2.extractChannel(out_uv, 2)
     return out
