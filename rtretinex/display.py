@@ -43,6 +43,9 @@ _LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 class ExposureControl(Protocol):
     """What the window needs of the enhancer (``Enhancer`` has it)."""
 
+    @property
+    def exposure_stops(self) -> float: ...
+
     def adjust_exposure(self, stops: float) -> float: ...
 
 
@@ -107,7 +110,6 @@ class DisplaySink:
         self.snapshots = Path.cwd() if snapshots is None else snapshots
         self.closed = self.paused = self.fullscreen = False
         self.info = True
-        self.exposure = 0.0
         self.shown: deque[float] = deque(maxlen=30)  # display times, for the FPS readout
         self.latency_ms = 0.0
         self.dropped = 0
@@ -164,9 +166,10 @@ class DisplaySink:
         span = self.shown[-1] - self.shown[0] if len(self.shown) > 1 else 0.0
         fps = (len(self.shown) - 1) / span if span > 0 else 0.0
         state = "paused · " if self.paused else ""
+        exposure = self.controls.exposure_stops if self.controls is not None else 0.0
         return [f"{state}{fps:.1f} FPS · latency {self.latency_ms:.0f} ms · "
                 f"dropped {self.dropped}",
-                f"{self.describe} · exposure {self.exposure:+.1f} EV"]
+                f"{self.describe} · exposure {exposure:+.1f} EV"]
 
     def _keys(self, wait_ms: int) -> None:
         key = cv2.waitKey(wait_ms) & 0xFF
@@ -193,17 +196,17 @@ class DisplaySink:
             self.info = not self.info
         elif key in (ord("+"), ord("="), ord("-")) and self.controls is not None:
             step = EXPOSURE_STEP if key != ord("-") else -EXPOSURE_STEP
-            self.exposure = self.controls.adjust_exposure(step)
+            self.controls.adjust_exposure(step)
         self._show()
 
     def _snapshot(self) -> None:
         """Save what the window shows (both panes, labels and readout) as a PNG."""
         if self.canvas is None:
             return
-        path = self.snapshots / time.strftime("rtretinex-%Y%m%d-%H%M%S.png")
-        k = 1
+        stamp = time.strftime("rtretinex-%Y%m%d-%H%M%S")
+        path, k = self.snapshots / f"{stamp}.png", 1
         while path.exists():
-            path, k = path.with_name(f"{path.stem.split('_')[0]}_{k}.png"), k + 1
+            path, k = self.snapshots / f"{stamp}_{k}.png", k + 1
         try:
             write_image(path, cv2.cvtColor(self.canvas, cv2.COLOR_BGR2RGB))
             print(f"saved {path}", file=sys.stderr)

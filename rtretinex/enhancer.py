@@ -253,6 +253,11 @@ class Enhancer:
         clean = self.temporal_denoiser(frame.image, cut, half, fmt)
         return self._enhance(clean, _Moment(frame.time, cut), frame.image, half, fmt)
 
+    @property
+    def exposure_stops(self) -> float:
+        """The exposure compensation in use (stops)."""
+        return self.settings.exposure
+
     def adjust_exposure(self, stops: float) -> float:
         """Change the exposure compensation by ``stops`` (kept within ±EXPOSURE_RANGE), from
         the next frame on; returns the new value. Safe to call from another thread."""

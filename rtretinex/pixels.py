@@ -147,8 +147,8 @@ def half_luma(image: np.ndarray, pixel_format: str = RGB24) -> np.ndarray:
 def small_rgb(buffer: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A yuv420p buffer (uint8 or float32) area-averaged to ``size`` (w, h) as float32 RGB
     on the 0-255 scale: what the nets see in fast mode."""
-    yuv = np.dstack([downscale(plane, size) for plane in planes(buffer)]).astype(np.float32)
-    return np.clip((yuv - YUV_OFFSET) @ YUV_TO_RGB.T, 0.0, 255.0)
+    yuv = cv2.merge([np.float32(downscale(plane, size)) for plane in planes(buffer)])
+    return np.clip(cv2.transform(yuv, _YUV_TO_RGB_AFFINE), 0.0, 255.0)
 
 
 def apply_yuv_gains(y: np.ndarray, u: np.ndarray, v: np.ndarray, gains: np.ndarray,

@@ -219,3 +219,19 @@ def test_a_file_shown_plays_at_its_own_rate(xserver, tmp_path):
     report = json.loads(stats.read_text())
     assert report["frames"] + report["dropped"] == 60
     assert report["seconds"] >= 59 / 30 - 0.05 and time.monotonic() - begin < 60
+
+
+def test_the_readout_shows_the_exposure_in_use(xserver, monkeypatch):
+    from rtretinex.backends import create_backend
+    from rtretinex.display import DisplaySink
+    from rtretinex.enhancer import Enhancer, EnhanceSettings
+
+    monkeypatch.setenv("DISPLAY", xserver[0])
+    enhancer = Enhancer(create_backend("torch-cpu"), EnhanceSettings(exposure=1.0))
+    window = DisplaySink(title="readout test", controls=enhancer)
+    try:
+        assert window._readout()[1].endswith("exposure +1.0 EV")  # --exposure, from the start
+        enhancer.adjust_exposure(-1 / 3)
+        assert window._readout()[1].endswith("exposure +0.7 EV")
+    finally:
+        window.close()
