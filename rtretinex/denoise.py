@@ -35,10 +35,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .pixels import RGB24, YUV420P, chroma, frame_size, half_luma, planes, scale_light
+from .kernels import update_chroma, update_luma
+from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
-__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight", "mix",
-           "noise_sigma"]
+__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
+           "gaussian", "mix", "noise_sigma"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
@@ -62,8 +63,12 @@ def denoise_reflectance(reflectance: np.ndarray, gain: np.ndarray, strength: flo
 def denoise_frame(frame: np.ndarray, gain: np.ndarray, strength: float) -> np.ndarray:
     """Gaussian-filter an RGB ``frame`` or one plane (uint8 or float32) where ``gain`` is
     high; ``gain`` may be a low-resolution map (it is upsampled only if a blend is needed)."""
-    return _blend_by_gain(frame, gain, strength,
-                          lambda image: cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0))
+    return _blend_by_gain(frame, gain, strength, gaussian)
+
+
+def gaussian(image: np.ndarray) -> np.ndarray:
+    """The fast mode's spatial filter: a DIAMETER × DIAMETER Gaussian."""
+    return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
 
 
 def denoise_weight(gain: np.ndarray, strength: float) -> np.ndarray:
@@ -137,8 +142,8 @@ class TemporalDenoiser:
 
     The motion test runs on luma at half resolution (``half_luma``), where the previous
     estimate's luma is kept by the same recursion (the filter is linear, so the small copy
-    tracks the downscaled full one); full resolution sees one conversion, one upsample of
-    k and one blend."""
+    tracks the downscaled full one); full resolution sees one pass: for yuv420p a fused
+    loop per plane (``kernels``), for RGB an upsample of k and one blend."""
 
     def __init__(self, strength: float) -> None:
         if strength < 0:
@@ -172,10 +177,8 @@ class TemporalDenoiser:
             return self.state
         # a flickering light changes the whole frame: follow it before testing for motion
         gain = mean / previous_mean if previous_mean > 0 else 1.0
-        previous, previous_luma = self.state, self.small_luma  # updated in place below
-        if abs(gain - 1.0) > 0.01:
-            previous = scale_light(previous, pixel_format, gain)
-            previous_luma = previous_luma * gain
+        light = gain if abs(gain - 1.0) > 0.01 else 1.0
+        previous_luma = self.small_luma * light
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
         # signed differences would cancel), in units of the noise of one small pixel
         motion = cv2.blur(cv2.absdiff(luma, previous_luma), (3, 3))
@@ -188,12 +191,14 @@ class TemporalDenoiser:
         k_small += self.k_still - STILL_SIGMAS / span
         np.clip(k_small, self.k_still, 1.0, out=k_small)
         self.small_luma = mix(luma, previous_luma, k_small)
-        k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        if pixel_format != YUV420P:
-            self.state = mix(np.float32(frame), previous, k, out=previous)
+        if pixel_format == YUV420P:  # in place, one fused pass a plane; U and V at k's size
+            y, *uv = planes(frame)
+            state_y, *state_uv = planes(self.state)
+            update_luma(y, state_y, k_small, light)
+            for plane, state in zip(uv, state_uv, strict=True):
+                update_chroma(plane, state, k_small, light)
             return self.state
-        # Y at full resolution; U and V with the small k (the chroma planes' size)
-        mix(planes(frame)[0], planes(previous)[0], k, out=planes(previous)[0])
-        mix(chroma(frame), chroma(previous), np.vstack([k_small, k_small]), out=chroma(previous))
-        self.state = previous
+        k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        previous = self.state if light == 1.0 else self.state * np.float32(light)
+        self.state = mix(np.float32(frame), previous, k, out=self.state)
         return self.state

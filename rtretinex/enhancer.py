@@ -34,7 +34,13 @@ import cv2
 import numpy as np
 
 from .backends import Backend, Decomposition, create_backend
-from .denoise import TemporalDenoiser, denoise_frame, denoise_reflectance, denoise_weight
+from .denoise import (
+    TemporalDenoiser,
+    denoise_frame,
+    denoise_reflectance,
+    denoise_weight,
+    gaussian,
+)
 from .errors import UsageError
 from .frames import VideoFrame
 from .models import DEFAULT_WEIGHTS
@@ -47,6 +53,7 @@ from .pixels import (
     frame_size,
     from_rgb,
     half_luma,
+    half_planes,
     planes,
     small_rgb,
     to_rgb,
@@ -325,7 +332,11 @@ class Enhancer:
         and one multiply (plus the denoise)."""
         height, width = frame_size(image, fmt)
         size = (max(1, width // scale), max(1, height // scale))
-        small = small_rgb(image, size) if fmt == YUV420P else downscale(image, size)
+        if fmt == YUV420P:
+            half_yuv = half_planes(image)
+            small = small_rgb(half_yuv, size)
+        else:
+            small = downscale(image, size)
         d = self.backend(small)
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         output_small = d.reflectance * d.enhanced_illumination[..., None]
@@ -336,11 +347,10 @@ class Enhancer:
         gain3_small = np.maximum(output_small * np.float32(factor)
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
         gain_small = gain3_small.mean(axis=2)
-        if fmt == YUV420P:  # luma denoised by keeping less of its finest detail
-            y, u, v = planes(image)
-            u, v = (denoise_frame(plane, gain_small, self.settings.denoise) for plane in (u, v))
-            return apply_yuv_gains(y, u, v, gain3_small,
-                                   1.0 - denoise_weight(gain_small, self.settings.denoise))
+        if fmt == YUV420P:  # chroma filtered, luma denoised by keeping less fine detail
+            weight = denoise_weight(gain_small, self.settings.denoise)
+            filtered = tuple(map(gaussian, half_yuv[1:])) if weight.max() > 0 else None
+            return apply_yuv_gains(planes(image)[0], half_yuv, gain3_small, weight, filtered)
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
         image = denoise_frame(image, gain_small, self.settings.denoise)
         top, depth = _depth(original)

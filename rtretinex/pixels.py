@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .kernels import compose_luma, gains_at_chroma
+
 __all__ = [
     "RGB24",
     "YUV420P",
@@ -27,8 +29,8 @@ __all__ = [
     "frame_size",
     "from_rgb",
     "half_luma",
+    "half_planes",
     "planes",
-    "scale_light",
     "small_rgb",
     "to_bgr",
     "to_rgb",
@@ -70,19 +72,6 @@ def chroma(buffer: np.ndarray) -> np.ndarray:
     """A view (H, W/2) of a yuv420p buffer's U plane stacked over its V plane."""
     height, width = frame_size(buffer, YUV420P)
     return buffer.reshape(-1)[height * width:].reshape(height, width // 2)
-
-
-def scale_light(image: np.ndarray, pixel_format: str, gain: float) -> np.ndarray:
-    """A float32 frame as it would look under ``gain`` times the light (RGB scales; in YUV
-    Y−16 and the chroma around 128 scale)."""
-    if pixel_format != YUV420P:
-        return image * np.float32(gain)
-    height = frame_size(image, YUV420P)[0]
-    scaled = np.empty_like(image)
-    scaled[:height] = (image[:height] - 16.0) * gain + 16.0
-    scaled_chroma, source_chroma = chroma(scaled), chroma(image)
-    scaled_chroma[...] = (source_chroma - 128.0) * gain + 128.0
-    return scaled
 
 
 def camera_frame(image: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, str]:
@@ -144,42 +133,43 @@ def half_luma(image: np.ndarray, pixel_format: str = RGB24) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def small_rgb(buffer: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A yuv420p buffer (uint8 or float32) area-averaged to ``size`` (w, h) as float32 RGB
-    on the 0-255 scale: what the nets see in fast mode."""
-    yuv = cv2.merge([np.float32(downscale(plane, size)) for plane in planes(buffer)])
+def half_planes(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The planes of a yuv420p buffer (uint8 or float32) at chroma resolution: Y
+    area-averaged there (float32: its fractions matter once amplified), U and V."""
+    y, u, v = planes(buffer)
+    return cv2.resize(np.float32(y), (u.shape[1], u.shape[0]), interpolation=cv2.INTER_AREA), u, v
+
+
+def small_rgb(half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
+    """A frame's ``half_planes`` area-averaged to ``size`` (w, h) as float32 RGB on the
+    0-255 scale: what the nets see in fast mode."""
+    yuv = cv2.merge([np.float32(downscale(plane, size)) for plane in half])
     return np.clip(cv2.transform(yuv, _YUV_TO_RGB_AFFINE), 0.0, 255.0)
 
 
-def apply_yuv_gains(y: np.ndarray, u: np.ndarray, v: np.ndarray, gains: np.ndarray,
-                    detail: np.ndarray | None = None) -> np.ndarray:
-    """The yuv420p buffer (uint8) of planes ``y`` (H, W), ``u``, ``v`` (H/2, W/2; uint8 or
-    float32, 0-255) with the low-resolution RGB ``gains`` (h, w, 3) applied (upsampled
-    bilinearly), as the RGB path would: the RGB path runs at chroma resolution (RGB from Y
-    averaged there, U and V; gains; clipping; back to YUV), which gives U', V' and the
-    low-frequency part of Y'; Y's detail above chroma resolution is added scaled by the
-    luma of the gains, and by ``detail`` (h, w; 0-1, default 1), the share of that fine
-    detail to keep (less than 1 denoises the luma at no extra cost)."""
+def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
+                    weight: np.ndarray | None = None,
+                    filtered_uv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """The yuv420p buffer (uint8) of a frame's Y plane ``y`` (H, W) and ``half_planes``
+    (H/2, W/2; uint8 or float32, 0-255) with the low-resolution RGB ``gains`` (h, w, 3)
+    applied (upsampled bilinearly), as the RGB path would: the RGB path runs at chroma
+    resolution (RGB from Y averaged there, U and V; gains; clipping; back to YUV), which
+    gives U', V' and the low-frequency part of Y'; Y's detail above chroma resolution is
+    added scaled by the luma of the gains. ``weight`` (h, w; 0-1, default 0) denoises at
+    no extra pass: that share of ``filtered_uv`` (U and V filtered) is mixed into the
+    chroma, and that share of Y's fine detail is dropped. Two fused passes (``kernels``):
+    chroma resolution, then Y."""
     height, width = y.shape
-    chroma = (u.shape[1], u.shape[0])
-    y_half = np.float32(cv2.resize(y, chroma, interpolation=cv2.INTER_AREA))
-    gain_half = cv2.resize(gains, chroma, interpolation=cv2.INTER_LINEAR)
-    rgb = cv2.multiply(cv2.transform(cv2.merge([y_half, np.float32(u), np.float32(v)]),
-                                     _YUV_TO_RGB_AFFINE), gain_half)
-    np.clip(rgb, 0.0, 255.0, out=rgb)
-    out_half = cv2.transform(rgb, _RGB_TO_YUV_AFFINE)
-    detail_gain = gains @ LUMA if detail is None else (gains @ LUMA) * detail
-    detail_half = cv2.resize(detail_gain, chroma, interpolation=cv2.INTER_LINEAR)
-    # the low-frequency rest, rounded to int16 (a faster upsample than float; gains stay
-    # below 128, so |base| < 32768)
-    base = cv2.subtract(cv2.extractChannel(out_half, 0), cv2.multiply(detail_half, y_half),
-                        dtype=cv2.CV_16S)
+    y_half, u, v = half
+    if weight is None:
+        weight = np.zeros(gains.shape[:2], np.float32)
+    # gains and weight, one plane each, at chroma width; the kernel interpolates their rows
+    maps = np.stack([cv2.resize(plane, (u.shape[1], gains.shape[0]),
+                                interpolation=cv2.INTER_LINEAR)
+                     for plane in (*cv2.split(gains), weight)])
     out = np.empty((height * 3 // 2, width), np.uint8)
     out_y, out_u, out_v = planes(out)
-    detail_full, base_full = (cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
-                              for m in (detail_gain, base))
-    cv2.add(cv2.multiply(y, detail_full, dtype=cv2.CV_32F), base_full, dst=out_y,
-            dtype=cv2.CV_8U)
-    out_uv = cv2.convertScaleAbs(out_half)  # rounded; in range after the RGB clip
-    out_u[...], out_v[...] = cv2.extractChannel(out_uv, 1), cv2.extractChannel(out_uv, 2)
+    detail_half, base_half = gains_at_chroma(y_half, u, v, filtered_uv or (u, v), maps,
+                                             YUV_TO_RGB, RGB_TO_YUV, LUMA, out_u, out_v)
+    compose_luma(y, detail_half, base_half, out_y)
     return out

@@ -11,6 +11,7 @@ from rtretinex.pixels import (
     downscale,
     from_rgb,
     half_luma,
+    half_planes,
     planes,
     small_rgb,
     to_rgb,
@@ -53,6 +54,11 @@ def test_planes_are_views_in_opencv_i420_layout():
     assert np.abs(to_rgb(buffer).astype(int)).max() <= 1  # black
 
 
+
+def yuv_gains(buffer, gains, *denoise):
+    """``apply_yuv_gains`` on a whole yuv420p buffer."""
+    return apply_yuv_gains(planes(buffer)[0], half_planes(buffer), gains, *denoise)
+
 @pytest.mark.parametrize("name,level", [("coffee", 0.15), ("chelsea", 0.1),
                                         ("rocket", 0.3), ("astronaut", 0.5)])
 def test_gains_in_yuv_match_the_rgb_path(name, level):
@@ -64,7 +70,7 @@ def test_gains_in_yuv_match_the_rgb_path(name, level):
     exact = ideal(buffer, gains)
     rgb = to_rgb(buffer)
     rgb_path = cv2.multiply(rgb, cv2.resize(gains, (640, 360)), dtype=cv2.CV_8U)
-    yuv_path = to_rgb(apply_yuv_gains(*planes(buffer), gains)).astype(np.float32)
+    yuv_path = to_rgb(yuv_gains(buffer, gains)).astype(np.float32)
     yuv_error = np.abs(yuv_path - exact).mean()
     assert yuv_error < 1.5
     assert yuv_error <= np.abs(rgb_path - exact).mean() + 0.1
@@ -73,7 +79,7 @@ def test_gains_in_yuv_match_the_rgb_path(name, level):
 
 def test_grey_gains_scale_luma_and_keep_hue():
     buffer = from_rgb(dark_photo())
-    out = apply_yuv_gains(*planes(buffer), np.full((9, 16, 3), 3.0, np.float32))
+    out = yuv_gains(buffer, np.full((9, 16, 3), 3.0, np.float32))
     y_in, u_in, v_in = (p.astype(float) for p in planes(buffer))
     y_out, u_out, v_out = (p.astype(float) for p in planes(out))
     assert np.abs((y_out - 16) - 3 * (y_in - 16)).mean() < 0.6
@@ -81,14 +87,14 @@ def test_grey_gains_scale_luma_and_keep_hue():
     assert np.abs((v_out - 128) - 3 * (v_in - 128)).mean() < 1.0
 
 
-def test_detail_below_one_smooths_only_the_finest_luma():
+def test_a_denoise_weight_smooths_only_the_finest_luma():
     rng = np.random.default_rng(1)
     noisy = np.clip(dark_photo(level=0.3) + rng.normal(0, 6, (360, 640, 3)), 0, 255)
     buffer = from_rgb(noisy.astype(np.uint8))
     gains = np.full((9, 16, 3), 2.0, np.float32)
-    kept = planes(apply_yuv_gains(*planes(buffer), gains))[0].astype(np.float32)
-    smoothed = planes(apply_yuv_gains(*planes(buffer), gains,
-                                      np.full((9, 16), 0.2, np.float32)))[0].astype(np.float32)
+    kept = planes(yuv_gains(buffer, gains))[0].astype(np.float32)
+    smoothed = planes(yuv_gains(buffer, gains, np.full((9, 16), 0.8, np.float32)))[0]
+    smoothed = smoothed.astype(np.float32)
 
     def fine(image):
         return np.abs(image - cv2.GaussianBlur(image, (5, 5), 0)).mean()
@@ -102,7 +108,7 @@ def test_half_luma_and_small_rgb_agree_with_rgb():
     buffer = from_rgb(image)
     rgb = to_rgb(buffer)
     assert np.abs(half_luma(buffer, "yuv420p").astype(int) - half_luma(rgb)).mean() < 1.0
-    small = small_rgb(buffer, (64, 36))
+    small = small_rgb(half_planes(buffer), (64, 36))
     assert small.dtype == np.float32 and small.shape == (36, 64, 3)
     assert np.abs(small - downscale(rgb, (64, 36))).mean() < 1.0
 

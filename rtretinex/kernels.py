@@ -1,0 +1,178 @@
+"""Fused full-resolution loops of the fast YUV path, compiled with numba.
+
+At full resolution the work is per pixel and cheap; what cost time was the passes (OpenCV
+needs one, and a full-size temporary, per operation: upsample a map, subtract, multiply,
+add). Each function here reads its inputs once and writes its output once, upsampling the
+low-resolution maps one row at a time into a buffer that stays in the cache. At 1080p the
+temporal update of Y went from 6.9 to 0.6 ms and composing the output Y from 7.8 to 1.0 ms.
+
+The maps are at chroma resolution (half the width and height) and are upsampled 2×
+bilinearly exactly as OpenCV's ``INTER_LINEAR`` does it (weights ¾ and ¼, edges
+repeated). Compiled code is cached on disk: the first run on a machine compiles for about
+three seconds, later runs load it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["compose_luma", "gains_at_chroma", "update_chroma", "update_luma"]
+
+_NEAR, _FAR = np.float32(0.75), np.float32(0.25)
+_BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
+
+
+def _compiled(function):
+    """Compiled on first call, without the GIL; ``fastmath``: no NaN or infinity reaches
+    these loops, and it lets min/max vectorize. Cached on disk where numba finds a writable
+    place (beside the module, or the user's cache); compiled each run where it finds none."""
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, fastmath=True)(function)
+
+
+@_compiled
+def _upsampled_row(low, row, edge_buffer, out):
+    """Row ``row`` of ``low`` (h, w) upsampled 2× to (2h, 2w), into ``out`` (2w)."""
+    height, width = low.shape
+    i = row >> 1
+    other = max(i - 1, 0) if row & 1 == 0 else min(i + 1, height - 1)
+    for j in range(width):
+        edge_buffer[j + 1] = _NEAR * low[i, j] + _FAR * low[other, j]
+    edge_buffer[0], edge_buffer[width + 1] = edge_buffer[1], edge_buffer[width]
+    for j in range(width):
+        near = _NEAR * edge_buffer[j + 1]
+        out[2 * j] = near + _FAR * edge_buffer[j]
+        out[2 * j + 1] = near + _FAR * edge_buffer[j + 2]
+
+
+@_compiled
+def _update_luma(y, state, k_half, light):
+    height, width = y.shape
+    edge_buffer = np.empty(k_half.shape[1] + 2, np.float32)
+    k = np.empty(width, np.float32)
+    for row in range(height):
+        _upsampled_row(k_half, row, edge_buffer, k)
+        new, old = y[row], state[row]
+        for x in range(width):
+            previous = (old[x] - _BLACK) * light + _BLACK
+            old[x] = previous + k[x] * (new[x] - previous)
+
+
+@_compiled
+def _update_chroma(plane, state, k, light):
+    height, width = plane.shape
+    for row in range(height):
+        new, old, weight = plane[row], state[row], k[row]
+        for x in range(width):
+            previous = (old[x] - _GREY) * light + _GREY
+            old[x] = previous + weight[x] * (new[x] - previous)
+
+
+@_compiled
+def _compose_luma(y, detail_half, base_half, out):
+    height, width = y.shape
+    edge_buffer = np.empty(detail_half.shape[1] + 2, np.float32)
+    detail, base = np.empty(width, np.float32), np.empty(width, np.float32)
+    for row in range(height):
+        _upsampled_row(detail_half, row, edge_buffer, detail)
+        _upsampled_row(base_half, row, edge_buffer, base)
+        source, target = y[row], out[row]
+        for x in range(width):
+            target[x] = min(max(np.rint(source[x] * detail[x] + base[x]), 0.0), 255.0)
+
+
+@_compiled
+def _gains_at_chroma(y_half, u, v, u_filtered, v_filtered, maps, to_rgb, to_yuv, luma,
+                     out_u, out_v, detail_half, base_half):
+    height, width = u.shape
+    map_rows = maps.shape[1]
+    step = map_rows / height
+    zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
+    ry, ru, rv = to_rgb[0, 0], to_rgb[0, 1], to_rgb[0, 2]
+    gy, gu, gv = to_rgb[1, 0], to_rgb[1, 1], to_rgb[1, 2]
+    by, bu, bv = to_rgb[2, 0], to_rgb[2, 1], to_rgb[2, 2]
+    yr, yg, yb = to_yuv[0, 0], to_yuv[0, 1], to_yuv[0, 2]
+    ur, ug, ub = to_yuv[1, 0], to_yuv[1, 1], to_yuv[1, 2]
+    vr, vg, vb = to_yuv[2, 0], to_yuv[2, 1], to_yuv[2, 2]
+    lr, lg, lb = luma[0], luma[1], luma[2]
+    gains = np.empty((4, width), np.float32)
+    for row in range(height):
+        # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
+        position = max((row + 0.5) * step - 0.5, 0.0)
+        above = min(int(position), map_rows - 1)
+        below = min(above + 1, map_rows - 1)
+        lower = np.float32(position - above) if below > above else zero
+        upper = one - lower
+        for c in range(4):
+            gains[c] = maps[c, above] * upper + maps[c, below] * lower
+        gain_r, gain_g, gain_b, weights = gains[0], gains[1], gains[2], gains[3]
+        y_row, u_row, v_row = y_half[row], u[row], v[row]
+        u_smooth, v_smooth = u_filtered[row], v_filtered[row]
+        for x in range(width):
+            weight = weights[x]
+            u_old, v_old = np.float32(u_row[x]), np.float32(v_row[x])
+            y0 = y_row[x] - _BLACK
+            u0 = u_old + weight * (u_smooth[x] - u_old) - _GREY
+            v0 = v_old + weight * (v_smooth[x] - v_old) - _GREY
+            red = min(max((ry * y0 + ru * u0 + rv * v0) * gain_r[x], zero), full)
+            green = min(max((gy * y0 + gu * u0 + gv * v0) * gain_g[x], zero), full)
+            blue = min(max((by * y0 + bu * u0 + bv * v0) * gain_b[x], zero), full)
+            detail = (lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]) * (one - weight)
+            detail_half[row, x] = detail
+            base_half[row, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_row[x]
+            out_u[row, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
+            out_v[row, x] = min(max(np.rint(vr * red + vg * green + vb * blue + _GREY), zero), full)
+
+
+def _check_half(full: np.ndarray, half: np.ndarray) -> None:
+    if full.shape != (2 * half.shape[0], 2 * half.shape[1]):
+        raise ValueError(f"a {half.shape} map does not fit a {full.shape} plane at half size")
+
+
+def update_luma(y: np.ndarray, state: np.ndarray, k_half: np.ndarray, light: float) -> None:
+    """The temporal filter's step on the Y plane, in place: ``state`` (float32 H×W) ←
+    previous + k·(``y`` − previous), where previous is ``state`` under ``light`` times the
+    light (Y − 16 scales) and k is ``k_half`` (float32 H/2×W/2) upsampled."""
+    _check_half(y, k_half)
+    _update_luma(y, state, k_half, np.float32(light))
+
+
+def update_chroma(plane: np.ndarray, state: np.ndarray, k: np.ndarray, light: float) -> None:
+    """The same step on a chroma plane (U or V, with ``k`` at its size; the chroma
+    scales around 128)."""
+    if not plane.shape == state.shape == k.shape:
+        raise ValueError(f"plane {plane.shape}, state {state.shape} and k {k.shape} differ")
+    _update_chroma(plane, state, k, np.float32(light))
+
+
+def compose_luma(y: np.ndarray, detail_half: np.ndarray, base_half: np.ndarray,
+                 out: np.ndarray) -> None:
+    """``out`` (uint8 H×W) ← round(``y`` · detail + base), clipped to 0-255, with the
+    float32 H/2×W/2 maps ``detail_half`` and ``base_half`` upsampled."""
+    _check_half(y, detail_half)
+    _check_half(y, base_half)
+    _compose_luma(y, detail_half, base_half, out)
+
+
+def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered_uv: tuple,
+                    maps: np.ndarray, to_rgb: np.ndarray, to_yuv: np.ndarray,
+                    luma: np.ndarray, out_u: np.ndarray, out_v: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB gains applied at chroma resolution, one pass: per chroma pixel, Y (``y_half``:
+    averaged over its 2×2 pixels), U and V denoised (mixed with ``filtered_uv`` by the weight),
+    converted to RGB (``to_rgb``, 3×3 on Y−16, U−128, V−128), multiplied by the gains,
+    clipped, converted back (``to_yuv``). ``maps`` (4, h, W/2) holds the gains R, G, B and
+    the denoise weight, at the gains' rows and the chroma width. Writes U', V' (rounded) to
+    ``out_u``/``out_v`` and returns (detail, base) at chroma resolution: the fine detail's
+    gain (the gains' ``luma``, less the denoised share) and Y' − detail · Y there."""
+    if not y_half.shape == u.shape == v.shape:
+        raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
+    if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
+        raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
+    detail_half, base_half = np.empty(u.shape, np.float32), np.empty(u.shape, np.float32)
+    _gains_at_chroma(y_half, u, v, *filtered_uv, maps, to_rgb, to_yuv, luma,
+                     out_u, out_v, detail_half, base_half)
+    return detail_half, base_half

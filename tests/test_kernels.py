@@ -1,0 +1,119 @@
+"""The fused loops of the fast YUV path against the OpenCV passes they replace."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from rtretinex.kernels import compose_luma, gains_at_chroma, update_chroma, update_luma
+from rtretinex.pixels import LUMA, RGB_TO_YUV, YUV_TO_RGB
+
+# odd half sizes and a 1-row map reach every edge case of the 2× upsampling
+SIZES = [(36, 64), (10, 14), (2, 6)]
+
+
+def upsampled(half: np.ndarray) -> np.ndarray:
+    return cv2.resize(half, (half.shape[1] * 2, half.shape[0] * 2),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("light", [1.0, 1.3, 0.8])
+def test_update_luma_is_the_recursive_filter_with_upsampled_k(size, light):
+    rng = np.random.default_rng(0)
+    height, width = size
+    y = rng.integers(0, 256, size, dtype=np.uint8)
+    state = rng.uniform(0, 255, size).astype(np.float32)
+    k_half = rng.uniform(0.2, 1.0, (height // 2, width // 2)).astype(np.float32)
+    previous = (state - 16) * light + 16
+    expected = previous + upsampled(k_half) * (y - previous)
+    update_luma(y, state, k_half, light)
+    np.testing.assert_allclose(state, expected, atol=2e-4)
+
+
+def test_update_chroma_scales_around_grey():
+    rng = np.random.default_rng(1)
+    plane = rng.integers(0, 256, (9, 7), dtype=np.uint8)
+    state = rng.uniform(0, 255, (9, 7)).astype(np.float32)
+    k = rng.uniform(0, 1, (9, 7)).astype(np.float32)
+    previous = (state - 128) * 1.5 + 128
+    expected = previous + k * (plane - previous)
+    update_chroma(plane, state, k, 1.5)
+    np.testing.assert_allclose(state, expected, atol=2e-4)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_luma_rounds_detail_times_y_plus_base(size):
+    rng = np.random.default_rng(2)
+    half = (size[0] // 2, size[1] // 2)
+    y = rng.uniform(0, 255, size).astype(np.float32)
+    detail = rng.uniform(0, 4, half).astype(np.float32)
+    base = rng.uniform(-300, 300, half).astype(np.float32)
+    out = np.empty(size, np.uint8)
+    compose_luma(y, detail, base, out)
+    expected = np.clip(np.rint(y * upsampled(detail) + upsampled(base)), 0, 255)
+    assert np.abs(out - expected).max() <= 1  # ties may round either way
+    assert np.mean(out == expected) > 0.999
+
+
+def reference_gains_at_chroma(y_half, u, v, filtered, maps):
+    """The same in whole-image numpy passes."""
+    size = (u.shape[1], u.shape[0])
+    gains = cv2.merge([cv2.resize(m, size, interpolation=cv2.INTER_LINEAR) for m in maps[:3]])
+    weight = cv2.resize(maps[3], size, interpolation=cv2.INTER_LINEAR)
+    u = u + weight * (filtered[0] - u)
+    v = v + weight * (filtered[1] - v)
+    yuv = np.dstack([y_half - 16, u - 128, v - 128])
+    rgb = np.clip((yuv @ YUV_TO_RGB.T) * gains, 0, 255)
+    out = rgb @ RGB_TO_YUV.T
+    detail = (gains @ LUMA) * (1 - weight)
+    u_out, v_out = (np.clip(np.rint(out[..., c] + 128), 0, 255) for c in (1, 2))
+    return u_out, v_out, detail, out[..., 0] + 16 - detail * y_half
+
+
+@pytest.mark.parametrize("map_rows", [1, 5, 18])
+def test_gains_at_chroma_is_the_rgb_path_at_chroma_resolution(map_rows):
+    rng = np.random.default_rng(3)
+    size = (18, 32)
+    y_half = rng.uniform(16, 235, size).astype(np.float32)
+    u, v = (rng.uniform(16, 240, size).astype(np.float32) for _ in range(2))
+    filtered = tuple(cv2.GaussianBlur(p, (5, 5), 0) for p in (u, v))
+    maps = np.stack([rng.uniform(0.5, 4, (map_rows, 32)) for _ in range(3)]
+                    + [rng.uniform(0, 1, (map_rows, 32))]).astype(np.float32)
+    out_u, out_v = np.empty(size, np.uint8), np.empty(size, np.uint8)
+    detail, base = gains_at_chroma(y_half, u, v, filtered, maps, YUV_TO_RGB, RGB_TO_YUV, LUMA,
+                                   out_u, out_v)
+    want_u, want_v, want_detail, want_base = reference_gains_at_chroma(y_half, u, v, filtered,
+                                                                       maps)
+    np.testing.assert_allclose(detail, want_detail, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(base, want_base, atol=2e-3)
+    assert np.abs(out_u - want_u).max() <= 1 and np.abs(out_v - want_v).max() <= 1
+    assert np.mean(out_u == want_u) > 0.99
+
+
+def test_maps_of_the_wrong_size_are_refused():
+    """The loops do not check bounds: the wrappers must."""
+    y = np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        update_luma(y, np.zeros((8, 8), np.float32), np.zeros((3, 4), np.float32), 1.0)
+    with pytest.raises(ValueError, match="does not fit"):
+        compose_luma(y, np.zeros((4, 4), np.float32), np.zeros((4, 5), np.float32), y)
+    with pytest.raises(ValueError, match="differ"):
+        update_chroma(y, np.zeros((8, 8), np.float32), np.zeros((8, 7), np.float32), 1.0)
+
+
+def test_an_install_with_nowhere_to_cache_still_runs():
+    """A read-only install and no writable cache folder: numba compiles each run instead
+    of failing at import (simulated by leaving numba no cache locator it can use)."""
+    code = ("import numpy as np; from rtretinex.kernels import update_chroma; "
+            "s = np.zeros((2, 2), np.float32); "
+            "update_chroma(np.full((2, 2), 10, np.uint8), s, np.ones((2, 2), np.float32), 1.0); "
+            "print(s.sum())")
+    env = dict(os.environ, NUMBA_CACHE_LOCATOR_CLASSES="IPythonCacheLocator")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "40.0"
