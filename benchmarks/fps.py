@@ -15,7 +15,10 @@ counted by models.count_macs: 283,008 per pixel with the Enhance-Net at full res
 with its 32×32 view, the Decom-Net's 207,360 per pixel plus 77 M for the view).
 
   python benchmarks/fps.py [--backends openvino,torch-cpu] [--sizes 1280x720]
-                           [--modes quality,fast] [--json PATH] [--plot PATH.png]
+                           [--modes quality,fast] [--clips VIDEO ...] [--json PATH]
+                           [--plot PATH.png]
+
+``--clips`` measures on your own videos (each at its own size) instead of generated ones.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -45,13 +49,13 @@ from rtretinex.enhancer import (
     Enhancer,
     EnhanceSettings,
 )
-from rtretinex.errors import UsageError, report
+from rtretinex.errors import InputError, UsageError, report
 from rtretinex.frames import VideoFrame
 from rtretinex.io import VideoSource
 from rtretinex.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
 from rtretinex.pipeline import run_pipeline
-from rtretinex.pixels import YUV420P, from_rgb
-from rtretinex.samples import dark_clip_frames, write_dark_clip
+from rtretinex.pixels import as_rgb
+from rtretinex.samples import write_dark_clip
 from rtretinex.sinks import FileSink
 
 CPU_SIZES = "640x360,1280x720,1920x1080"
@@ -140,7 +144,30 @@ def pipeline_fps(clip: Path, enhancer, preset: str, frames: int) -> tuple[float,
         return result.frames / (time.perf_counter() - start), cpu_ms
 
 
-def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, console):
+@dataclass
+class Clip:
+    """A video the pipeline runs on, its first frame and its passthrough figures."""
+
+    path: Path
+    width: int
+    height: int
+    frame: VideoFrame  # as decoded: what "enhance" is timed on
+    passthrough_fps: float = 0.0
+    passthrough_cpu_ms: float = 0.0
+
+
+def open_clip(path: Path, preset: str, frames: int) -> Clip:
+    """A clip with its first frame decoded and its passthrough measured."""
+    with VideoSource(str(path)) as source:
+        first = next((item for item in source if isinstance(item, VideoFrame)), None)
+        if first is None:
+            raise InputError(f"{path} has no video frames")
+        clip = Clip(path, source.width, source.height, first)
+    clip.passthrough_fps, clip.passthrough_cpu_ms = passthrough_fps(path, preset, frames)
+    return clip
+
+
+def bench_backend(name: str, precision: str | None, clips: list[Clip], modes, args, console):
     """Rows for one backend; an unavailable or failing backend becomes one row with why."""
     spec = get_spec(name)
     reason = spec.unavailable_reason()
@@ -154,10 +181,9 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
     peak = peak_gflops(name, backend.precision)
     net = create_retinexnet(args.weights)
     rows = []
-    for (width, height) in sizes:
-        image = next(dark_clip_frames(1, width, height))
-        # timed as the video path sees a decoded frame: yuv420p (fast mode stays in YUV)
-        frame = VideoFrame(from_rgb(image), 0, pixel_format=YUV420P)
+    for clip in clips:
+        width, height, frame = clip.width, clip.height, clip.frame
+        image = as_rgb(frame.image, frame.pixel_format)
         for mode in modes:
             enhancer = Enhancer(backend, EnhanceSettings(
                 mode=mode, smooth=args.smooth, denoise=args.denoise,
@@ -175,7 +201,7 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
             gflops = 2 * macs / (model["ms_median"] * 1e-3) / 1e9
             row = {
                 "backend": name, "precision": backend.precision, "device": backend.device_name,
-                "size": f"{width}x{height}", "mode": mode, "scale": scale,
+                "clip": clip.path.name, "size": f"{width}x{height}", "mode": mode, "scale": scale,
                 "model": model, "model_fps": 1e3 / model["ms_median"],
                 "enhance": enhance, "enhance_fps": 1e3 / enhance["ms_median"],
                 "gflops": gflops, "peak_gflops": peak, "peak_ratio": gflops / peak,
@@ -184,9 +210,9 @@ def bench_backend(name: str, precision: str | None, sizes, modes, args, clips, c
             if expected_s <= args.pipeline_budget:
                 enhancer.reset()
                 row["pipeline_fps"], row["pipeline_cpu_ms"] = pipeline_fps(
-                    clips[(width, height)], enhancer, args.preset, args.pipeline_frames)
-                row["passthrough_fps"], row["passthrough_cpu_ms"] = clips["passthrough",
-                                                                          (width, height)]
+                    clip.path, enhancer, args.preset, args.pipeline_frames)
+                row["passthrough_fps"] = clip.passthrough_fps
+                row["passthrough_cpu_ms"] = clip.passthrough_cpu_ms
                 row["enhance_cpu_ms"] = row["pipeline_cpu_ms"] - row["passthrough_cpu_ms"]
                 row["pipeline_ratio"] = row["pipeline_fps"] / row["passthrough_fps"]
             else:
@@ -235,8 +261,10 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
             continue
         w, h = (int(v) for v in r["size"].split("x"))
         pipe = r.get("pipeline_fps")
+        generated = r["clip"] == f"{r['size']}.mp4"
         table.add_row(
-            f"{r['backend']} {r['precision']}", r["size"], r["mode"],
+            f"{r['backend']} {r['precision']}",
+            r["size"] if generated else f"{r['size']} {escape(r['clip'])}", r["mode"],
             f"{w // r['scale']}x{h // r['scale']}",
             f"{r['model']['ms_median']:.1f} ({r['model']['ms_p95']:.1f})",
             f"{r['enhance']['ms_median']:.1f} ({r['enhance']['ms_p95']:.1f})",
@@ -297,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
     p.add_argument("--denoise", type=float, default=None, help="default: per mode")
     p.add_argument("--temporal-denoise", type=float, default=DEFAULT_TEMPORAL_DENOISE)
+    p.add_argument("--clips", type=Path, nargs="+", default=None,
+                   help="videos to measure on (each at its own size) instead of generated "
+                        "dark clips; --sizes is then ignored")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
@@ -317,15 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        clips: dict = {}
-        for width, height in sizes:
-            clip = write_dark_clip(Path(tmp) / f"{width}x{height}.mp4", args.pipeline_frames,
-                                   width, height, audio=False)
-            clips[(width, height)] = clip
-            clips["passthrough", (width, height)] = passthrough_fps(clip, args.preset,
-                                                                   args.pipeline_frames)
+        paths = args.clips or [
+            write_dark_clip(Path(tmp) / f"{width}x{height}.mp4", args.pipeline_frames, width,
+                            height, audio=False) for width, height in sizes]
+        try:
+            clips = [open_clip(path, args.preset, args.pipeline_frames) for path in paths]
+        except InputError as exc:
+            return report(exc)
         for name in names:
-            rows += bench_backend(name, args.precision, sizes, modes, args, clips, console)
+            rows += bench_backend(name, args.precision, clips, modes, args, console)
     render(rows, info, console)
     result = {"machine": info, "command": "python benchmarks/fps.py " + " ".join(
         sys.argv[1:] if argv is None else argv), "rows": rows}

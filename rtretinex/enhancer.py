@@ -6,7 +6,8 @@ gain map G = (R ∘ Î) / max(S, ε) (what the nets did to each low-res pixel: b
 colour correction), upsamples G bilinearly and returns denoise(S) ∘ G at full resolution
 (DESIGN.md section 2): the full-resolution work is a few cheap per-pixel passes. Video
 decoded as yuv420p stays in YUV in fast mode (``pixels.apply_yuv_gains``): no RGB
-conversion either side, and half the pixels to filter.
+conversion either side, half the pixels to filter, and each full-resolution plane read and
+written once by a fused loop (``kernels``).
 
 Three guards make the output safe to leave on, in both modes and in one place each:
 - **Colour**: the nets' colour change is trusted only where the input is too dark for its

@@ -24,7 +24,6 @@ __all__ = [
     "apply_yuv_gains",
     "as_rgb",
     "camera_frame",
-    "chroma",
     "downscale",
     "frame_size",
     "from_rgb",
@@ -66,12 +65,6 @@ def planes(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     chroma = (height // 2, width // 2)
     return (flat[:area].reshape(height, width), flat[area:area + quarter].reshape(chroma),
             flat[area + quarter:].reshape(chroma))
-
-
-def chroma(buffer: np.ndarray) -> np.ndarray:
-    """A view (H, W/2) of a yuv420p buffer's U plane stacked over its V plane."""
-    height, width = frame_size(buffer, YUV420P)
-    return buffer.reshape(-1)[height * width:].reshape(height, width // 2)
 
 
 def camera_frame(image: np.ndarray, bgr: bool = False) -> tuple[np.ndarray, str]:

@@ -32,3 +32,24 @@ def test_fps_benchmark_rejects_unknown_backend():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fps.py"), "--backends",
                              "quantum"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: unknown backend")
+
+
+def test_fps_benchmark_measures_a_users_clips(tmp_path):
+    from rtretinex.samples import write_dark_clip
+
+    clip = write_dark_clip(tmp_path / "my clip.mp4", frames=8, width=112, height=80)
+    out = tmp_path / "fps.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fps.py"), "--clips", str(clip),
+         "--backends", "openvino", "--modes", "fast", "--runs", "3", "--warmup", "1",
+         "--budget", "0.5", "--pipeline-frames", "6", "--json", str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["clip"], row["size"]) == ("my clip.mp4", "112x80")
+    assert row["pipeline_fps"] > 0 and row["passthrough_fps"] > 0
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fps.py"), "--clips", str(tmp_path / "no.mp4"),
+         "--backends", "openvino"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: cannot open video")
+    assert "Traceback" not in missing.stderr
