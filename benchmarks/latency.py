@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 enhancer = Enhancer(backend, EnhanceSettings(mode=args.mode))
                 console.log(f"{size} {name}")
                 with make() as source:
+                    enhancer.warm_up(source.width, source.height)  # as run_stream.py does
                     rows.append({"size": size, "source": name, **measure(source, enhancer)})
     table = Table(title=f"live latency, {backend.name} {backend.precision}, {args.mode} mode, "
                         f"{args.fps:g} fps sources")

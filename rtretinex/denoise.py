@@ -162,10 +162,11 @@ class TemporalDenoiser:
         self.mean = 0.0
 
     def __call__(self, frame: np.ndarray, cut: bool = False, half: np.ndarray | None = None,
-                 pixel_format: str = RGB24) -> np.ndarray:
+                 pixel_format: str = RGB24, noise: float | None = None) -> np.ndarray:
         """The filtered frame (float32, 0-255, same layout) of a uint8 ``frame`` (RGB or a
         yuv420p buffer); the frame itself when disabled. ``half``: the frame's
-        ``half_luma`` if already computed (for yuv420p it has the chroma planes' size)."""
+        ``half_luma`` if already computed (for yuv420p it has the chroma planes' size),
+        ``noise`` its ``noise_sigma``."""
         if not self.enabled:
             return frame
         height, width = frame_size(frame, pixel_format)
@@ -182,7 +183,8 @@ class TemporalDenoiser:
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
         # signed differences would cancel), in units of the noise of one small pixel
         motion = cv2.blur(cv2.absdiff(luma, previous_luma), (3, 3))
-        sigma = noise_sigma(luma) * 1.05  # measured where the motion test looks
+        # measured where the motion test looks
+        sigma = (noise_sigma(luma) if noise is None else noise) * 1.05
         # k = k_still where motion <= STILL_SIGMAS·σ, 1 from MOVING_SIGMAS·σ, linear between
         # (one scale-and-shift, then a clip)
         span = (MOVING_SIGMAS - STILL_SIGMAS) / (1.0 - self.k_still)

@@ -41,6 +41,7 @@ from .denoise import (
     denoise_reflectance,
     denoise_weight,
     gaussian,
+    noise_sigma,
 )
 from .errors import UsageError
 from .frames import VideoFrame
@@ -236,6 +237,19 @@ class Enhancer:
         self.exposure = AutoExposure(self.settings.smooth)
         self.temporal_denoiser = TemporalDenoiser(self.settings.temporal_denoise)
 
+    def warm_up(self, width: int, height: int) -> None:
+        """Run the video path on two dim grey frames of this size, then forget them, so the
+        compiled loops load (~0.3 s) and the nets settle on the size before a live source's
+        first frames wait for them."""
+        if width < 2 or height < 2:
+            return
+        grey = np.full((height, width, 3), 30, np.uint8)
+        even = width % 2 == 0 and height % 2 == 0
+        image, fmt = (from_rgb(grey), YUV420P) if even else (grey, RGB24)
+        for index in range(2):
+            self.enhance(VideoFrame(image, index, pixel_format=fmt))
+        self.reset()
+
     @property
     def scene_cuts(self) -> int:
         return self.cuts.cuts
@@ -257,8 +271,9 @@ class Enhancer:
         if fmt == YUV420P and self.scale_for(*frame_size(frame.image, fmt)) == 1:
             return from_rgb(self.enhance(frame.with_image(to_rgb(frame.image), RGB24)))
         half = half_luma(frame.image, fmt)
-        cut = self.cuts(half)
-        clean = self.temporal_denoiser(frame.image, cut, half, fmt)
+        noise = noise_sigma(half)
+        cut = self.cuts(half, noise)
+        clean = self.temporal_denoiser(frame.image, cut, half, fmt, noise)
         return self._enhance(clean, _Moment(frame.time, cut), frame.image, half, fmt)
 
     @property

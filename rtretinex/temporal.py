@@ -19,11 +19,18 @@ import math
 import cv2
 import numpy as np
 
+from .denoise import noise_sigma
+
 __all__ = ["AutoExposure", "SceneCutDetector"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
 CUT_CORRELATION = 0.5
+# A thumbnail whose cells vary less than this many times the noise expected in a cell (the
+# luma's noise over √(pixels per cell)) is flat: a black frame, a covered lens, a blank
+# wall. Its correlation is noise, so no cut is called next to a flat frame (a picture
+# appearing from black is followed by the motion test and the light-jump rule instead).
+FLAT_NOISE = 3.0
 DEAD_BAND_STOPS = 0.1
 JUMP_STOPS = 1.0
 LIGHT_JUMP_STOPS = 0.75
@@ -38,22 +45,29 @@ class SceneCutDetector:
     (called with each frame's luma, at any resolution: the enhancer passes ``half_luma``).
 
     Thumbnails average sensor noise away, and the correlation ignores global brightness,
-    so flicker and a light switched on are not cuts; a new shot is."""
+    so flicker and a light switched on are not cuts; a new shot is. Flat frames (see
+    FLAT_NOISE) are never on either side of a cut."""
 
     def __init__(self, threshold: float = CUT_CORRELATION, size: tuple[int, int] = (32, 18)):
         self.threshold, self.size = threshold, size
         self.previous: np.ndarray | None = None
         self.cuts = 0
 
-    def thumbnail(self, luma: np.ndarray) -> np.ndarray:
+    def thumbnail(self, luma: np.ndarray, noise: float) -> np.ndarray | None:
+        """The luma's thumbnail with zero mean and unit norm; None when it is flat."""
         cells = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA).astype(np.float32)
         cells = cells.ravel() - cells.mean()
-        return cells / max(float(np.linalg.norm(cells)), 1e-6)
+        cell_noise = noise / math.sqrt(luma.size / cells.size)
+        norm = float(np.linalg.norm(cells))
+        flat = norm <= FLAT_NOISE * cell_noise * math.sqrt(cells.size)
+        return None if flat else cells / norm
 
-    def __call__(self, luma: np.ndarray) -> bool:
-        thumb = self.thumbnail(luma)
+    def __call__(self, luma: np.ndarray, noise: float | None = None) -> bool:
+        """Whether ``luma`` starts a new shot; ``noise``: its ``noise_sigma`` if measured."""
+        thumb = self.thumbnail(luma, noise_sigma(luma) if noise is None else noise)
         previous, self.previous = self.previous, thumb
-        cut = previous is not None and float(thumb @ previous) < self.threshold
+        cut = (previous is not None and thumb is not None
+               and float(thumb @ previous) < self.threshold)
         self.cuts += int(cut)
         return cut
 

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -88,3 +91,32 @@ def test_exposure_compensation_brightens_and_never_darkens_below_the_input(backe
     # the floor: the gain never goes below 1 (fast mode's spatial denoise still smooths
     # single noisy pixels a little)
     assert (darkest >= dark.astype(int) - 1).mean() > (0.999 if mode == "quality" else 0.9)
+
+
+@pytest.mark.parametrize("size", [(96, 128), (45, 61)])
+def test_warm_up_leaves_no_trace_in_the_stream(backend, size):
+    """A warmed-up enhancer enhances a video exactly as a fresh one (the blank frames it
+    ran are forgotten: exposure, temporal denoise, scene cuts)."""
+    height, width = size
+    frames = [simulate_low_light(small_photo(height=height, width=width), seed=i)
+              for i in range(3)]
+    settings = EnhanceSettings(mode="fast", scale=4).for_stream(video=True)
+    fresh, warmed = Enhancer(backend, settings), Enhancer(backend, settings)
+    warmed.warm_up(width, height)
+    for i, frame in enumerate(frames):
+        assert np.array_equal(fresh.frame(frame, i / 30), warmed.frame(frame, i / 30))
+    assert warmed.scene_cuts == fresh.scene_cuts
+
+
+def test_warm_up_loads_the_compiled_loops():
+    """In a new process: after warm_up the YUV path's loops are compiled or loaded."""
+    code = ("from rtretinex.backends import create_backend; from rtretinex import kernels; "
+            "from rtretinex.enhancer import Enhancer, EnhanceSettings; "
+            "e = Enhancer(create_backend('openvino'), EnhanceSettings(mode='fast')"
+            ".for_stream(video=True)); e.warm_up(320, 180); "
+            "print(*(len(k.signatures) for k in (kernels._update_luma, kernels._update_chroma, "
+            "kernels._gains_at_chroma, kernels._compose_luma)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert all(int(n) >= 1 for n in done.stdout.split()), done.stdout

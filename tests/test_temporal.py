@@ -95,6 +95,20 @@ def test_cut_detector_ignores_noise_and_flicker_but_sees_cuts():
     assert detector.cuts == 1
 
 
+def test_flat_frames_are_never_cuts():
+    """A black screen, a covered lens or a blank wall: their thumbnails hold only noise,
+    which does not correlate from frame to frame; calling cuts there would restart the
+    temporal denoiser and the exposure on every frame."""
+    rng = np.random.default_rng(0)
+    detector = SceneCutDetector()
+    for level in (0, 3, 3, 120, 120):  # black, dim noise, a bright blank wall
+        noisy = np.clip(level + rng.normal(0, 2, (90, 160)), 0, 255).astype(np.uint8)
+        assert not detector(noisy)
+    assert not detector(half_luma(small_photo("coffee", height=90, width=160)))  # from blank
+    assert detector(half_luma(small_photo("chelsea", height=90, width=160)))  # a real cut
+    assert detector.cuts == 1
+
+
 def test_auto_exposure_rejects_a_negative_time_constant():
     with pytest.raises(ValueError, match=">= 0 seconds"):
         AutoExposure(-1.0)
