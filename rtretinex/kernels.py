@@ -49,26 +49,27 @@ def _upsampled_row(low, row, edge_buffer, out):
 
 
 @_compiled
+def _filter_row(new, old, k, light, pivot):
+    """One row of the temporal filter, in place: old ← previous + k·(new − previous), with
+    previous = old under ``light`` times the light (scaled around ``pivot``)."""
+    for x in range(new.shape[0]):
+        previous = (old[x] - pivot) * light + pivot
+        old[x] = previous + k[x] * (new[x] - previous)
+
+
+@_compiled
 def _update_luma(y, state, k_half, light):
-    height, width = y.shape
     edge_buffer = np.empty(k_half.shape[1] + 2, np.float32)
-    k = np.empty(width, np.float32)
-    for row in range(height):
+    k = np.empty(y.shape[1], np.float32)
+    for row in range(y.shape[0]):
         _upsampled_row(k_half, row, edge_buffer, k)
-        new, old = y[row], state[row]
-        for x in range(width):
-            previous = (old[x] - _BLACK) * light + _BLACK
-            old[x] = previous + k[x] * (new[x] - previous)
+        _filter_row(y[row], state[row], k, light, _BLACK)
 
 
 @_compiled
 def _update_chroma(plane, state, k, light):
-    height, width = plane.shape
-    for row in range(height):
-        new, old, weight = plane[row], state[row], k[row]
-        for x in range(width):
-            previous = (old[x] - _GREY) * light + _GREY
-            old[x] = previous + weight[x] * (new[x] - previous)
+    for row in range(plane.shape[0]):
+        _filter_row(plane[row], state[row], k[row], light, _GREY)
 
 
 @_compiled
