@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,13 @@ from skimage import data as skdata
 
 from rtretinex.data import simulate_low_light
 from rtretinex.images import write_image
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child a test stops with Ctrl-C (SIGINT): a test run launched in
+    the background (``make test &``) has SIGINT ignored, which its children would inherit
+    (as a shell's background jobs do) and Python would then keep."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def small_photo(name: str = "astronaut", height: int = 48, width: int = 64) -> np.ndarray:

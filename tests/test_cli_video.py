@@ -16,7 +16,7 @@ import pytest
 
 from rtretinex.samples import write_dark_clip
 
-from .conftest import write_flat_clip
+from .conftest import interruptible, write_flat_clip
 from .test_cli import ROOT, assert_one_line_error, run
 
 
@@ -219,7 +219,7 @@ def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(long_clip), "-o",
                              str(out), "--mode", "quality", "--backend", "torch-cpu"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 60
     while time.time() < deadline and not any(p.name.startswith(".out") for p in tmp_path.iterdir()):
         time.sleep(0.2)

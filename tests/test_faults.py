@@ -17,6 +17,7 @@ import pytest
 
 from rtretinex.samples import write_dark_clip
 
+from .conftest import interruptible
 from .test_cli import ROOT, assert_one_line_error, run
 from .test_cli_video import video_info
 
@@ -27,7 +28,8 @@ def no_temp_files(folder):
 
 def start(*args):
     return subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), *args],
-                            stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, stdin=subprocess.PIPE, text=True,
+                            preexec_fn=interruptible)
 
 
 def wait_for_temp_file(folder, proc, timeout=60):
