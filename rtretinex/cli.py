@@ -25,6 +25,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -236,6 +237,44 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+class _BatchProgress:
+    """The progress view of a parallel batch: the files bar (with the frames per second of
+    all workers together) and a bar per file being worked on."""
+
+    def __init__(self, progress: Progress, files: TaskID, jobs: list[tuple[Path, Path]]):
+        self.progress, self.files, self.jobs = progress, files, jobs
+        self.position = {str(source): k for k, (source, _) in enumerate(jobs)}
+        self.bars: dict[int, tuple[TaskID, float]] = {}  # job → (its bar, when it started)
+        self.frames: dict[int, int] = {}  # job → frames done
+        self.finished: set[int] = set()
+        self.start = time.perf_counter()
+
+    def _update_fps(self) -> None:
+        fps = sum(self.frames.values()) / max(1e-6, time.perf_counter() - self.start)
+        self.progress.update(self.files, fps=fps)
+
+    def on_progress(self, job: int, frames: int, total: int | None) -> None:
+        if job in self.finished:  # a message sent just before the file's report
+            return
+        if job not in self.bars:
+            bar = self.progress.add_task(escape(self.jobs[job][0].name), total=total, fps=0.0)
+            self.bars[job] = (bar, time.perf_counter())
+        bar, started = self.bars[job]
+        fps = frames / max(1e-6, time.perf_counter() - started)
+        self.progress.update(bar, completed=frames, fps=fps)
+        self.frames[job] = frames
+        self._update_fps()
+
+    def on_report(self, report: FileReport) -> None:
+        job = self.position[report.source]
+        self.finished.add(job)
+        if job in self.bars:
+            self.progress.remove_task(self.bars.pop(job)[0])
+        self.frames[job] = report.frames
+        self.progress.advance(self.files)
+        self._update_fps()
+
+
 def run_video_batch(args: argparse.Namespace, console: Console) -> int:
     """Several videos (files, folders, globs) into an output folder, in this process, in
     local worker processes (--jobs) or on Ray (--ray): one progress view, a summary table,
@@ -254,15 +293,10 @@ def run_video_batch(args: argparse.Namespace, console: Console) -> int:
         if args.ray or workers > 1:
             where = f"Ray at {args.ray}" if args.ray else f"{workers} workers"
             progress.update(files, description=f"files ({where})")
-            start, frames_done = time.perf_counter(), [0]
-
-            def on_report(done: FileReport) -> None:
-                frames_done[0] += done.frames
-                fps = frames_done[0] / max(1e-6, time.perf_counter() - start)
-                progress.update(files, advance=1, fps=fps)
-
-            reports = (run_on_ray(jobs, args.ray, on_report, **options) if args.ray
-                       else run_local(jobs, workers, on_report, **options))
+            view = _BatchProgress(progress, files, jobs)
+            reports = (run_on_ray(jobs, args.ray, view.on_report, view.on_progress, **options)
+                       if args.ray else
+                       run_local(jobs, workers, view.on_report, view.on_progress, **options))
         else:
             frames = progress.add_task("frames", total=None, fps=0.0)
             position = {src: i for i, (src, _) in enumerate(jobs)}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rtretinex.enhancer import EnhanceSettings
 from rtretinex.samples import write_dark_clip
 
 from .test_cli import ROOT, assert_one_line_error, run
@@ -62,6 +63,31 @@ def test_local_workers(clips, tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: 1 of 4 videos failed")
     check_outputs(out, stats)
+
+
+def check_progress(messages: list[tuple], reports: list, long_job: int) -> None:
+    """Each file announced its frame count when it started, and the long one reported
+    frames part way; frames never go back."""
+    assert [r.status for r in reports] == ["done", "done"]
+    for job, frames in enumerate((120, 12)):
+        mine = [m for m in messages if m[0] == job]
+        assert mine[0][1:] == (0, frames), mine
+        done = [m[1] for m in mine]
+        assert done == sorted(done)
+    assert any(0 < m[1] < 120 for m in messages if m[0] == long_job), messages
+
+
+def test_local_workers_report_frames_as_they_go(clips, tmp_path):
+    from rtretinex.jobs import BackendChoice
+    from rtretinex.workers import run_local
+
+    messages, reported = [], []
+    jobs = [(clips / "c.mp4", tmp_path / "c.mp4"), (clips / "a.mp4", tmp_path / "a.mp4")]
+    reports = run_local(jobs, 2, reported.append, lambda *m: messages.append(m),
+                        backend=BackendChoice(name="torch-cpu"),
+                        settings=EnhanceSettings(mode="quality"))
+    assert reported and len(reported) == 2
+    check_progress(messages, reports, long_job=0)
 
 
 def test_sigterm_stops_local_workers_and_keeps_finished_files(clips, tmp_path):
@@ -159,6 +185,23 @@ def test_ray_cluster_with_a_corrupt_clip_and_a_killed_worker(clips, ray_cluster,
     assert proc.returncode == 1, stderr
     assert "1 of 4 videos failed (first: d.mp4" in stderr
     check_outputs(out, stats)
+
+
+def test_ray_tasks_report_frames_as_they_go(clips, ray_cluster, tmp_path):
+    import ray
+
+    from rtretinex.jobs import BackendChoice
+    from rtretinex.workers import run_on_ray
+
+    messages = []
+    jobs = [(clips / "c.mp4", tmp_path / "c.mp4"), (clips / "a.mp4", tmp_path / "a.mp4")]
+    try:
+        reports = run_on_ray(jobs, ray_cluster, lambda r: None, lambda *m: messages.append(m),
+                             backend=BackendChoice(name="torch-cpu"),
+                             settings=EnhanceSettings(mode="quality"))
+    finally:
+        ray.shutdown()
+    check_progress(messages, reports, long_job=0)
 
 
 def test_ray_without_a_cluster_is_one_line(clips, tmp_path):
