@@ -153,12 +153,13 @@ def enhanced_frames(source: str, enhancer: Enhancer | None = None, *,
 
 def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: Source
                     ) -> Enhancer:
-    """The enhancer for a video, warmed up on its frame size: fast mode on a CPU and for
-    live sources unless asked."""
+    """The enhancer for a video: fast mode on a CPU and for live sources unless asked. For
+    a live source it is warmed up on the frame size (a file waits for it anyway)."""
     on_gpu = backend.name in ("tensorrt", "cuda")
     enhancer = Enhancer(backend.create(),
                         settings.for_stream(video=True, live=source.live, on_gpu=on_gpu))
-    enhancer.warm_up(source.width, source.height)
+    if source.live:
+        enhancer.warm_up(source.width, source.height)
     return enhancer
 
 
