@@ -3,19 +3,30 @@
 well-exposed input that must come out unharmed. Every clip goes through ``run_stream.py``
 itself (decode → enhance → encode), so the figures are the product's.
 
-1. **Synthetic dark clips** (``--clean`` clips): each frame darkened by the low-light
-   simulator (exposure 0.08, shot + read noise, fresh noise every frame), written as
-   H.264 (crf 10), enhanced, and compared with the clean frames: PSNR, SSIM (every 5th
-   frame) and temporal error = mean |Δout − Δclean| between consecutive frames (0-255).
+1. **Synthetic dark clips** (``--clean`` clips), two kinds (``--degrade``):
+   - ``sensor``: each frame darkened by the low-light simulator (exposure 0.08, shot + read
+     noise, fresh noise every frame), written as H.264 (crf 10);
+   - ``camera``: as a camera writes night video (``simulate_camera_night``): exposure 0.02
+     with shot + read noise, the camera's noise reduction (Gaussian σ 1.2), a black level
+     whose chroma is +1.5 codes off neutral, then libx264 CRF 28 preset medium (each step
+     an option: ``--camera-*``).
+   Against the clean frames: PSNR, and with each output frame's mean matched to the clean
+   one (the brightness target does not count) PSNR, SSIM (every 5th frame) and shadow
+   colour error (mean |ΔCr|+|ΔCb| where the clean frame is darker than luma 110);
+   temporal error = mean |Δout − Δclean| between consecutive frames (0-255).
 2. **Real dark clips** (``--dark``): output mean luma, relative MABD (mean |Y_t − Y_{t−1}|
-   over mean Y), global flicker (mean |Δ mean Y| / 255) and chromaticity shift (L1
-   distance of the mean r, g, b proportions, input vs output).
+   over mean Y), global flicker (mean |Δ mean Y| / 255), chromaticity shift (L1 distance of
+   the mean r, g, b proportions, input vs output), shadow chroma distance from neutral
+   (mean |Cr−128|+|Cb−128| at luma 20-110) and the share of 8×8 blocks there that are flat
+   inside but step by ≥ 3 codes at an edge (amplified codec blocks).
 3. **No harm** (the clean clips themselves as input, and ``--images``): PSNR(out, in) and how
    many come out darker (mean luma below 0.99× the input's).
 
-``--run-stream`` points at another checkout's run_stream.py to measure an older version
-on the same clips; ``--sheet`` saves a PNG of input | each version for a dark and a
-well-lit frame.
+Every dark-clip table has an anchor row beside the versions measured: ``gain``, the input
+times one global gain per frame (to the last version's mean brightness). ``--run-stream``
+points at another checkout's run_stream.py to measure an older version on the same clips;
+``--sheet`` saves a PNG of input × gain | each version for a camera-like dark frame, a real
+dark frame and a well-lit one (input | each version).
 
   python benchmarks/video_quality.py --clean ../shared/data/video/clean_*.mp4 \\
       --dark ../shared/data/video/dark_*.mp4 --images DIR --json out.json --sheet out.png
@@ -38,13 +49,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from rtretinex.data import simulate_low_light
+from rtretinex.data import simulate_camera_night, simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
-from rtretinex.metrics import chromaticity_shift, psnr, ssim
+from rtretinex.metrics import (
+    chromaticity_shift,
+    flat_stepped_blocks,
+    mean_matched,
+    neutral_chroma_distance,
+    psnr,
+    shadow_colour_error,
+    ssim,
+)
 from rtretinex.pixels import LUMA
 
 ROOT = Path(__file__).resolve().parents[1]
 SSIM_EVERY = 5
+DEGRADATIONS = ("sensor", "camera")
+GAIN = "gain"  # the anchor row: input × one global gain per frame
 
 
 def read_frames(path: Path, limit: int) -> tuple[list[np.ndarray], float]:
@@ -61,16 +82,21 @@ def read_frames(path: Path, limit: int) -> tuple[list[np.ndarray], float]:
     return frames, fps
 
 
-def write_clip(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    """H.264 at crf 10 (a good camera's quality), even size."""
-    height, width = (s - s % 2 for s in frames[0].shape[:2])
+def write_clip(path: Path, frames: list[np.ndarray], fps: float, crf: int = 10,
+               preset: str = "veryfast", pixel_format: str = "rgb24") -> None:
+    """H.264 (crf 10: a good camera's quality) of RGB frames or yuv420p buffers."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "10", "preset": "veryfast"}
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": preset}
         for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(image[:height, :width]), format="rgb24")))
+            if pixel_format == "rgb24":
+                height, width = (s - s % 2 for s in image.shape[:2])
+                image = image[:height, :width]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=pixel_format)
+            if not stream.codec_context.is_open:
+                stream.width, stream.height = frame.width, frame.height
+            container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
 
 
@@ -85,10 +111,29 @@ def luma(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) @ LUMA
 
 
+def times_gain(frames: list[np.ndarray], like: list[np.ndarray]) -> list[np.ndarray]:
+    """The anchor: each frame times one global gain, to the mean luma of ``like``'s frame."""
+    return [cv2.convertScaleAbs(f, alpha=float(luma(o).mean()) / max(float(luma(f).mean()), 1e-3))
+            for f, o in zip(frames, like)]
+
+
 def temporal_error(out: list[np.ndarray], clean: list[np.ndarray]) -> float:
     errors = [np.abs((o1.astype(np.float32) - o0) - (c1.astype(np.float32) - c0)).mean()
               for o0, o1, c0, c1 in zip(out, out[1:], clean, clean[1:])]
     return float(np.mean(errors))
+
+
+def against_clean(out: list[np.ndarray], clean: list[np.ndarray]) -> dict[str, float]:
+    """The synthetic clips' figures (see the module docstring)."""
+    matched = [mean_matched(o, c) for o, c in zip(out, clean)]
+    return {
+        "psnr": float(np.mean([psnr(o, c) for o, c in zip(out, clean)])),
+        "mm_psnr": float(np.mean([psnr(m, c) for m, c in zip(matched, clean)])),
+        "mm_ssim": float(np.mean([ssim(m, c) for m, c in
+                                  zip(matched[::SSIM_EVERY], clean[::SSIM_EVERY])])),
+        "shadow_colour_error": float(np.mean([shadow_colour_error(m, c) for m, c in
+                                              zip(matched[::SSIM_EVERY], clean[::SSIM_EVERY])])),
+        "temporal_error": temporal_error(out, clean)}
 
 
 def stability(frames: list[np.ndarray]) -> dict[str, float]:
@@ -99,8 +144,27 @@ def stability(frames: list[np.ndarray]) -> dict[str, float]:
             "global_flicker": float(np.abs(np.diff(means)).mean() / 255)}
 
 
+def night_figures(out: list[np.ndarray], source: list[np.ndarray]) -> dict[str, float]:
+    """The real clips' figures (no ground truth; see the module docstring)."""
+    return {**stability(out),
+            "chromaticity_shift": float(np.median(
+                [chromaticity_shift(o, i) for o, i in zip(out[::10], source[::10])])),
+            "shadow_chroma": float(np.mean([neutral_chroma_distance(o) for o in out[::10]])),
+            "flat_stepped_blocks": float(np.mean([flat_stepped_blocks(o) for o in out[::10]]))}
+
+
 def darker(out: np.ndarray, source: np.ndarray) -> bool:
     return float(luma(out).mean()) < 0.99 * float(luma(source).mean())
+
+
+def camera_clip(clean: list[np.ndarray], args: argparse.Namespace, path: Path, fps: float
+                ) -> None:
+    """The camera-like dark clip of ``clean`` frames, written to ``path``."""
+    frames = [simulate_camera_night(f, exposure=args.camera_exposure, nr_sigma=args.camera_nr,
+                                    chroma_bias=args.camera_chroma_bias, seed=i)
+              for i, f in enumerate(clean)]
+    write_clip(path, frames, fps, crf=args.camera_crf, preset=args.camera_preset,
+               pixel_format="yuv420p")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,15 +174,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dark", type=Path, nargs="*", default=[], help="real dark clips")
     p.add_argument("--images", type=Path, default=None, help="folder of well-exposed images")
     p.add_argument("--frames", type=int, default=90, help="frames per clip (default 90)")
-    p.add_argument("--exposure", type=float, default=0.08)
+    p.add_argument("--degrade", default="sensor,camera",
+                   help="synthetic dark clips to make: sensor, camera or both (default)")
+    p.add_argument("--exposure", type=float, default=0.08, help="sensor clips' exposure")
+    p.add_argument("--camera-exposure", type=float, default=0.02)
+    p.add_argument("--camera-nr", type=float, default=1.2,
+                   help="camera noise reduction, Gaussian sigma in pixels (0: none)")
+    p.add_argument("--camera-chroma-bias", type=float, default=1.5,
+                   help="black level chroma bias, codes on U and V")
+    p.add_argument("--camera-crf", type=int, default=28)
+    p.add_argument("--camera-preset", default="medium")
     p.add_argument("--run-stream", type=Path, action="append", default=None,
                    help="run_stream.py to measure (repeat to compare versions; default this "
                         "checkout's)")
     p.add_argument("--args", default="--preset veryfast",
                    help="extra run_stream.py arguments for every run")
+    p.add_argument("--no-lit", action="store_true", help="skip the clean clips as input")
     p.add_argument("--json", type=Path)
-    p.add_argument("--sheet", type=Path, help="PNG: input | each version, dark and lit frame")
+    p.add_argument("--sheet", type=Path,
+                   help="PNG: input × gain | each version, camera-like, real dark, lit frame")
     args = p.parse_args(argv)
+    degradations = args.degrade.split(",")
+    if not set(degradations) <= set(DEGRADATIONS):
+        p.error(f"--degrade takes {', '.join(DEGRADATIONS)}, got {args.degrade}")
     versions = args.run_stream or [ROOT / "run_stream.py"]
     extra = args.args.split()
     console = Console()
@@ -126,30 +204,43 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv[1:] if argv is None else argv), "versions": [str(v) for v in versions],
         "synthetic": [], "real_dark": [], "no_harm_clips": [], "no_harm_images": []}
     sheet_rows: dict[str, list[np.ndarray]] = {}
+
+    def measured(source: Path, limit: int) -> list[list[np.ndarray]]:
+        """Each version's output frames for ``source``."""
+        outputs = []
+        for run_stream in versions:
+            enhance(run_stream, source, tmp / "out.mp4", extra)
+            outputs.append(read_frames(tmp / "out.mp4", limit)[0])
+        return outputs
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for clip in args.clean:
             clean, fps = read_frames(clip, args.frames)
             clean = [f[: f.shape[0] - f.shape[0] % 2, : f.shape[1] - f.shape[1] % 2]
                      for f in clean]
-            dark = [simulate_low_light(f, exposure=args.exposure, seed=i)
-                    for i, f in enumerate(clean)]
-            write_clip(tmp / "dark.mp4", dark, fps)
+            size = f"{clean[0].shape[1]}x{clean[0].shape[0]}"
+            for kind in degradations:
+                if kind == "sensor":
+                    write_clip(tmp / "dark.mp4", [simulate_low_light(
+                        f, exposure=args.exposure, seed=i) for i, f in enumerate(clean)], fps)
+                else:
+                    camera_clip(clean, args, tmp / "dark.mp4", fps)
+                dark, _ = read_frames(tmp / "dark.mp4", args.frames)
+                outputs = measured(tmp / "dark.mp4", args.frames)
+                anchor = times_gain(dark, outputs[-1])
+                for v, out in [(GAIN, anchor), *enumerate(outputs)]:
+                    result["synthetic"].append({"clip": clip.name, "degrade": kind,
+                                                "version": v, "size": size,
+                                                **against_clean(out, clean)})
+                if kind == "camera" and clip == args.clean[0]:
+                    middle = len(dark) // 2
+                    sheet_rows["camera"] = [anchor[middle], *(o[middle] for o in outputs)]
+            if args.no_lit:
+                continue
             write_clip(tmp / "lit.mp4", clean, fps)
-            for v, run_stream in enumerate(versions):
-                enhance(run_stream, tmp / "dark.mp4", tmp / "out.mp4", extra)
-                out, _ = read_frames(tmp / "out.mp4", args.frames)
-                result["synthetic"].append({
-                    "clip": clip.name, "version": v, "size": f"{clean[0].shape[1]}x"
-                    f"{clean[0].shape[0]}",
-                    "psnr": float(np.mean([psnr(o, c) for o, c in zip(out, clean)])),
-                    "ssim": float(np.mean([ssim(o, c) for o, c in
-                                           zip(out[::SSIM_EVERY], clean[::SSIM_EVERY])])),
-                    "temporal_error": temporal_error(out, clean),
-                    "input_temporal_error": temporal_error(dark, clean)})
-                enhance(run_stream, tmp / "lit.mp4", tmp / "out.mp4", extra)
-                out, _ = read_frames(tmp / "out.mp4", args.frames)
-                lit_in, _ = read_frames(tmp / "lit.mp4", args.frames)
+            lit_in, _ = read_frames(tmp / "lit.mp4", args.frames)
+            for v, out in enumerate(measured(tmp / "lit.mp4", args.frames)):
                 result["no_harm_clips"].append({
                     "clip": clip.name, "version": v,
                     "psnr_out_in": float(np.mean([psnr(o, c) for o, c in zip(out, lit_in)])),
@@ -160,19 +251,16 @@ def main(argv: list[str] | None = None) -> int:
                     sheet_rows.setdefault("lit", [lit_in[len(out) // 2]]).append(
                         out[len(out) // 2])
         for clip in args.dark:
-            frames, fps = read_frames(clip, args.frames)
-            write_clip(tmp / "real.mp4", frames, fps)
-            for v, run_stream in enumerate(versions):
-                enhance(run_stream, clip, tmp / "out.mp4", extra)
-                out, _ = read_frames(tmp / "out.mp4", args.frames)
-                row = {"clip": clip.name, "version": v, **stability(out),
-                       "input": stability(frames),
-                       "chromaticity_shift": float(np.median(
-                           [chromaticity_shift(o, i) for o, i in zip(out[::10], frames[::10])]))}
-                result["real_dark"].append(row)
-                if clip == args.dark[0]:
-                    sheet_rows.setdefault("dark", [frames[len(out) // 2]]).append(
-                        out[len(out) // 2])
+            frames, _ = read_frames(clip, args.frames)
+            outputs = measured(clip, args.frames)
+            anchor = times_gain(frames, outputs[-1])
+            for v, out in [(GAIN, anchor), *enumerate(outputs)]:
+                result["real_dark"].append({"clip": clip.name, "version": v,
+                                            **night_figures(out, frames),
+                                            "input": stability(frames)})
+            if clip == args.dark[0]:
+                middle = len(outputs[-1]) // 2
+                sheet_rows["dark"] = [anchor[middle], *(o[middle] for o in outputs)]
         if args.images:
             images = sorted(q for q in args.images.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
             for v, run_stream in enumerate(versions):
@@ -186,20 +274,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     if args.sheet and sheet_rows:
-        rows = [np.hstack([cv2.resize(f, (480, round(480 * f.shape[0] / f.shape[1])))
-                           for f in frames]) for frames in sheet_rows.values()]
-        width = max(r.shape[1] for r in rows)
-        write_image(args.sheet, np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)))
-                                           for r in rows]))
+        write_image(args.sheet, contact_sheet(list(sheet_rows.values())))
     return 0
+
+
+def contact_sheet(rows: list[list[np.ndarray]], width: int = 480) -> np.ndarray:
+    """Rows of frames side by side, each frame ``width`` pixels wide."""
+    strips = [np.hstack([cv2.resize(f, (width, round(width * f.shape[0] / f.shape[1])),
+                                    interpolation=cv2.INTER_AREA) for f in frames])
+              for frames in rows]
+    full = max(r.shape[1] for r in strips)
+    return np.vstack([np.pad(r, ((0, 0), (0, full - r.shape[1]), (0, 0))) for r in strips])
 
 
 def _print(console: Console, result: dict, versions: list[Path]) -> None:
     for key, columns in (
-        ("synthetic", ("clip", "version", "size", "psnr", "ssim", "temporal_error",
-                       "input_temporal_error")),
+        ("synthetic", ("clip", "degrade", "version", "size", "psnr", "mm_psnr", "mm_ssim",
+                       "shadow_colour_error", "temporal_error")),
         ("real_dark", ("clip", "version", "mean_luma", "relative_mabd", "global_flicker",
-                       "chromaticity_shift")),
+                       "chromaticity_shift", "shadow_chroma", "flat_stepped_blocks")),
         ("no_harm_clips", ("clip", "version", "psnr_out_in", "luma_in", "luma_out",
                            "darker_frames")),
     ):

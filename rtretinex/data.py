@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -14,6 +15,7 @@ from .images import IMAGE_SUFFIXES, read_image
 __all__ = [
     "PairedImages",
     "find_pairs",
+    "simulate_camera_night",
     "simulate_low_light",
     "split_names",
     "to_tensor",
@@ -132,9 +134,41 @@ def simulate_low_light(image: np.ndarray, exposure: float = 0.08, shot: float = 
     Exposure drop in linear light, Poisson-Gaussian sensor noise (variance
     ``shot · signal + read²``), back to sRGB and quantised to 8 bits.
     """
+    _check_rgb(image)
+    return np.round(_linear_to_srgb(_sensor(image, exposure, shot, read, seed)) * 255.0
+                    ).astype(np.uint8)
+
+
+def simulate_camera_night(image: np.ndarray, exposure: float = 0.02, shot: float = 0.002,
+                          read: float = 0.003, nr_sigma: float = 1.2, chroma_bias: float = 1.5,
+                          seed: int = 0) -> np.ndarray:
+    """A night frame as a camera writes it, before its encoder: the yuv420p buffer (uint8,
+    even sides) of a well-lit uint8 RGB image.
+
+    Exposure drop in linear light with Poisson-Gaussian noise (as ``simulate_low_light``),
+    the camera's own noise reduction (a Gaussian of ``nr_sigma`` pixels, 0: none), back to
+    sRGB, and a black level whose chroma is not neutral (``chroma_bias`` codes added to U
+    and V). Encode the result (libx264 CRF 28) for the codec's blocks and banding.
+    """
+    _check_rgb(image)
+    height, width = image.shape[0] - image.shape[0] % 2, image.shape[1] - image.shape[1] % 2
+    linear = _sensor(image[:height, :width], exposure, shot, read, seed).astype(np.float32)
+    if nr_sigma > 0:
+        linear = cv2.GaussianBlur(linear, (0, 0), nr_sigma)
+    rgb = np.round(_linear_to_srgb(linear) * 255.0).astype(np.uint8)
+    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).astype(np.float32)
+    yuv[height:] += chroma_bias
+    return np.clip(np.round(yuv), 0, 255).astype(np.uint8)
+
+
+def _check_rgb(image: np.ndarray) -> None:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")
+
+
+def _sensor(image: np.ndarray, exposure: float, shot: float, read: float, seed: int
+            ) -> np.ndarray:
+    """Linear light of ``image`` times ``exposure``, with shot and read noise."""
     rng = np.random.default_rng(seed)
     signal = _srgb_to_linear(image.astype(np.float64) / 255.0) * exposure
-    noisy = signal + rng.normal(size=signal.shape) * np.sqrt(shot * signal + read**2)
-    return np.round(_linear_to_srgb(noisy) * 255.0).astype(np.uint8)
+    return signal + rng.normal(size=signal.shape) * np.sqrt(shot * signal + read**2)

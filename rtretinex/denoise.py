@@ -39,7 +39,7 @@ from .kernels import update_chroma, update_luma
 from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
 __all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
-           "gaussian", "mix", "noise_sigma"]
+           "flat_smooth", "gaussian", "mix", "noise_sigma"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
@@ -69,6 +69,21 @@ def denoise_frame(frame: np.ndarray, gain: np.ndarray, strength: float) -> np.nd
 def gaussian(image: np.ndarray) -> np.ndarray:
     """The fast mode's spatial filter: a DIAMETER × DIAMETER Gaussian."""
     return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
+
+
+def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """Edge-preserving smoothing of a float32 plane: the guided filter (He et al., 2010)
+    with the plane as its own guide. Windows ((2·radius + 1)², at the plane's resolution)
+    whose variance is well below ``eps`` (levels²: noise, the codec's one- and two-code
+    steps and block edges) become their mean; windows that vary much more (edges, texture
+    above the noise) are kept."""
+    window = (2 * radius + 1, 2 * radius + 1)
+    mean = cv2.boxFilter(plane, -1, window)
+    variance = cv2.boxFilter(plane * plane, -1, window)
+    variance -= mean * mean
+    a = variance / (variance + np.float32(eps))
+    b = mean - a * mean
+    return cv2.boxFilter(a, -1, window) * plane + cv2.boxFilter(b, -1, window)
 
 
 def denoise_weight(gain: np.ndarray, strength: float) -> np.ndarray:

@@ -40,12 +40,14 @@ from .denoise import (
     denoise_frame,
     denoise_reflectance,
     denoise_weight,
+    flat_smooth,
     gaussian,
     noise_sigma,
 )
 from .errors import UsageError
 from .frames import VideoFrame
 from .models import DEFAULT_WEIGHTS
+from .night import FLAT_RADIUS, BlackLevel, correction, keep_mean, neutral_blacks
 from .pixels import (
     LUMA,
     RGB24,
@@ -196,6 +198,7 @@ class _Moment:
 
     time: float | None
     cut: bool
+    noise: float
 
 
 class Enhancer:
@@ -236,6 +239,7 @@ class Enhancer:
         self.cuts = SceneCutDetector()
         self.exposure = AutoExposure(self.settings.smooth)
         self.temporal_denoiser = TemporalDenoiser(self.settings.temporal_denoise)
+        self.blacks = BlackLevel()
 
     def warm_up(self, width: int, height: int) -> None:
         """Run the video path on two dim grey frames of this size, then forget them, so the
@@ -274,7 +278,7 @@ class Enhancer:
         noise = noise_sigma(half)
         cut = self.cuts(half, noise)
         clean = self.temporal_denoiser(frame.image, cut, half, fmt, noise)
-        return self._enhance(clean, _Moment(frame.time, cut), frame.image, half, fmt)
+        return self._enhance(clean, _Moment(frame.time, cut, noise), frame.image, half, fmt)
 
     @property
     def exposure_stops(self) -> float:
@@ -350,6 +354,9 @@ class Enhancer:
         size = (max(1, width // scale), max(1, height // scale))
         if fmt == YUV420P:
             half_yuv = half_planes(image)
+            level = (BlackLevel.measure(*half_yuv) if moment is None
+                     else self.blacks(half_yuv, moment.time, moment.cut))
+            half_yuv = neutral_blacks(half_yuv, level)
             small = small_rgb(half_yuv, size)
         else:
             small = downscale(image, size)
@@ -362,11 +369,19 @@ class Enhancer:
         factor = self._exposure(output_small, source_small, moment)
         gain3_small = np.maximum(output_small * np.float32(factor)
                                  / np.maximum(source_small, INPUT_FLOOR), 1.0)
-        gain_small = gain3_small.mean(axis=2)
         if fmt == YUV420P:  # chroma filtered, luma denoised by keeping less fine detail
-            weight = denoise_weight(gain_small, self.settings.denoise)
-            filtered = tuple(map(gaussian, half_yuv[1:])) if weight.max() > 0 else None
-            return apply_yuv_gains(planes(image)[0], half_yuv, gain3_small, weight, filtered)
+            noise = noise_sigma(half) if moment is None else moment.noise
+            night = correction(level, noise)
+            gain3_small = keep_mean(gain3_small, small @ LUMA, night)
+            weight = denoise_weight(gain3_small.mean(axis=2), self.settings.denoise)
+            filtered = None
+            if weight.max() > 0:
+                y_half, *uv = half_yuv
+                filtered = (flat_smooth(y_half, FLAT_RADIUS, night.flat_eps),
+                            *map(gaussian, uv))
+            return apply_yuv_gains(planes(image)[0], half_yuv, gain3_small, weight, filtered,
+                                   night.lift())
+        gain_small = gain3_small.mean(axis=2)
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
         image = denoise_frame(image, gain_small, self.settings.denoise)
         top, depth = _depth(original)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["compose_luma", "gains_at_chroma", "update_chroma", "update_luma"]
+__all__ = ["NEUTRAL_NIGHT", "compose_luma", "gains_at_chroma", "lift_shares", "update_chroma",
+           "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)
 _BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
+# ``gains_at_chroma``'s lift for night footage, off: black point 0, knee 0.
+NEUTRAL_NIGHT = np.zeros(2, np.float32)
 
 
 def _compiled(function):
@@ -86,8 +89,26 @@ def _compose_luma(y, detail_half, base_half, out):
 
 
 @_compiled
-def _gains_at_chroma(y_half, u, v, u_filtered, v_filtered, maps, to_rgb, to_yuv, luma,
-                     out_u, out_v, detail_half, base_half):
+def _lift_share(luma, black, knee):
+    """The share of a pixel's lift it gets (0-1) at ``luma`` (full-range codes): none at or
+    below the ``black`` point, rising over about ``knee`` codes above it to nearly all. The
+    gain g then maps luma L to L + (g − 1)·share·L: blacks stay black, a signal at the noise
+    floor is lifted little, the rest as the nets asked (less the black point)."""
+    excess = luma - black
+    if excess <= 0.0 or luma <= 0.0:
+        return np.float32(0.0)
+    return np.float32(min(excess * excess / (excess + knee) / luma, 1.0))
+
+
+@_compiled
+def _lift_shares(luma, black, knee, out):
+    for i in range(luma.shape[0]):
+        out[i] = _lift_share(luma[i], black, knee)
+
+
+@_compiled
+def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_rgb, to_yuv,
+                     luma, night, out_u, out_v, detail_half, base_half):
     height, width = u.shape
     map_rows = maps.shape[1]
     step = map_rows / height
@@ -99,6 +120,7 @@ def _gains_at_chroma(y_half, u, v, u_filtered, v_filtered, maps, to_rgb, to_yuv,
     ur, ug, ub = to_yuv[1, 0], to_yuv[1, 1], to_yuv[1, 2]
     vr, vg, vb = to_yuv[2, 0], to_yuv[2, 1], to_yuv[2, 2]
     lr, lg, lb = luma[0], luma[1], luma[2]
+    black, knee = night[0], night[1]
     gains = np.empty((4, width), np.float32)
     for row in range(height):
         # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
@@ -111,17 +133,24 @@ def _gains_at_chroma(y_half, u, v, u_filtered, v_filtered, maps, to_rgb, to_yuv,
             gains[c] = maps[c, above] * upper + maps[c, below] * lower
         gain_r, gain_g, gain_b, weights = gains[0], gains[1], gains[2], gains[3]
         y_row, u_row, v_row = y_half[row], u[row], v[row]
-        u_smooth, v_smooth = u_filtered[row], v_filtered[row]
+        y_smooth, u_smooth, v_smooth = y_filtered[row], u_filtered[row], v_filtered[row]
         for x in range(width):
             weight = weights[x]
             u_old, v_old = np.float32(u_row[x]), np.float32(v_row[x])
-            y0 = y_row[x] - _BLACK
+            y0 = y_row[x] + weight * (y_smooth[x] - y_row[x]) - _BLACK
             u0 = u_old + weight * (u_smooth[x] - u_old) - _GREY
             v0 = v_old + weight * (v_smooth[x] - v_old) - _GREY
-            red = min(max((ry * y0 + ru * u0 + rv * v0) * gain_r[x], zero), full)
-            green = min(max((gy * y0 + gu * u0 + gv * v0) * gain_g[x], zero), full)
-            blue = min(max((by * y0 + bu * u0 + bv * v0) * gain_b[x], zero), full)
-            detail = (lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]) * (one - weight)
+            red = ry * y0 + ru * u0 + rv * v0
+            green = gy * y0 + gu * u0 + gv * v0
+            blue = by * y0 + bu * u0 + bv * v0
+            share = _lift_share(ry * y0, black, knee)
+            lift_r = one + (gain_r[x] - one) * share
+            lift_g = one + (gain_g[x] - one) * share
+            lift_b = one + (gain_b[x] - one) * share
+            red = min(max(red * lift_r, zero), full)
+            green = min(max(green * lift_g, zero), full)
+            blue = min(max(blue * lift_b, zero), full)
+            detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
             detail_half[row, x] = detail
             base_half[row, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_row[x]
             out_u[row, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
@@ -158,22 +187,36 @@ def compose_luma(y: np.ndarray, detail_half: np.ndarray, base_half: np.ndarray,
     _compose_luma(y, detail_half, base_half, out)
 
 
-def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered_uv: tuple,
+def lift_shares(luma: np.ndarray, black: float, knee: float) -> np.ndarray:
+    """``_lift_share`` of each value of a float32 array (any shape)."""
+    flat = np.ascontiguousarray(luma, np.float32).reshape(-1)
+    out = np.empty_like(flat)
+    _lift_shares(flat, np.float32(black), np.float32(knee), out)
+    return out.reshape(np.shape(luma))
+
+
+def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: tuple,
                     maps: np.ndarray, to_rgb: np.ndarray, to_yuv: np.ndarray,
-                    luma: np.ndarray, out_u: np.ndarray, out_v: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    luma: np.ndarray, out_u: np.ndarray, out_v: np.ndarray,
+                    night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray]:
     """The RGB gains applied at chroma resolution, one pass: per chroma pixel, Y (``y_half``:
-    averaged over its 2×2 pixels), U and V denoised (mixed with ``filtered_uv`` by the weight),
+    averaged over its 2×2 pixels), U and V denoised (mixed with ``filtered``, the three planes
+    filtered, by the weight),
     converted to RGB (``to_rgb``, 3×3 on Y−16, U−128, V−128), multiplied by the gains,
     clipped, converted back (``to_yuv``). ``maps`` (4, h, W/2) holds the gains R, G, B and
     the denoise weight, at the gains' rows and the chroma width. Writes U', V' (rounded) to
     ``out_u``/``out_v`` and returns (detail, base) at chroma resolution: the fine detail's
-    gain (the gains' ``luma``, less the denoised share) and Y' − detail · Y there."""
+    gain (the gains' ``luma``, less the denoised share) and Y' − detail · Y there.
+
+    ``night`` (black point, knee: full-range codes; default 0, 0: the gains as they are) is
+    the lift for night footage: each gain g becomes 1 + (g − 1)·``_lift_share``, so blacks
+    stay black and a signal at the noise floor is lifted little. The filtered Y (the first
+    of ``filtered``) is mixed in by the weight like U and V, before the gain."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
         raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
     detail_half, base_half = np.empty(u.shape, np.float32), np.empty(u.shape, np.float32)
-    _gains_at_chroma(y_half, u, v, *filtered_uv, maps, to_rgb, to_yuv, luma,
-                     out_u, out_v, detail_half, base_half)
+    _gains_at_chroma(y_half, u, v, *filtered, maps, to_rgb, to_yuv, luma,
+                     np.asarray(night, np.float32), out_u, out_v, detail_half, base_half)
     return detail_half, base_half

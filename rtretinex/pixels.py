@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .kernels import compose_luma, gains_at_chroma
+from .kernels import NEUTRAL_NIGHT, compose_luma, gains_at_chroma
 
 __all__ = [
     "RGB24",
@@ -142,16 +142,18 @@ def small_rgb(half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray
 
 def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
                     weight: np.ndarray | None = None,
-                    filtered_uv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                    filtered: tuple[np.ndarray, ...] | None = None,
+                    night: np.ndarray = NEUTRAL_NIGHT) -> np.ndarray:
     """The yuv420p buffer (uint8) of a frame's Y plane ``y`` (H, W) and ``half_planes``
     (H/2, W/2; uint8 or float32, 0-255) with the low-resolution RGB ``gains`` (h, w, 3)
     applied (upsampled bilinearly), as the RGB path would: the RGB path runs at chroma
     resolution (RGB from Y averaged there, U and V; gains; clipping; back to YUV), which
     gives U', V' and the low-frequency part of Y'; Y's detail above chroma resolution is
     added scaled by the luma of the gains. ``weight`` (h, w; 0-1, default 0) denoises at
-    no extra pass: that share of ``filtered_uv`` (U and V filtered) is mixed into the
-    chroma, and that share of Y's fine detail is dropped. Two fused passes (``kernels``):
-    chroma resolution, then Y."""
+    no extra pass: that share of ``filtered`` (the three planes filtered) is mixed into
+    them, and that share of Y's fine detail is dropped. ``night``: the corrections for
+    night footage (``kernels.gains_at_chroma``; default none). Two fused passes
+    (``kernels``): chroma resolution, then Y."""
     height, width = y.shape
     y_half, u, v = half
     if weight is None:
@@ -162,7 +164,8 @@ def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarr
                      for plane in (*cv2.split(gains), weight)])
     out = np.empty((height * 3 // 2, width), np.uint8)
     out_y, out_u, out_v = planes(out)
-    detail_half, base_half = gains_at_chroma(y_half, u, v, filtered_uv or (u, v), maps,
-                                             YUV_TO_RGB, RGB_TO_YUV, LUMA, out_u, out_v)
+    detail_half, base_half = gains_at_chroma(y_half, u, v, filtered or half, maps,
+                                             YUV_TO_RGB, RGB_TO_YUV, LUMA, out_u, out_v,
+                                             night)
     compose_luma(y, detail_half, base_half, out_y)
     return out

@@ -8,7 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.kernels import compose_luma, gains_at_chroma, update_chroma, update_luma
+from rtretinex.kernels import (
+    compose_luma,
+    gains_at_chroma,
+    lift_shares,
+    update_chroma,
+    update_luma,
+)
 from rtretinex.pixels import LUMA, RGB_TO_YUV, YUV_TO_RGB
 
 # odd half sizes and a 1-row map reach every edge case of the 2× upsampling
@@ -59,14 +65,24 @@ def test_compose_luma_rounds_detail_times_y_plus_base(size):
     assert np.mean(out == expected) > 0.999
 
 
-def reference_gains_at_chroma(y_half, u, v, filtered, maps):
+def reference_lift_share(luma, black, knee):
+    excess = np.maximum(luma - black, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(excess > 0, excess**2 / (excess + knee) / luma, 0.0)
+    return np.minimum(share, 1.0)
+
+
+def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0)):
     """The same in whole-image numpy passes."""
     size = (u.shape[1], u.shape[0])
     gains = cv2.merge([cv2.resize(m, size, interpolation=cv2.INTER_LINEAR) for m in maps[:3]])
     weight = cv2.resize(maps[3], size, interpolation=cv2.INTER_LINEAR)
-    u = u + weight * (filtered[0] - u)
-    v = v + weight * (filtered[1] - v)
-    yuv = np.dstack([y_half - 16, u - 128, v - 128])
+    y = y_half + weight * (filtered[0] - y_half)
+    u = u + weight * (filtered[1] - u)
+    v = v + weight * (filtered[2] - v)
+    yuv = np.dstack([y - 16, u - 128, v - 128])
+    share = reference_lift_share(YUV_TO_RGB[0, 0] * (y - 16), *night)[..., None]
+    gains = 1 + (gains - 1) * share
     rgb = np.clip((yuv @ YUV_TO_RGB.T) * gains, 0, 255)
     out = rgb @ RGB_TO_YUV.T
     detail = (gains @ LUMA) * (1 - weight)
@@ -75,23 +91,33 @@ def reference_gains_at_chroma(y_half, u, v, filtered, maps):
 
 
 @pytest.mark.parametrize("map_rows", [1, 5, 18])
-def test_gains_at_chroma_is_the_rgb_path_at_chroma_resolution(map_rows):
+@pytest.mark.parametrize("night", [(0.0, 0.0), (6.0, 3.0)])
+def test_gains_at_chroma_is_the_rgb_path_at_chroma_resolution(map_rows, night):
     rng = np.random.default_rng(3)
     size = (18, 32)
     y_half = rng.uniform(16, 235, size).astype(np.float32)
     u, v = (rng.uniform(16, 240, size).astype(np.float32) for _ in range(2))
-    filtered = tuple(cv2.GaussianBlur(p, (5, 5), 0) for p in (u, v))
+    filtered = tuple(cv2.GaussianBlur(p, (5, 5), 0) for p in (y_half, u, v))
     maps = np.stack([rng.uniform(0.5, 4, (map_rows, 32)) for _ in range(3)]
                     + [rng.uniform(0, 1, (map_rows, 32))]).astype(np.float32)
     out_u, out_v = np.empty(size, np.uint8), np.empty(size, np.uint8)
     detail, base = gains_at_chroma(y_half, u, v, filtered, maps, YUV_TO_RGB, RGB_TO_YUV, LUMA,
-                                   out_u, out_v)
+                                   out_u, out_v, np.array(night, np.float32))
     want_u, want_v, want_detail, want_base = reference_gains_at_chroma(y_half, u, v, filtered,
-                                                                       maps)
+                                                                       maps, night)
     np.testing.assert_allclose(detail, want_detail, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(base, want_base, atol=2e-3)
     assert np.abs(out_u - want_u).max() <= 1 and np.abs(out_v - want_v).max() <= 1
     assert np.mean(out_u == want_u) > 0.99
+
+
+def test_lift_share_keeps_blacks_and_lifts_little_at_the_floor():
+    luma = np.array([0.0, 2.0, 4.0, 5.0, 10.0, 200.0], np.float32)
+    share = lift_shares(luma, 4.0, 2.0)
+    np.testing.assert_allclose(share, reference_lift_share(luma, 4.0, 2.0), atol=1e-6)
+    assert share[:3].tolist() == [0.0, 0.0, 0.0]  # at or below the black point
+    assert share[3] < 0.1 < share[4] < 1.0 and share[5] > 0.95
+    assert lift_shares(luma[1:], 0.0, 0.0).tolist() == [1.0] * 5  # off: every gain as it is
 
 
 def test_maps_of_the_wrong_size_are_refused():

@@ -1,0 +1,153 @@
+"""Night footage: where a stream's blacks sit, the colour they carry, and how far to lift
+what lies near them.
+
+Real night video arrives after the camera's own processing: its blacks are often raised
+(flare, the sensor's pedestal, noise clipped at zero) and not neutral (U and V a code or two
+above 128), and its darkest areas were quantized by the codec to one or two code values. A
+10× gain turns each of those into grey haze, a magenta cast and block edges. Camera ISPs
+answer with a black level (subtracted before the gain), noise reduction scaled by the gain,
+and a toe that lifts a signal at the noise floor less than the rest (the idea of SNR-aware
+enhancement, Xu et al., CVPR 2022). Here:
+
+- ``BlackLevel`` measures the black point and the chroma of the darkest pixels of each
+  frame and follows them slowly, like the auto-exposure; ``neutral_blacks`` takes that
+  chroma off U and V before the nets and the gain see the frame;
+- the lift stops at the black point and rises over a knee that follows the noise
+  (``kernels._lift_share``), and ``keep_mean`` raises the mid-tones' gain so the frame's
+  brightness stays what the nets and the auto-exposure chose;
+- where the gain is high the luma's flat areas, the codec's blocks and bands among them,
+  are smoothed before the gain by an edge-preserving filter (``denoise.flat_smooth``) whose
+  share follows the gain, in float, so one-code steps become gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import lift_shares
+
+__all__ = ["FLAT_RADIUS", "BlackLevel", "NightCorrection", "correction", "keep_mean",
+           "neutral_blacks"]
+
+# The darkest share of a frame's pixels whose level is its black point.
+BLACK_QUANTILE = 0.002
+# The black point is at most this (full-range codes): above it a frame has no blacks.
+BLACK_MAX = 24.0
+# Chroma bias is measured on pixels within this many codes above the black point, when at
+# least MIN_DARK_SHARE of the frame is there, and is at most BIAS_MAX codes either way (the
+# darkest pixels of a real scene are nearly grey; a larger offset is colour, not bias).
+DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
+# The knee above the black point (codes): a fixed part for the codec's quantization steps
+# and a part that follows the frame's noise (standard deviations).
+KNEE_CODES, KNEE_NOISE = 1.0, 2.0
+# ``flat_smooth``'s eps on the luma where the denoise weight is full: the square of a fixed
+# part for the codec's steps (codes) and a part that follows the noise (deviations).
+FLAT_CODES, FLAT_NOISE = 1.0, 1.5
+# Its window radius at chroma resolution: 3 spans 14 full-resolution pixels, past the
+# codec's 8×8 blocks.
+FLAT_RADIUS = 3
+# Time constant (s) the black level follows; a scene cut is followed at once.
+BLACK_SECONDS = 1.0
+# ``keep_mean`` raises the lift by at most this factor.
+MAX_LIFT_BOOST = 2.0
+# Limited-range Y to full-range luma.
+_FULL = 255.0 / 219.0
+_SAMPLE = 4  # every 4th pixel and row: the darkest 1 % is found as well on 1/16 of them
+
+
+@dataclass(frozen=True)
+class NightCorrection:
+    """What the fast path needs: the black point and knee of the lift (full-range codes)
+    and ``flat_smooth``'s eps for the luma. The black level's chroma bias is removed from
+    the planes before anything looks at them (``neutral_blacks``)."""
+
+    black: float = 0.0
+    knee: float = 0.0
+    flat_eps: float = 0.0
+
+    def lift(self) -> np.ndarray:
+        """The kernel's ``night`` argument (``kernels.gains_at_chroma``)."""
+        return np.array([self.black, self.knee], np.float32)
+
+
+class BlackLevel:
+    """The black point and black-level chroma bias of a stream of yuv420p frames, measured
+    on each frame's darkest pixels and followed with a time constant (``time_constant`` 0:
+    each frame on its own, as for still images)."""
+
+    def __init__(self, time_constant: float = BLACK_SECONDS) -> None:
+        self.time_constant = time_constant
+        self.reset()
+
+    def reset(self) -> None:
+        self.level: np.ndarray | None = None  # black, bias U, bias V
+        self.time: float | None = None
+
+    @staticmethod
+    def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(black point in full-range codes, U bias, V bias) of one frame's planes at chroma
+        resolution (``half_planes``: limited-range Y, U, V)."""
+        luma = (y_half[::_SAMPLE, ::_SAMPLE].astype(np.float32) - 16.0) * np.float32(_FULL)
+        flat = luma.reshape(-1)
+        if flat.size == 0:
+            return np.zeros(3, np.float32)
+        index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
+        black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
+        dark = luma <= black + DARK_SPAN
+        bias = np.zeros(2, np.float32)
+        if dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX:
+            for i, plane in enumerate((u, v)):
+                chroma = plane[::_SAMPLE, ::_SAMPLE][dark].astype(np.float32)
+                bias[i] = np.clip(chroma.mean() - 128.0, -BIAS_MAX, BIAS_MAX)
+        return np.array([black, *bias], np.float32)
+
+    def __call__(self, half: tuple[np.ndarray, ...], time: float | None = None,
+                 cut: bool = False) -> np.ndarray:
+        """The followed (black, U bias, V bias) after the frame with ``half_planes`` ``half``
+        at ``time`` seconds (None: 1/30 s after the last)."""
+        measured = self.measure(*half)
+        previous_time, self.time = self.time, time
+        if self.level is None or cut or self.time_constant <= 0:
+            self.level = measured
+            return self.level
+        dt = 1 / 30 if time is None or previous_time is None else min(
+            max(time - previous_time, 0.0), 1.0)
+        alpha = np.float32(1.0 - math.exp(-dt / self.time_constant))
+        self.level = self.level + alpha * (measured - self.level)
+        return self.level
+
+
+def correction(level: np.ndarray, noise: float) -> NightCorrection:
+    """The corrections for a followed black ``level`` (``BlackLevel``) and the frame's
+    noise (standard deviation, codes)."""
+    return NightCorrection(black=float(level[0]), knee=KNEE_CODES + KNEE_NOISE * noise,
+                           flat_eps=(FLAT_CODES + FLAT_NOISE * noise) ** 2)
+
+
+def neutral_blacks(half: tuple[np.ndarray, ...], level: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``half_planes`` with the black level's chroma bias (``level[1:]``) taken off U and
+    V (float32 then), so that black is grey before the nets and the gain see it."""
+    y_half, u, v = half
+    if not level[1] and not level[2]:
+        return half
+    return (y_half, *(np.subtract(plane, bias, dtype=np.float32)
+                      for plane, bias in zip((u, v), level[1:], strict=True)))
+
+
+def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection
+              ) -> np.ndarray:
+    """The low-resolution RGB ``gains`` (h, w, 3, ≥ 1) with their lift raised so that,
+    after the black point and knee of ``night``, the frame's mean luma is what the gains
+    alone gave; ``source_luma`` (h, w): the small input's full-range luma (0-255)."""
+    lift = gains.mean(axis=2) - 1.0
+    share = lift_shares(source_luma, night.black, night.knee)
+    wanted = float((source_luma * lift).mean())
+    kept = float((source_luma * lift * share).mean())
+    if wanted <= 0.0 or kept <= 0.0:
+        return gains
+    boost = np.float32(min(max(wanted / kept, 1.0), MAX_LIFT_BOOST))
+    return 1.0 + boost * (gains - 1.0)
+
