@@ -71,7 +71,7 @@ def gaussian(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
 
 
-def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
+def flat_smooth(plane: np.ndarray, radius: int, eps: float | np.ndarray) -> np.ndarray:
     """Edge-preserving smoothing of a float32 plane: the guided filter (He et al., 2010)
     with the plane as its own guide. Windows ((2·radius + 1)², at the plane's resolution)
     whose variance is well below ``eps`` (levels²: noise, the codec's one- and two-code
@@ -81,7 +81,7 @@ def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
     mean = cv2.boxFilter(plane, -1, window)
     variance = cv2.boxFilter(plane * plane, -1, window)
     variance -= mean * mean
-    a = variance / (variance + np.float32(eps))
+    a = variance / (variance + np.maximum(eps, np.float32(1e-6)))
     b = mean - a * mean
     return cv2.boxFilter(a, -1, window) * plane + cv2.boxFilter(b, -1, window)
 

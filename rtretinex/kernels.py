@@ -17,13 +17,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["NEUTRAL_NIGHT", "compose_luma", "gains_at_chroma", "lift_shares", "update_chroma",
-           "update_luma"]
+__all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "lift_shares",
+           "update_chroma", "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)
 _BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
-# ``gains_at_chroma``'s lift for night footage, off: black point 0, knee 0.
-NEUTRAL_NIGHT = np.zeros(2, np.float32)
+# ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
+NEUTRAL_NIGHT = np.zeros(3, np.float32)
 
 
 def _compiled(function):
@@ -89,6 +89,39 @@ def _compose_luma(y, detail_half, base_half, out):
 
 
 @_compiled
+def _ramp(line, x, step_max, flat_max):
+    """Across the block boundary between ``line[x − 1]`` and ``line[x]``: a step below
+    ``step_max`` between two sides flat to within ``flat_max`` becomes a linear ramp over
+    the four pixels ``x − 2`` … ``x + 1`` (in place)."""
+    p1, p0, q0, q1 = line[x - 2], line[x - 1], line[x], line[x + 1]
+    if abs(p1 - p0) >= flat_max or abs(q1 - q0) >= flat_max:
+        return
+    low, high = (p1 + p0) * np.float32(0.5), (q0 + q1) * np.float32(0.5)
+    step = high - low
+    if abs(step) >= step_max:
+        return
+    eighth = step * np.float32(0.125)
+    line[x - 2], line[x - 1] = low + eighth, low + 3 * eighth
+    line[x], line[x + 1] = low + 5 * eighth, low + 7 * eighth
+
+
+@_compiled
+def _deblock(plane, spacing, step_max, flat_max):
+    height, width = plane.shape
+    for row in range(height):
+        for x in range(spacing, width - 1, spacing):
+            _ramp(plane[row], x, step_max, flat_max)
+    column = np.empty(height, np.float32)
+    for x in range(width):
+        for row in range(height):
+            column[row] = plane[row, x]
+        for y in range(spacing, height - 1, spacing):
+            _ramp(column, y, step_max, flat_max)
+        for row in range(height):
+            plane[row, x] = column[row]
+
+
+@_compiled
 def _lift_share(luma, black, knee):
     """The share of a pixel's lift it gets (0-1) at ``luma`` (full-range codes): none at or
     below the ``black`` point, rising over about ``knee`` codes above it to nearly all. The
@@ -120,7 +153,7 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
     ur, ug, ub = to_yuv[1, 0], to_yuv[1, 1], to_yuv[1, 2]
     vr, vg, vb = to_yuv[2, 0], to_yuv[2, 1], to_yuv[2, 2]
     lr, lg, lb = luma[0], luma[1], luma[2]
-    black, knee = night[0], night[1]
+    black, knee, saturated = night[0], night[1], night[2]
     gains = np.empty((4, width), np.float32)
     for row in range(height):
         # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
@@ -140,6 +173,11 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
             y0 = y_row[x] + weight * (y_smooth[x] - y_row[x]) - _BLACK
             u0 = u_old + weight * (u_smooth[x] - u_old) - _GREY
             v0 = v_old + weight * (v_smooth[x] - v_old) - _GREY
+            if saturated > zero:  # colour above this gain is mostly the codec's chroma steps
+                gain_luma = lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]
+                if gain_luma > saturated:
+                    u0 *= saturated / gain_luma
+                    v0 *= saturated / gain_luma
             red = ry * y0 + ru * u0 + rv * v0
             green = gy * y0 + gu * u0 + gv * v0
             blue = by * y0 + bu * u0 + bv * v0
@@ -187,6 +225,18 @@ def compose_luma(y: np.ndarray, detail_half: np.ndarray, base_half: np.ndarray,
     _compose_luma(y, detail_half, base_half, out)
 
 
+def deblock(plane: np.ndarray, spacing: int, step_max: float, flat_max: float) -> None:
+    """Soften the codec's block edges in a float32 plane, in place: on every ``spacing``-th
+    column and then row boundary, a step smaller than ``step_max`` between two sides flat
+    to within ``flat_max`` becomes a ramp over four pixels (the idea of H.264's in-loop
+    filter, for the steps it left in dark flat areas). Texture and real edges, which are
+    not flat or step more, are left alone."""
+    if plane.dtype != np.float32 or spacing < 4:
+        raise ValueError(f"expected a float32 plane and spacing >= 4, got {plane.dtype}, "
+                         f"{spacing}")
+    _deblock(plane, spacing, np.float32(step_max), np.float32(flat_max))
+
+
 def lift_shares(luma: np.ndarray, black: float, knee: float) -> np.ndarray:
     """``_lift_share`` of each value of a float32 array (any shape)."""
     flat = np.ascontiguousarray(luma, np.float32).reshape(-1)
@@ -208,10 +258,12 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     ``out_u``/``out_v`` and returns (detail, base) at chroma resolution: the fine detail's
     gain (the gains' ``luma``, less the denoised share) and Y' − detail · Y there.
 
-    ``night`` (black point, knee: full-range codes; default 0, 0: the gains as they are) is
-    the lift for night footage: each gain g becomes 1 + (g − 1)·``_lift_share``, so blacks
-    stay black and a signal at the noise floor is lifted little. The filtered Y (the first
-    of ``filtered``) is mixed in by the weight like U and V, before the gain."""
+    ``night`` (black point, knee: full-range codes; the gain above which colour is rolled
+    off; default 0, 0, 0: the gains as they are) is for night footage: each gain g becomes
+    1 + (g − 1)·``_lift_share``, so blacks stay black and a signal at the noise floor is
+    lifted little, and where the gains' luma exceeds the roll-off gain, U and V are scaled
+    by roll-off / that luma. The filtered Y (the first of ``filtered``) is mixed in by the
+    weight like U and V, before the gain."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:

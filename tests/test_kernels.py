@@ -10,6 +10,7 @@ import pytest
 
 from rtretinex.kernels import (
     compose_luma,
+    deblock,
     gains_at_chroma,
     lift_shares,
     update_chroma,
@@ -72,7 +73,7 @@ def reference_lift_share(luma, black, knee):
     return np.minimum(share, 1.0)
 
 
-def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0)):
+def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0, 0.0)):
     """The same in whole-image numpy passes."""
     size = (u.shape[1], u.shape[0])
     gains = cv2.merge([cv2.resize(m, size, interpolation=cv2.INTER_LINEAR) for m in maps[:3]])
@@ -80,8 +81,12 @@ def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0)):
     y = y_half + weight * (filtered[0] - y_half)
     u = u + weight * (filtered[1] - u)
     v = v + weight * (filtered[2] - v)
+    black, knee, saturated = night
+    if saturated > 0:
+        rolled = np.minimum(1.0, saturated / np.maximum(gains @ LUMA, 1e-6))
+        u, v = (128 + (c - 128) * rolled for c in (u, v))
     yuv = np.dstack([y - 16, u - 128, v - 128])
-    share = reference_lift_share(YUV_TO_RGB[0, 0] * (y - 16), *night)[..., None]
+    share = reference_lift_share(YUV_TO_RGB[0, 0] * (y - 16), black, knee)[..., None]
     gains = 1 + (gains - 1) * share
     rgb = np.clip((yuv @ YUV_TO_RGB.T) * gains, 0, 255)
     out = rgb @ RGB_TO_YUV.T
@@ -91,7 +96,7 @@ def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0)):
 
 
 @pytest.mark.parametrize("map_rows", [1, 5, 18])
-@pytest.mark.parametrize("night", [(0.0, 0.0), (6.0, 3.0)])
+@pytest.mark.parametrize("night", [(0.0, 0.0, 0.0), (6.0, 3.0, 2.0)])
 def test_gains_at_chroma_is_the_rgb_path_at_chroma_resolution(map_rows, night):
     rng = np.random.default_rng(3)
     size = (18, 32)
@@ -118,6 +123,20 @@ def test_lift_share_keeps_blacks_and_lifts_little_at_the_floor():
     assert share[:3].tolist() == [0.0, 0.0, 0.0]  # at or below the black point
     assert share[3] < 0.1 < share[4] < 1.0 and share[5] > 0.95
     assert lift_shares(luma[1:], 0.0, 0.0).tolist() == [1.0] * 5  # off: every gain as it is
+
+
+def test_deblock_ramps_small_steps_between_flat_blocks_only():
+    plane = np.full((16, 24), 18.0, np.float32)
+    plane[:, 8:] = 20.0  # a two-code codec step on the grid (every 4th column here)
+    plane[:, 16:] = 40.0  # a real edge
+    plane[:, :4] += np.tile([0.0, 1.0], (16, 2))  # texture: not flat
+    before = plane.copy()
+    deblock(plane, 4, 3.0, 0.5)
+    assert plane[0, 6:10].tolist() == pytest.approx([18.25, 18.75, 19.25, 19.75])
+    np.testing.assert_array_equal(plane[:, 14:18], before[:, 14:18])  # edge kept
+    np.testing.assert_array_equal(plane[:, :6], before[:, :6])  # texture kept
+    with pytest.raises(ValueError, match="float32"):
+        deblock(plane.astype(np.float64), 4, 3.0, 0.5)
 
 
 def test_maps_of_the_wrong_size_are_refused():

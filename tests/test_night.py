@@ -1,0 +1,142 @@
+"""Night footage: black level, the lift's black point, flat-area smoothing, and the whole
+fast path on a camera-like night frame (magenta black level, quantized flat shadows)."""
+
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from rtretinex import night
+from rtretinex.backends import create_backend
+from rtretinex.data import simulate_camera_night
+from rtretinex.denoise import flat_smooth
+from rtretinex.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frames import VideoFrame
+from rtretinex.kernels import lift_shares
+from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance
+from rtretinex.night import BlackLevel, NightCorrection, keep_mean, neutral_blacks
+from rtretinex.pixels import YUV420P, half_planes, planes, to_rgb
+
+
+def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
+    """Chroma-resolution planes of a night frame: most of it one or two codes above black
+    with its chroma off by ``bias``, a lit square in the middle."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(17, 19, size).astype(np.float32)
+    u = np.full(size, 128 + bias[0], np.float32)
+    v = np.full(size, 128 + bias[1], np.float32)
+    y[30:60, 60:100], u[30:60, 60:100], v[30:60, 60:100] = 120, 110, 150
+    return y, u, v
+
+
+def test_black_level_finds_the_black_point_and_its_chroma():
+    black, bias_u, bias_v = BlackLevel.measure(*dark_planes())
+    assert black == pytest.approx(255 / 219, abs=0.01)  # Y 17: one code above black
+    assert bias_u == pytest.approx(1.0, abs=0.05) and bias_v == pytest.approx(2.0, abs=0.05)
+
+
+def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
+    assert BlackLevel.measure(*dark_planes(bias=(12.0, -9.0)))[1:].tolist() == [
+        night.BIAS_MAX, -night.BIAS_MAX]
+
+
+def test_a_frame_without_blacks_has_no_bias():
+    y, u, v = dark_planes(bias=(4.0, 4.0))
+    assert BlackLevel.measure(y + 100, u, v)[1:].tolist() == [0.0, 0.0]
+
+
+def test_black_level_is_followed_slowly_and_at_once_after_a_cut():
+    level = BlackLevel(time_constant=1.0)
+    level(dark_planes(bias=(0.0, 0.0)), time=0.0)
+    after = level(dark_planes(bias=(2.0, 2.0)), time=1 / 30)
+    assert 0.0 < after[1] < 0.1  # one frame of a 1 s time constant: ~3 %
+    assert level(dark_planes(bias=(2.0, 2.0)), time=2 / 30, cut=True)[1] == pytest.approx(2.0)
+
+
+def test_neutral_blacks_takes_the_bias_off_u_and_v_only():
+    half = dark_planes()
+    y, u, v = neutral_blacks(half, np.array([1.0, 1.0, 2.0], np.float32))
+    assert y is half[0]
+    assert u[0, 0] == pytest.approx(128.0) and v[0, 0] == pytest.approx(128.0)
+
+
+def test_keep_mean_restores_the_brightness_the_black_point_takes():
+    rng = np.random.default_rng(1)
+    source = rng.uniform(2, 60, (12, 20)).astype(np.float32)
+    gains = np.full((12, 20, 3), 4.0, np.float32)
+    correction = NightCorrection(black=5.0, knee=2.0)
+    kept = keep_mean(gains, source, correction)
+    share = lift_shares(source, correction.black, correction.knee)
+    wanted = (source * gains.mean(axis=2)).mean()
+    got = (source * (1 + (kept.mean(axis=2) - 1) * share)).mean()
+    assert got == pytest.approx(wanted, rel=1e-3)
+    assert (kept >= gains).all() and kept.max() <= 1 + night.MAX_LIFT_BOOST * 3 + 1e-4
+
+
+def test_flat_smooth_removes_one_code_blocks_and_keeps_edges():
+    plane = np.full((32, 64), 18.0, np.float32)
+    plane[:, 8:16] = plane[:, 24:32] = 19.0  # the codec's one-code steps
+    plane[:, 48:] = 60.0  # a real edge
+    smooth = flat_smooth(plane, 3, 2.0**2)
+    steps = np.abs(np.diff(smooth[16, :40]))
+    assert steps.max() < 0.35 < np.abs(np.diff(plane[16, :40])).max()
+    assert smooth[16, 50:].min() > 59.0 and smooth[16, :44].max() < 20.0
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return create_backend("torch-cpu")
+
+
+def camera_night_frames(count: int = 4) -> list[np.ndarray]:
+    """yuv420p buffers of a grey bundled photo (any colour in the output is a cast) as a
+    camera writes it at night, its flat shadows quantized in 8×8 blocks as a codec leaves
+    them."""
+    grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
+    photo = cv2.cvtColor(cv2.convertScaleAbs(grey, alpha=0.4), cv2.COLOR_GRAY2RGB)  # dusk
+    frames = []
+    for seed in range(count):
+        buffer = simulate_camera_night(photo, exposure=0.3, chroma_bias=1.5, seed=seed)
+        y = planes(buffer)[0]
+        blocks = cv2.resize(cv2.resize(y, (32, 24), interpolation=cv2.INTER_AREA), (256, 192),
+                            interpolation=cv2.INTER_NEAREST)
+        flat = cv2.blur(y.astype(np.float32), (5, 5)) < 24
+        y[flat] = blocks[flat]
+        frames.append(buffer)
+    return frames
+
+
+def enhanced(backend, frames):
+    enhancer = Enhancer(backend, EnhanceSettings(mode="fast", scale=2).for_stream(video=True))
+    return [to_rgb(enhancer.enhance(VideoFrame(f, i, i, Fraction(1, 30), pixel_format=YUV420P)))
+            for i, f in enumerate(frames)]
+
+
+def times_gain(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return cv2.convertScaleAbs(rgb, alpha=float(like.mean()) / max(float(rgb.mean()), 1e-3))
+
+
+def test_camera_night_frame_comes_out_neutral_and_without_blocks(backend):
+    frames = camera_night_frames()
+    out = enhanced(backend, frames)[-1]
+    naive = times_gain(to_rgb(frames[-1]), out)
+    assert neutral_chroma_distance(out) < 0.5 * neutral_chroma_distance(naive)
+    assert flat_stepped_blocks(out) < 0.5 * flat_stepped_blocks(naive)
+    assert out.mean() > 2 * to_rgb(frames[-1]).mean()  # still brightened
+
+
+def test_without_the_black_level_the_cast_returns(backend, monkeypatch):
+    """The check above fails when the bias is not removed (the test sees the feature)."""
+    frames = camera_night_frames()
+    fixed = enhanced(backend, frames)[-1]
+    monkeypatch.setattr(night, "BIAS_MAX", 0.0)
+    cast = enhanced(backend, frames)[-1]
+    assert neutral_chroma_distance(cast) > neutral_chroma_distance(fixed) + 1.0
+
+
+def test_half_planes_of_a_night_buffer_are_what_the_black_level_reads():
+    buffer = camera_night_frames(1)[0]
+    black, bias_u, bias_v = BlackLevel.measure(*half_planes(buffer))
+    assert 0 <= black < 6 and 0.5 < bias_u < 3 and 0.5 < bias_v < 3
