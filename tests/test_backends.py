@@ -1,5 +1,8 @@
 """Every backend available here against the torch fp32 reference; the backend table; caches."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +164,17 @@ def test_engine_cache_location(monkeypatch, tmp_path):
     installed = tmp_path / "site" / "rtretinex" / "backends" / "cache.py"
     monkeypatch.setattr(cache, "__file__", str(installed))
     assert cache.engines_dir() == tmp_path / "rtretinex" / "engines"
+
+
+def test_openvino_under_an_avx2_cap_falls_back_to_fp32_and_runs(tmp_path):
+    """Capped to AVX2, OpenVINO may still list BF16 yet fail to compile in it: the
+    backend must fall back to fp32 with a warning, not end the run."""
+    code = ("import numpy as np; from pathlib import Path; "
+            "from rtretinex.backends import create_backend; "
+            f"b = create_backend('openvino', cache_dir=Path({str(tmp_path)!r})); "
+            "b(np.zeros((60, 106, 3), np.uint8)); print(b.precision)")
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "fp32"

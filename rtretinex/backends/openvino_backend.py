@@ -68,7 +68,20 @@ class OpenVINOBackend:
         self.small_request = self.request if threads else None  # compiled when first needed
 
     def _request(self, config: dict):
-        return self.core.compile_model(self.model, "CPU", config).create_infer_request()
+        """An infer request compiled with ``config``. Where bf16 is listed but its compile
+        fails (seen under ``ONEDNN_MAX_CPU_ISA=AVX2``: "object is not initialized"), the
+        backend falls back to fp32 with a warning instead of failing."""
+        try:
+            return self.core.compile_model(self.model, "CPU", config).create_infer_request()
+        except RuntimeError as exc:
+            if self.precision != "bf16":
+                raise
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            log.warning("openvino could not compile in bf16 on this CPU (%s); running in fp32",
+                        reason)
+            self.precision = "fp32"
+            self.config["INFERENCE_PRECISION_HINT"] = _HINTS["fp32"]
+            return self._request({**config, "INFERENCE_PRECISION_HINT": _HINTS["fp32"]})
 
     @staticmethod
     def unavailable_reason() -> str | None:
