@@ -93,7 +93,8 @@ class NightCorrection:
 class BlackLevel:
     """The black point and black-level chroma bias of a stream of yuv420p frames, measured
     on each frame's darkest pixels and followed with a time constant (``time_constant`` 0:
-    each frame on its own, as for still images)."""
+    each frame on its own, as for still images); a falling black point is followed at once,
+    and a scene cut restarts it."""
 
     def __init__(self, time_constant: float = BLACK_SECONDS) -> None:
         self.time_constant = time_constant
@@ -136,6 +137,9 @@ class BlackLevel:
             max(time - previous_time, 0.0), 1.0)
         alpha = np.float32(1.0 - math.exp(-dt / self.time_constant))
         self.level = self.level + alpha * (measured - self.level)
+        # a black point that falls (a light switched off) is followed at once: a stale,
+        # higher one would crush what is now the picture
+        self.level[0] = min(self.level[0], measured[0])
         return self.level
 
 

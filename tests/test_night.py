@@ -55,6 +55,14 @@ def test_black_level_is_followed_slowly_and_at_once_after_a_cut():
     assert level(dark_planes(bias=(2.0, 2.0)), time=2 / 30, cut=True)[1] == pytest.approx(2.0)
 
 
+def test_a_falling_black_point_is_followed_at_once():
+    level = BlackLevel(time_constant=1.0)
+    y, u, v = dark_planes()
+    level((y + 20, u, v), time=0.0)  # a lamp lifts the blacks
+    assert level((y, u, v), time=1 / 30)[0] == pytest.approx(255 / 219, abs=0.01)  # lamp off
+    assert level((y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
+
+
 def test_neutral_blacks_takes_the_bias_off_u_and_v_only():
     half = dark_planes()
     y, u, v = neutral_blacks(half, np.array([1.0, 1.0, 2.0], np.float32))
