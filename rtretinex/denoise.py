@@ -71,19 +71,25 @@ def gaussian(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
 
 
-def flat_smooth(plane: np.ndarray, radius: int, eps: float | np.ndarray) -> np.ndarray:
+def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """Edge-preserving smoothing of a float32 plane: the guided filter (He et al., 2010)
-    with the plane as its own guide. Windows ((2·radius + 1)², at the plane's resolution)
-    whose variance is well below ``eps`` (levels²: noise, the codec's one- and two-code
-    steps and block edges) become their mean; windows that vary much more (edges, texture
-    above the noise) are kept."""
+    with the plane as its own guide, its coefficients computed at half resolution and
+    upsampled (the fast guided filter, He and Sun, 2015). Windows ((2·radius + 1)² at half
+    resolution) whose variance is well below ``eps`` (levels²: noise, the codec's one-code
+    steps and bands) become their mean; windows that vary much more (edges, texture above
+    the noise) are kept."""
+    height, width = plane.shape
+    small = cv2.resize(plane, (max(1, width // 2), max(1, height // 2)),
+                       interpolation=cv2.INTER_AREA)
     window = (2 * radius + 1, 2 * radius + 1)
-    mean = cv2.boxFilter(plane, -1, window)
-    variance = cv2.boxFilter(plane * plane, -1, window)
+    mean = cv2.boxFilter(small, -1, window)
+    variance = cv2.boxFilter(small * small, -1, window)
     variance -= mean * mean
-    a = variance / (variance + np.maximum(eps, np.float32(1e-6)))
+    a = variance / (variance + np.float32(max(eps, 1e-6)))
     b = mean - a * mean
-    return cv2.boxFilter(a, -1, window) * plane + cv2.boxFilter(b, -1, window)
+    a, b = (cv2.resize(cv2.boxFilter(c, -1, window), (width, height),
+                       interpolation=cv2.INTER_LINEAR) for c in (a, b))
+    return a * plane + b
 
 
 def denoise_weight(gain: np.ndarray, strength: float) -> np.ndarray:

@@ -22,18 +22,21 @@ __all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "lift_
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)
 _BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
+_TINY, _HUGE = np.float32(1e-6), np.float32(1e30)
 # ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
 NEUTRAL_NIGHT = np.zeros(3, np.float32)
 
 
 def _compiled(function):
     """Compiled on first call, without the GIL; ``fastmath``: no NaN or infinity reaches
-    these loops, and it lets min/max vectorize. Cached on disk where numba finds a writable
-    place (beside the module, or the user's cache); compiled each run where it finds none."""
+    these loops, and it lets min/max vectorize; NumPy's error model: no zero-division
+    checks in the loops (every divisor is kept positive). Cached on disk where numba finds
+    a writable place (beside the module, or the user's cache); compiled each run where it
+    finds none."""
     try:
-        return numba.njit(cache=True, nogil=True, fastmath=True)(function)
+        return numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")(function)
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, fastmath=True)(function)
+        return numba.njit(nogil=True, fastmath=True, error_model="numpy")(function)
 
 
 @_compiled
@@ -89,36 +92,33 @@ def _compose_luma(y, detail_half, base_half, out):
 
 
 @_compiled
-def _ramp(line, x, step_max, flat_max):
-    """Across the block boundary between ``line[x − 1]`` and ``line[x]``: a step below
-    ``step_max`` between two sides flat to within ``flat_max`` becomes a linear ramp over
-    the four pixels ``x − 2`` … ``x + 1`` (in place)."""
-    p1, p0, q0, q1 = line[x - 2], line[x - 1], line[x], line[x + 1]
+def _ramped(p1, p0, q0, q1, step_max, flat_max):
+    """Four pixels across a block boundary (between ``p0`` and ``q0``): a step below
+    ``step_max`` between two sides flat to within ``flat_max`` becomes a linear ramp;
+    anything else comes back as it was."""
     if abs(p1 - p0) >= flat_max or abs(q1 - q0) >= flat_max:
-        return
-    low, high = (p1 + p0) * np.float32(0.5), (q0 + q1) * np.float32(0.5)
-    step = high - low
+        return p1, p0, q0, q1
+    low = (p1 + p0) * np.float32(0.5)
+    step = (q0 + q1) * np.float32(0.5) - low
     if abs(step) >= step_max:
-        return
+        return p1, p0, q0, q1
     eighth = step * np.float32(0.125)
-    line[x - 2], line[x - 1] = low + eighth, low + 3 * eighth
-    line[x], line[x + 1] = low + 5 * eighth, low + 7 * eighth
+    return low + eighth, low + 3 * eighth, low + 5 * eighth, low + 7 * eighth
 
 
 @_compiled
 def _deblock(plane, spacing, step_max, flat_max):
     height, width = plane.shape
-    for row in range(height):
+    for row in range(height):  # column boundaries
+        line = plane[row]
         for x in range(spacing, width - 1, spacing):
-            _ramp(plane[row], x, step_max, flat_max)
-    column = np.empty(height, np.float32)
-    for x in range(width):
-        for row in range(height):
-            column[row] = plane[row, x]
-        for y in range(spacing, height - 1, spacing):
-            _ramp(column, y, step_max, flat_max)
-        for row in range(height):
-            plane[row, x] = column[row]
+            line[x - 2], line[x - 1], line[x], line[x + 1] = _ramped(
+                line[x - 2], line[x - 1], line[x], line[x + 1], step_max, flat_max)
+    for y in range(spacing, height - 1, spacing):  # row boundaries, four rows at a time
+        r1, r0, s0, s1 = plane[y - 2], plane[y - 1], plane[y], plane[y + 1]
+        for x in range(width):
+            r1[x], r0[x], s0[x], s1[x] = _ramped(r1[x], r0[x], s0[x], s1[x], step_max,
+                                                 flat_max)
 
 
 @_compiled
@@ -127,10 +127,8 @@ def _lift_share(luma, black, knee):
     below the ``black`` point, rising over about ``knee`` codes above it to nearly all. The
     gain g then maps luma L to L + (g − 1)·share·L: blacks stay black, a signal at the noise
     floor is lifted little, the rest as the nets asked (less the black point)."""
-    excess = luma - black
-    if excess <= 0.0 or luma <= 0.0:
-        return np.float32(0.0)
-    return np.float32(min(excess * excess / (excess + knee) / luma, 1.0))
+    excess = max(luma - black, np.float32(0.0))  # no branch: the loops stay vectorized
+    return min(excess * excess / max((excess + knee) * luma, _TINY), np.float32(1.0))
 
 
 @_compiled
@@ -153,7 +151,8 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
     ur, ug, ub = to_yuv[1, 0], to_yuv[1, 1], to_yuv[1, 2]
     vr, vg, vb = to_yuv[2, 0], to_yuv[2, 1], to_yuv[2, 2]
     lr, lg, lb = luma[0], luma[1], luma[2]
-    black, knee, saturated = night[0], night[1], night[2]
+    black, knee = night[0], night[1]
+    saturated = night[2] if night[2] > 0 else _HUGE
     gains = np.empty((4, width), np.float32)
     for row in range(height):
         # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
@@ -173,11 +172,11 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
             y0 = y_row[x] + weight * (y_smooth[x] - y_row[x]) - _BLACK
             u0 = u_old + weight * (u_smooth[x] - u_old) - _GREY
             v0 = v_old + weight * (v_smooth[x] - v_old) - _GREY
-            if saturated > zero:  # colour above this gain is mostly the codec's chroma steps
-                gain_luma = lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]
-                if gain_luma > saturated:
-                    u0 *= saturated / gain_luma
-                    v0 *= saturated / gain_luma
+            # colour above the roll-off gain is mostly the codec's chroma steps
+            gain_luma = lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]
+            rolled = min(one, saturated / max(gain_luma, _TINY))
+            u0 *= rolled
+            v0 *= rolled
             red = ry * y0 + ru * u0 + rv * v0
             green = gy * y0 + gu * u0 + gv * v0
             blue = by * y0 + bu * u0 + bv * v0

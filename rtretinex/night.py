@@ -57,9 +57,9 @@ KNEE_CODES, KNEE_NOISE = 0.5, 1.0
 # mottle moving from frame to frame (a 1080p stand-in: relative MABD 0.030 at 1.5, 0.032
 # at 1.25, 0.035 at 1, 0.043 at 0.6).
 FLAT_EPS = 1.25**2
-# Its window radius at chroma resolution: 3 spans 14 full-resolution pixels, past the
-# codec's 8×8 blocks.
-FLAT_RADIUS = 3
+# Its window radius at half the chroma resolution (where ``flat_smooth`` works): 1 spans
+# 12 full-resolution pixels, past the codec's 8×8 blocks.
+FLAT_RADIUS = 1
 # Block edges of the codec (every BLOCK_SPACING pixels at chroma resolution: the 8×8 luma
 # blocks) stepping less than DEBLOCK_STEP codes between sides flat within DEBLOCK_FLAT
 # become ramps (``kernels.deblock``): on a 1080p yard-camera stand-in the flat-stepped
