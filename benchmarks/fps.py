@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +60,15 @@ from rtretinex.pixels import as_rgb
 from rtretinex.samples import write_dark_clip
 from rtretinex.sinks import FileSink
 
+# CPU tiers (``--isa``): what OpenVINO's oneDNN kernels and numba's compiled loops may use.
+# Both read their cap when they load, so a capped run re-executes this script with the cap
+# in its environment. avx512_core_bf16 is an AVX-512 CPU with bf16 and no AMX (e.g. AMD
+# Zen 4), avx2 a laptop or desktop without AVX-512.
+ISA_TIERS = {
+    "native": {},
+    "avx512_core_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "NUMBA_CPU_NAME": "cooperlake"},
+    "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "NUMBA_CPU_NAME": "haswell"},
+}
 CPU_SIZES = "640x360,1280x720,1920x1080"
 GPU_SIZES = CPU_SIZES + ",3840x2160"
 
@@ -229,6 +240,19 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def isa_info(tier: str) -> dict:
+    """The CPU tier a run was capped to, the caps in force and what OpenVINO then lists
+    (it may still list BF16 under the AVX2 cap: the timing tells)."""
+    try:
+        import openvino as ov
+
+        capabilities = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except (ImportError, RuntimeError) as exc:
+        capabilities = [f"unavailable: {exc}"]
+    return {"tier": tier, **{key: os.environ.get(key) for key in ISA_TIERS["avx2"]},
+            "openvino_capabilities": capabilities}
+
+
 def machine_info() -> dict:
     """Device names and library versions for the table header and the JSON."""
     cpu = platform.processor() or platform.machine()
@@ -248,8 +272,10 @@ def machine_info() -> dict:
 
 
 def render(rows: list[dict], info: dict, console: Console) -> None:
-    title = (f"rtretinex FPS — {info['gpu'] or info['cpu']} ({info['cpu_threads']} threads) · "
-             f"torch {info['torch']} · openvino {info['openvino']} · av {info['av']}")
+    tier = "" if info["isa"]["tier"] == "native" else f" capped to {info['isa']['tier']}"
+    title = (f"rtretinex FPS — {info['gpu'] or info['cpu']}{tier} "
+             f"({info['cpu_threads']} threads) · torch {info['torch']} · "
+             f"openvino {info['openvino']} · av {info['av']}")
     table = Table(title=title)
     for column in ("backend", "size", "mode", "nets at", "model ms (p95)", "enhance ms (p95)",
                    "GFLOP/s", "of peak", "pipeline FPS", "passthrough FPS", "ratio",
@@ -329,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="videos to measure on (each at its own size) instead of generated "
                         "dark clips; --sizes is then ignored")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    p.add_argument("--isa", choices=tuple(ISA_TIERS), default="native",
+                   help="cap the CPU's instruction set as on another CPU family (OpenVINO and "
+                        "the compiled loops; default: this CPU's own)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
     return p
@@ -336,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    caps = ISA_TIERS[args.isa]
+    if any(os.environ.get(key) != value for key, value in caps.items()):
+        command = [sys.executable, str(Path(__file__).resolve()),
+                   *(sys.argv[1:] if argv is None else argv)]
+        return subprocess.run(command, env={**os.environ, **caps}).returncode
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
         names = [get_spec(n.strip()).name for n in args.backends.split(",")]
@@ -345,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = parse_sizes(args.sizes or (GPU_SIZES if torch.cuda.is_available() else CPU_SIZES))
     except UsageError as exc:
         return report(exc)
-    info = machine_info()
+    info = {**machine_info(), "isa": isa_info(args.isa)}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = args.clips or [

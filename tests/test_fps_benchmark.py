@@ -53,3 +53,21 @@ def test_fps_benchmark_measures_a_users_clips(tmp_path):
          "--backends", "openvino"], capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and missing.stderr.startswith("error: cannot open video")
     assert "Traceback" not in missing.stderr
+
+
+def test_fps_benchmark_caps_the_cpu_tier_and_says_so(tmp_path):
+    """``--isa avx2`` re-runs with OpenVINO and numba capped, the tier in the JSON."""
+    out = tmp_path / "fps.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fps.py"), "--sizes", "96x64", "--isa",
+         "avx2", "--backends", "openvino", "--modes", "fast", "--runs", "3", "--warmup", "1",
+         "--budget", "0.5", "--pipeline-frames", "6", "--json", str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    isa = report["machine"]["isa"]
+    assert isa["tier"] == "avx2" and isa["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert isa["NUMBA_CPU_NAME"] == "haswell"
+    (row,) = report["rows"]
+    assert row["precision"] == "fp32" or "BF16" in isa["openvino_capabilities"]
+    assert row["pipeline_fps"] > 0
