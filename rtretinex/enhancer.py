@@ -167,7 +167,8 @@ def colour_ratio(output: np.ndarray, source: np.ndarray,
                  trust: tuple[float, float] = (TRUST_NETS_BELOW, TRUST_INPUT_ABOVE)) -> np.ndarray:
     """Per-channel factors (same shape as the small float32 RGB ``output``) that move its
     chromaticity back to the ``source``'s (same shape, 0-1) where the source is bright
-    enough to trust (see TRUST_NETS_BELOW)."""
+    enough to trust: not at all below ``trust[0]``, fully from ``trust[1]`` (luma, 0-1;
+    see TRUST_NETS_BELOW)."""
     out_luma = np.maximum(output @ LUMA, EPSILON)[..., None]
     src_luma = np.maximum(source @ LUMA, EPSILON)[..., None]
     trust = np.clip((src_luma - trust[0]) / (trust[1] - trust[0]), 0.0, 1.0)
