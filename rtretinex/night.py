@@ -24,13 +24,13 @@ enhancement, Xu et al., CVPR 2022). Here:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .denoise import flat_smooth, gaussian
 from .kernels import deblock, lift_shares
+from .temporal import follow_share
 
 __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
            "keep_mean", "neutral_blacks"]
@@ -76,7 +76,7 @@ BLACK_SECONDS = 1.0
 MAX_LIFT_BOOST = 2.0
 # Limited-range Y to full-range luma.
 _FULL = 255.0 / 219.0
-_SAMPLE = 4  # every 4th pixel and row: the darkest 1 % is found as well on 1/16 of them
+_SAMPLE = 4  # every 4th pixel and row: the darkest 0.2 % is found as well on 1/16 of them
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,7 @@ class BlackLevel:
         if self.level is None or cut or self.time_constant <= 0:
             self.level = measured
             return self.level
-        dt = 1 / 30 if time is None or previous_time is None else min(
-            max(time - previous_time, 0.0), 1.0)
-        alpha = np.float32(1.0 - math.exp(-dt / self.time_constant))
+        alpha = np.float32(follow_share(time, previous_time, self.time_constant))
         self.level = self.level + alpha * (measured - self.level)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
@@ -175,8 +173,6 @@ def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection
         return gains
     boost = np.float32(min(max(wanted / kept, 1.0), MAX_LIFT_BOOST))
     return 1.0 + boost * (gains - 1.0)
-
-
 
 
 def filtered_planes(half: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .denoise import noise_sigma
 
-__all__ = ["AutoExposure", "SceneCutDetector"]
+__all__ = ["AutoExposure", "SceneCutDetector", "follow_share"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
@@ -38,6 +38,19 @@ LIGHT_JUMP_STOPS = 0.75
 GAMMA = 2.2
 # Frame interval assumed when a frame has no timestamp.
 DEFAULT_FRAME_SECONDS = 1 / 30
+
+
+def follow_share(time: float | None, previous_time: float | None, time_constant: float
+                 ) -> float:
+    """How far a value followed with ``time_constant`` seconds moves towards a new one
+    between frames at ``previous_time`` and ``time`` (seconds; None: one frame interval of
+    DEFAULT_FRAME_SECONDS): α = 1 − exp(−Δt / τ), Δt clamped to 0-1 s, so 24 and 60 fps
+    behave alike."""
+    if time is None or previous_time is None:
+        dt = DEFAULT_FRAME_SECONDS
+    else:
+        dt = min(max(time - previous_time, 0.0), 1.0)
+    return 1.0 - math.exp(-dt / time_constant)
 
 
 class SceneCutDetector:
@@ -102,14 +115,10 @@ class AutoExposure:
         if self.stops is None or cut or light_changed or not self.enabled:
             self.stops = stops
             return 1.0
-        if time is None or previous_time is None:
-            dt = DEFAULT_FRAME_SECONDS
-        else:
-            dt = min(max(time - previous_time, 0.0), 1.0)
         change = stops - self.stops
         if abs(change) > self.jump:
             self.stops = stops
         elif abs(change) > self.dead_band:
-            alpha = 1.0 - math.exp(-dt / self.time_constant)
+            alpha = follow_share(time, previous_time, self.time_constant)
             self.stops += alpha * (change - math.copysign(self.dead_band, change))
         return 2.0 ** (self.stops - stops)
