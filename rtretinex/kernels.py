@@ -180,7 +180,7 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
             red = ry * y0 + ru * u0 + rv * v0
             green = gy * y0 + gu * u0 + gv * v0
             blue = by * y0 + bu * u0 + bv * v0
-            share = _lift_share(ry * y0, black, knee)
+            share = _lift_share(ry * y0, black, knee)  # ry = 255/219: Y − 16 as full-range luma
             lift_r = one + (gain_r[x] - one) * share
             lift_g = one + (gain_g[x] - one) * share
             lift_b = one + (gain_b[x] - one) * share
@@ -249,13 +249,13 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
                     luma: np.ndarray, out_u: np.ndarray, out_v: np.ndarray,
                     night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray]:
     """The RGB gains applied at chroma resolution, one pass: per chroma pixel, Y (``y_half``:
-    averaged over its 2×2 pixels), U and V denoised (mixed with ``filtered``, the three planes
-    filtered, by the weight),
-    converted to RGB (``to_rgb``, 3×3 on Y−16, U−128, V−128), multiplied by the gains,
-    clipped, converted back (``to_yuv``). ``maps`` (4, h, W/2) holds the gains R, G, B and
-    the denoise weight, at the gains' rows and the chroma width. Writes U', V' (rounded) to
-    ``out_u``/``out_v`` and returns (detail, base) at chroma resolution: the fine detail's
-    gain (the gains' ``luma``, less the denoised share) and Y' − detail · Y there.
+    averaged over its 2×2 pixels), U and V, each denoised (mixed by the weight with
+    ``filtered``, the three planes filtered), converted to RGB (``to_rgb``, 3×3 on Y−16,
+    U−128, V−128), multiplied by the gains, clipped, converted back (``to_yuv``). ``maps``
+    (4, h, W/2) holds the gains R, G, B and the denoise weight, at the gains' rows and the
+    chroma width. Writes U', V' (rounded) to ``out_u``/``out_v`` and returns (detail, base)
+    at chroma resolution: the fine detail's gain (the gains' ``luma``, less the denoised
+    share) and Y' − detail · Y there.
 
     ``night`` (black point, knee: full-range codes; the gain above which colour is rolled
     off; default 0, 0, 0: the gains as they are) is for night footage: each gain g becomes
