@@ -25,8 +25,10 @@ Three guards make the output safe to leave on, in both modes and in one place ea
   knee that follows the noise (the mid-tones keep the frame's brightness), and where the
   gain is high the luma's flat areas (the codec's blocks and bands) are smoothed and
   deblocked in float before the gain, and colour is rolled off above a gain of 16.
-Video frames (``enhance``) also go through the temporal denoiser first; still images
-(``__call__``) never carry state from one call to the next.
+Video frames (``enhance``) also go through the temporal denoiser first, and in fast mode the
+nets' result reaches the gain through a per-cell tone curve (``reuse.GainGrid``) that stands
+in for them between runs (``reuse.NetSchedule``); still images (``__call__``) never carry
+state from one call to the next.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from .pixels import (
     small_rgb,
     to_rgb,
 )
+from .reuse import NetSchedule
 from .temporal import AutoExposure, SceneCutDetector
 from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled
 
@@ -128,15 +131,17 @@ def default_scale(height: int, width: int) -> int:
 class EnhanceSettings:
     """How frames are enhanced. ``mode`` None is chosen per stream (``for_stream``);
     ``scale`` None is picked from the frame size; ``denoise`` None is the mode's default.
-    ``smooth`` (auto-exposure time constant, seconds) and ``temporal_denoise`` act on video
-    only; ``exposure`` (stops, ±EXPOSURE_RANGE) brightens or darkens the result, never
-    below the input."""
+    ``smooth`` (auto-exposure time constant, seconds), ``temporal_denoise`` and
+    ``nets_every`` (fast mode: run the nets on every N-th frame, None: as often as they
+    cost about ``reuse.NET_BUDGET_MS`` a frame) act on video only; ``exposure`` (stops,
+    ±EXPOSURE_RANGE) brightens or darkens the result, never below the input."""
 
     mode: str | None = None
     scale: int | None = None
     smooth: float = DEFAULT_SMOOTH
     denoise: float | None = None
     temporal_denoise: float = DEFAULT_TEMPORAL_DENOISE
+    nets_every: int | None = None
     exposure: float = 0.0
 
     def __post_init__(self) -> None:
@@ -150,6 +155,9 @@ class EnhanceSettings:
             raise UsageError(f"--denoise must be >= 0, got {self.denoise}")
         if self.temporal_denoise < 0:
             raise UsageError(f"--temporal-denoise must be >= 0, got {self.temporal_denoise}")
+        if self.nets_every is not None and self.nets_every < 1:
+            raise UsageError(f"--nets-every must be a number of frames >= 1, got "
+                             f"{self.nets_every}")
         if abs(self.exposure) > EXPOSURE_RANGE:
             raise UsageError(f"--exposure must be within ±{EXPOSURE_RANGE} stops, "
                              f"got {self.exposure}")
@@ -217,6 +225,7 @@ class Enhancer:
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
         self.relighter: Relighter | None = None  # for large frames in quality mode
+        self.schedule = NetSchedule(self.settings.nets_every)  # fast-mode video
         self.reset()
 
     @classmethod
@@ -248,6 +257,7 @@ class Enhancer:
         self.exposure = AutoExposure(self.settings.smooth)
         self.temporal_denoiser = TemporalDenoiser(self.settings.temporal_denoise)
         self.blacks = BlackLevel()
+        self.schedule.reset()
 
     def warm_up(self, width: int, height: int) -> None:
         """Run the video path on two dim grey frames of this size, then forget them, so the
@@ -353,6 +363,11 @@ class Enhancer:
             self.relighter = Relighter(self.backend.weights)
         return decompose_tiled(self.backend, image, self.relighter)
 
+    def _nets(self, small: np.ndarray) -> np.ndarray:
+        """R ∘ Î of the small frame (float32 RGB, 0-1)."""
+        d = self.backend(small)
+        return d.reflectance * d.enhanced_illumination[..., None]
+
     def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
               original: np.ndarray, half: np.ndarray, fmt: str) -> np.ndarray:
         """denoise(S) ∘ G with the gain map G from the low-res nets; colour, exposure and
@@ -368,9 +383,11 @@ class Enhancer:
             small = small_rgb(half_yuv, size)
         else:
             small = downscale(image, size)
-        d = self.backend(small)
         source_small = small.astype(np.float32) * np.float32(1 / 255)
-        output_small = d.reflectance * d.enhanced_illumination[..., None]
+        if moment is None:
+            output_small = self._nets(small)
+        else:  # video: the nets' last result may stand in for them (``reuse``)
+            output_small = self.schedule(source_small, moment.cut, lambda: self._nets(small))
         trust = TRUST_NEUTRAL_BLACKS if fmt == YUV420P else (TRUST_NETS_BELOW, TRUST_INPUT_ABOVE)
         output_small *= colour_ratio(output_small, source_small, trust)
         output_small *= highlight_factor(output_small, source_small,

@@ -58,6 +58,7 @@ def test_odd_and_tiny_frames(backend):
     ({"scale": 0}, "--scale must be"),
     ({"smooth": -1.0}, "--smooth must be"),
     ({"temporal_denoise": -1.0}, "--temporal-denoise must be"),
+    ({"nets_every": 0}, "--nets-every must be"),
     ({"denoise": -1}, "--denoise must be"),
     ({"exposure": 3.5}, "--exposure must be within"),
 ])

@@ -49,7 +49,8 @@ class TorchBackend:
         x = torch.from_numpy(np.ascontiguousarray(frame))
         if self.device.type == "cuda":
             x = x.pin_memory().to(self.device, non_blocking=True)
-        x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+        # out of place: a float32 frame's tensor is the caller's own memory
+        x = x.permute(2, 0, 1).unsqueeze(0).float() / 255.0
         reflectance, illumination, enhanced = self.infer_tensor(x)
         return Decomposition(*(t.contiguous().cpu().numpy() for t in (
             reflectance[0].permute(1, 2, 0), illumination[0, 0], enhanced[0, 0])))

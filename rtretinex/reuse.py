@@ -1,0 +1,160 @@
+"""Fast mode between two runs of the nets: the last result as a per-cell tone curve.
+
+On a CPU without AMX the nets are most of a fast-mode frame's cost (a 107×60 call: ~2.4 ms
+with AMX, ~9 ms on AVX-512 without it, ~15 ms on AVX2, two threads). Their answer changes
+slowly from frame to frame, so they need not run on every one. ``GainGrid`` keeps what the
+last run did as a bilateral grid (Chen et al., 2007): the nets' log gain per colour channel
+for each spatial cell and each brightness bin (one stop wide), averaged with tent weights
+along brightness. A later frame is sliced through it: every small pixel gets the gain its
+cell gave pixels of its own brightness, so what moved still gets the gain its brightness
+needs, and everything after the nets (colour, highlights, exposure, the night corrections)
+runs on that frame as usual.
+
+``NetSchedule`` decides when the nets run: on every ``every``-th frame, and at once on a
+scene cut, a new frame size or when the light on the input changes by more than
+LIGHT_STOPS since the last run. ``every`` None (the default) picks the interval from the
+nets' own measured time, so that they cost about NET_BUDGET_MS a frame on average: 1 (every
+frame, as before) where they are that cheap, up to MAX_INTERVAL.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from .pixels import LUMA
+
+__all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
+
+# Brightness bins: one per stop of input luma from 2^-BIN_STOPS to 1.
+BIN_STOPS = 8
+# A spatial cell is this many small pixels square (107×60 nets input: 14×8 cells).
+CELL = 8
+# Weight (in pixels) of the frame-wide curve mixed into each cell: a cell with few pixels
+# of a brightness takes that brightness's gain mostly from the whole frame.
+PRIOR_PIXELS = 4.0
+LOG_FLOOR = 2.0 / 255.0  # the gain's input floor (enhancer.INPUT_FLOOR)
+# The nets' average cost a frame aimed at when ``every`` is chosen automatically (ms), and
+# the longest interval then (frames: 0.2 s at 30 fps).
+NET_BUDGET_MS = 3.0
+MAX_INTERVAL = 6
+# A change of the input's mean luma since the last run (stops, in linear light) that runs
+# the nets at once.
+LIGHT_STOPS = 0.25
+_GAMMA = 2.2
+_TIMINGS = 9  # nets calls whose median sets the automatic interval
+
+
+class GainGrid:
+    """The nets' per-channel log gain as a function of position and brightness, fitted on
+    one small frame (``fit``) and applied to another of the same size (``__call__``)."""
+
+    def __init__(self, source: np.ndarray, output: np.ndarray) -> None:
+        """``source``: the small input (h, w, 3, float32 0-1); ``output``: what the nets
+        made of it (R ∘ Î, same shape)."""
+        self.shape = source.shape
+        luma = source @ LUMA
+        log_gain = (np.log(np.maximum(output, 1e-4))
+                    - np.log(np.maximum(luma, LOG_FLOOR))[..., None]).astype(np.float32)
+        tents = _tents(luma)
+        height, width = self.shape[:2]
+        self.cells = (max(1, round(width / CELL)), max(1, round(height / CELL)))
+        bins = []
+        for weight in tents:
+            # per cell: Σw·g and Σw, as means over the cell (INTER_AREA), then the frame's
+            # own curve as a prior for cells with few pixels at this brightness
+            sums = cv2.resize(np.dstack([log_gain * weight[..., None], weight]), self.cells,
+                              interpolation=cv2.INTER_AREA).reshape(*self.cells[::-1], 4)
+            total = float(weight.sum())
+            bins.append((sums, total, (log_gain * weight[..., None]).reshape(-1, 3).sum(0)))
+        frame_curve = _fill_empty([(total, gain_sum) for _, total, gain_sum in bins])
+        pixels = (height * width) / (self.cells[0] * self.cells[1])
+        prior = PRIOR_PIXELS / pixels
+        self.grid = np.stack([
+            (sums[..., :3] + prior * curve) / (sums[..., 3:] + prior)
+            for (sums, _, _), curve in zip(bins, frame_curve, strict=True)
+        ]).astype(np.float32)  # (bins, cells h, cells w, 3)
+
+    def __call__(self, source: np.ndarray) -> np.ndarray:
+        """What the nets' last run says ``source`` (same shape as the fitted frame) becomes."""
+        height, width = source.shape[:2]
+        luma = source @ LUMA
+        log_gain = np.zeros(source.shape, np.float32)
+        for weight, cells in zip(_tents(luma), self.grid, strict=True):
+            if weight.any():
+                log_gain += weight[..., None] * cv2.resize(cells, (width, height),
+                                                           interpolation=cv2.INTER_LINEAR)
+        return np.maximum(luma, LOG_FLOOR)[..., None] * np.exp(log_gain)
+
+
+def _tents(luma: np.ndarray) -> list[np.ndarray]:
+    """Tent weights (one map per brightness bin, summing to 1 at every pixel) of a luma
+    map (0-1) along log2 brightness."""
+    position = np.clip(np.log2(np.maximum(luma, 2.0**-BIN_STOPS)) + BIN_STOPS, 0, BIN_STOPS)
+    return [np.maximum(1.0 - np.abs(position - b), 0.0).astype(np.float32)
+            for b in range(BIN_STOPS + 1)]
+
+
+def _fill_empty(bins: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
+    """The frame-wide mean log gain of each bin from (Σw, Σw·g); bins with no pixels take
+    the nearest filled bins' values (interpolated)."""
+    filled = [i for i, (total, _) in enumerate(bins) if total > 1e-3]
+    if not filled:
+        return [np.zeros(3, np.float32) for _ in bins]
+    means = np.array([bins[i][1] / bins[i][0] for i in filled])
+    return [np.array([np.interp(i, filled, means[:, c]) for c in range(3)], np.float32)
+            for i in range(len(bins))]
+
+
+class NetSchedule:
+    """When fast mode runs the nets on a video frame (see the module docstring); ``every``
+    None: automatic, from the nets' measured time."""
+
+    def __init__(self, every: int | None = None) -> None:
+        if every is not None and every < 1:
+            raise ValueError(f"the nets' interval must be >= 1 frame, got {every}")
+        self.every = every
+        self.timings: deque[float] = deque(maxlen=_TIMINGS)  # kept across streams
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (the next frame runs the nets)."""
+        self.grid: GainGrid | None = None
+        self.since = 0
+        self.input_stops = 0.0
+        self.runs = 0
+
+    @property
+    def interval(self) -> int:
+        """Frames from one run of the nets to the next."""
+        if self.every is not None:
+            return self.every
+        if len(self.timings) < 3:
+            return 1
+        ms = float(np.median(self.timings))
+        return min(MAX_INTERVAL, max(1, math.ceil(ms / NET_BUDGET_MS - 0.25)))
+
+    def __call__(self, source: np.ndarray, cut: bool,
+                 nets: Callable[[], np.ndarray]) -> np.ndarray:
+        """The nets' output for the small ``source`` (h, w, 3, float32 0-1) of the next
+        frame: ``nets()`` run now, or the last run's grid applied."""
+        stops = _GAMMA * math.log2(max(float((source @ LUMA).mean()), 1e-4))
+        stale = (self.grid is None or cut or self.grid.shape != source.shape
+                 or self.since + 1 >= self.interval
+                 or abs(stops - self.input_stops) > LIGHT_STOPS)
+        if not stale:
+            self.since += 1
+            return self.grid(source)
+        start = time.perf_counter()
+        output = nets()
+        self.timings.append((time.perf_counter() - start) * 1e3)
+        self.since, self.input_stops, self.runs = 0, stops, self.runs + 1
+        # the frames the nets ran on go through the grid too, so the output does not
+        # switch between two kinds of gain from frame to frame
+        self.grid = GainGrid(source, output)
+        return self.grid(source)

@@ -1,0 +1,114 @@
+"""Fast mode between runs of the nets: the gain grid that stands in for them, when they
+run, and the whole video path with the nets on every 4th frame against every frame."""
+
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from rtretinex.backends import create_backend
+from rtretinex.data import simulate_camera_night
+from rtretinex.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frames import VideoFrame
+from rtretinex.pixels import LUMA, YUV420P, to_rgb
+from rtretinex.reuse import LIGHT_STOPS, MAX_INTERVAL, NET_BUDGET_MS, GainGrid, NetSchedule
+
+from .conftest import small_photo
+
+
+def tone_curve(source: np.ndarray) -> np.ndarray:
+    """A stand-in for the nets: a brightness-dependent gain (dark pixels lifted more) that
+    is stronger on the left half of the frame, with a warm tint."""
+    luma = source @ LUMA
+    gain = 0.5 / np.maximum(luma, 0.01) ** 0.6
+    gain[:, : source.shape[1] // 2] *= 1.5
+    return np.clip(luma * gain, 0, 1)[..., None] * np.array([1.05, 1.0, 0.9], np.float32)
+
+
+def moved(image: np.ndarray, dx: int) -> np.ndarray:
+    return np.roll(image, dx, axis=1)
+
+
+def test_grid_gives_moved_content_the_gain_its_brightness_needs():
+    source = small_photo("astronaut", 60, 106).astype(np.float32) / 255 * 0.3
+    grid = GainGrid(source, tone_curve(source))
+    later = moved(source, 9)  # content moved by about one cell
+    error = np.abs(grid(later) - tone_curve(later))
+    assert np.median(error) < 0.02
+    # what a stale per-pixel gain map would do instead (the gain stays where it was)
+    stale = later * tone_curve(source) / np.maximum(source, 2 / 255)
+    assert np.median(error) < 0.5 * np.median(np.abs(stale - tone_curve(later)))
+
+
+def test_grid_fills_brightness_the_fitted_frame_did_not_have():
+    source = np.full((60, 106, 3), 0.05, np.float32)  # one brightness only
+    grid = GainGrid(source, tone_curve(source))
+    brighter = np.full_like(source, 0.2)
+    out = grid(brighter)
+    assert np.isfinite(out).all() and (out > brighter).all()
+
+
+def run(schedule: NetSchedule, frames, cuts=None):
+    """Which frames the nets ran on."""
+    ran = []
+    for i, frame in enumerate(frames):
+        def nets(i=i, frame=frame):
+            ran.append(i)
+            return tone_curve(frame)
+        schedule(frame, bool(cuts and i in cuts), nets)
+    return ran
+
+
+def test_schedule_runs_every_nth_frame_and_at_once_on_a_cut_or_new_light():
+    frame = np.full((60, 106, 3), 0.05, np.float32)
+    assert run(NetSchedule(4), [frame] * 10) == [0, 4, 8]
+    assert run(NetSchedule(4), [frame] * 10, cuts={2}) == [0, 2, 6]
+    light = 2 ** (1.5 * LIGHT_STOPS / 2.2)  # a change just past LIGHT_STOPS, linear light
+    frames = [frame] * 3 + [frame * light] * 3
+    assert run(NetSchedule(4), frames) == [0, 3]
+    assert run(NetSchedule(4), [frame, frame[:30]]) == [0, 1]  # a new size
+    assert run(NetSchedule(1), [frame] * 3) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("ms,interval", [(0.5, 1), (NET_BUDGET_MS * 3, 3), (500.0, MAX_INTERVAL)])
+def test_automatic_interval_follows_the_nets_time(ms, interval):
+    schedule = NetSchedule()
+    assert schedule.interval == 1  # until the nets have been timed
+    schedule.timings.extend([ms] * 5)
+    assert schedule.interval == interval
+
+
+class CountingBackend:
+    """A backend that counts its calls."""
+
+    def __init__(self, backend):
+        self.backend, self.calls = backend, 0
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+    def __call__(self, image):
+        self.calls += 1
+        return self.backend(image)
+
+
+def test_video_with_nets_every_4th_frame_matches_every_frame():
+    """A camera-like night clip of a panning photo: the nets run on a quarter of the frames
+    and the output stays within a small error of running them on every frame."""
+    photo = small_photo("astronaut", 240, 424)
+    frames = [simulate_camera_night(np.roll(photo, 6 * i, axis=1), seed=i) for i in range(12)]
+    outputs = {}
+    for every in (1, 4):
+        backend = CountingBackend(create_backend("torch-cpu"))
+        enhancer = Enhancer(backend, EnhanceSettings(mode="fast", nets_every=every))
+        outputs[every] = [to_rgb(enhancer.enhance(VideoFrame(f, i, i, Fraction(1, 30),
+                                                            pixel_format=YUV420P)))
+                          for i, f in enumerate(frames)]
+        assert backend.calls == (12 if every == 1 else 3)
+    for every_frame, fourth in zip(outputs[1], outputs[4], strict=True):
+        # 0 where the nets ran; 1.5-3.4 codes after 1-3 frames of a fast pan (18 pixels)
+        assert cv2.absdiff(fourth, every_frame).mean() < 4.0
+    # the frames between runs are not the last run's output: the picture moved on
+    shift = cv2.absdiff(outputs[4][3], outputs[4][0]).mean()
+    assert shift > 5 * cv2.absdiff(outputs[4][3], outputs[1][3]).mean()
