@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(0, /dev/video0), image or folder of images; several videos, "
                         "folders of videos or quoted globs ('clips/*.mp4') with -o FOLDER")
     p.add_argument("-o", "--output", type=_output,
-                   help="output video (.mp4/.mkv/...), network stream (udp://host:port, "
-                        "rtmp://..., rtsp://..., srt://...), image, or folder for a folder")
+                   help="output video (.mp4/.mkv/...), network stream (udp://host:port or "
+                        "tcp://host:port as MPEG-TS, rtmp[s]://..., rtsp://...), image, or "
+                        "folder for a folder")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--display", action="store_true",
                    help="show the result in a window (keys below; a file plays at its own rate)")

@@ -5,7 +5,9 @@ subtitles (here), and the live view window (``display.DisplaySink``).
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -25,9 +27,11 @@ __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_PENDING_PACKETS = 2000
-# Network outputs: the container each scheme carries.
-STREAM_FORMATS = {"udp": "mpegts", "tcp": "mpegts", "srt": "mpegts", "rtp": "rtp_mpegts",
-                  "rtmp": "flv", "rtmps": "flv", "rtsp": "rtsp"}
+# Network outputs: the container each scheme carries, offered where the FFmpeg inside PyAV
+# has the scheme's protocol (``network_schemes``; PyPI's wheels have no srt or rist). Not
+# offered: rtp (udp:// carries the same MPEG-TS, and FFmpeg reads it back without an SDP).
+STREAM_FORMATS = {"udp": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv",
+                  "rtsp": "rtsp", "srt": "mpegts", "rist": "mpegts"}
 # Errors that mean the disk failed, not the encoder: full, too large, read-only, I/O.
 DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES}
 log = logging.getLogger("rtretinex")
@@ -54,16 +58,51 @@ class Sink(Protocol):
         ...
 
 
+@functools.cache
+def network_schemes() -> tuple[str, ...]:
+    """The schemes of STREAM_FORMATS this PyAV's FFmpeg can send to: those among its output
+    protocols (``avio_enum_protocols``), and rtsp where it has the rtsp muxer (which opens
+    its own tcp/udp). Where its library cannot be found, every scheme is offered."""
+    protocols = ffmpeg_output_protocols()
+    if protocols is None:
+        return tuple(STREAM_FORMATS)
+    return tuple(scheme for scheme, fmt in STREAM_FORMATS.items()
+                 if scheme in protocols or (scheme == fmt and fmt in av.formats_available))
+
+
+def ffmpeg_output_protocols() -> frozenset[str] | None:
+    """The output protocols of the libavformat PyAV loaded (None if it cannot be found)."""
+    package = Path(av.__file__).parent
+    patterns = ("av.libs/libavformat*", "av/.dylibs/libavformat*", "av.libs/avformat*.dll")
+    found = [path for pattern in patterns for path in package.parent.glob(pattern)]
+    if not found:
+        return None
+    try:
+        library = ctypes.CDLL(str(found[0]))
+        enumerate_protocols = library.avio_enum_protocols
+    except (OSError, AttributeError):
+        return None
+    enumerate_protocols.restype = ctypes.c_char_p
+    enumerate_protocols.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+    state, names = ctypes.c_void_p(None), set()
+    while (name := enumerate_protocols(ctypes.byref(state), 1)) is not None:
+        names.add(name.decode())
+    return frozenset(names)
+
+
 def stream_format(target: str | Path) -> str | None:
     """The container for a network output URL (``udp://…`` → mpegts), None for a file;
-    UsageError for a URL scheme that cannot be sent to."""
+    UsageError for a URL scheme that cannot be sent to here."""
     text = str(target)
     if "://" not in text:
         return None
     scheme = text.split("://", 1)[0].lower()
-    if scheme not in STREAM_FORMATS:
-        raise UsageError(f"cannot send video to {scheme}:// (choose one of "
-                         f"{', '.join(s + '://' for s in STREAM_FORMATS)}, or a file)")
+    offered = network_schemes()
+    if scheme not in offered:
+        missing = (f"the FFmpeg inside PyAV has no {scheme} protocol"
+                   if scheme in STREAM_FORMATS else f"{scheme}:// is not a video output")
+        raise UsageError(f"cannot send video to {scheme}://: {missing}; network outputs "
+                         f"here: {', '.join(s + '://' for s in offered)}")
     return STREAM_FORMATS[scheme]
 
 
@@ -135,6 +174,9 @@ class FileSink:
             self.container.start_encoding()  # opens the encoder, writes the header
             self.started = True
         except (av.error.FFmpegError, OSError) as exc:
+            if self.file is None and self.video.codec_context.is_open:
+                # the encoder opened: what failed is the connection
+                raise OutputError(f"cannot send to {self.path}: {reason(exc)}") from None
             if exc.errno in DISK_ERRNOS:
                 raise self._write_failed(exc) from None
             raise OutputError(f"encoder {self.codec!r} cannot encode this video "

@@ -317,8 +317,99 @@ def test_a_network_stream_out_is_paced_and_watchable(tmp_path):
     assert len(received) >= 50 and set(received) == {160}
 
 
+def tls_relay(port: int, plain_port: int, tmp_path) -> None:
+    """Accept one TLS connection on ``port`` (a self-signed certificate) and relay it, in
+    plain, to ``plain_port``: the rtmps receiver (FFmpeg cannot listen for rtmps itself)."""
+    import socket
+    import ssl
+    import threading
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (src, dst):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+        secure = context.wrap_socket(conn, server_side=True)
+        plain = socket.create_connection(("127.0.0.1", plain_port))
+        threading.Thread(target=pump, args=(plain, secure), daemon=True).start()
+        pump(secure, plain)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def free_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["tcp", "rtmp", "rtmps", "rtsp"])
+def test_each_network_output_reaches_a_local_receiver(tmp_path, scheme):
+    """Every scheme offered besides udp (above), against FFmpeg's own listen mode on
+    127.0.0.1: the receiver decodes the enhanced frames."""
+    import threading
+
+    if scheme == "rtmps" and not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make the receiver's certificate")
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=45, width=160, height=96)
+    port = free_tcp_port()
+    listen = {  # (receiver URL, its format, its options)
+        "tcp": (f"tcp://127.0.0.1:{port}?listen=1", "mpegts", {}),
+        "rtmp": (f"rtmp://127.0.0.1:{port}/live/x", "flv", {"listen": "1"}),
+        "rtsp": (f"rtsp://127.0.0.1:{port}/live", "rtsp",
+                 {"rtsp_flags": "listen", "listen_timeout": "30"}),
+    }
+    if scheme == "rtmps":
+        plain = free_tcp_port()
+        listen["rtmps"] = (f"rtmp://127.0.0.1:{plain}/live/x", "flv", {"listen": "1"})
+        tls_relay(port, plain, tmp_path)
+    url, fmt, options = listen[scheme]
+    received = []
+
+    def watch():
+        try:
+            with av.open(url, format=fmt, options={"timeout": "30", **options}
+                         if fmt == "flv" else options) as stream:
+                for packet in stream.demux(video=0):
+                    received.extend(frame.width for frame in packet.decode())
+        except av.error.FFmpegError:  # the sender stopped
+            pass
+
+    receiver = threading.Thread(target=watch, daemon=True)
+    receiver.start()
+    time.sleep(1)
+    result = run(str(clip), "-o", f"{scheme}://127.0.0.1:{port}/live/x"
+                 if scheme.startswith("rtmp") else url.split("?")[0])
+    assert result.returncode == 0, result.stderr
+    receiver.join(timeout=30)
+    assert len(received) >= 30 and set(received) == {160}  # the last few may be in flight
+
+
 @pytest.mark.parametrize("args,code,fragment", [
     (["{clip}", "-o", "ftp://127.0.0.1/x.ts"], 2, "cannot send video to ftp://"),
+    (["{clip}", "-o", "srt://127.0.0.1:9999"], 2, "has no srt protocol"),
+    (["{clip}", "-o", "tcp://127.0.0.1:9"], 1, "cannot send to tcp://127.0.0.1:9"),
     (["{png}", "-o", "udp://127.0.0.1:5000"], 2, "images are written to files"),
 ])
 def test_network_outputs_that_cannot_be(clip, tmp_path, args, code, fragment):
