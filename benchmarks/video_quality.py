@@ -24,7 +24,8 @@ itself (decode → enhance → encode), so the figures are the product's.
 
 Every dark-clip table has an anchor row beside the versions measured: ``gain``, the input
 times one global gain per frame (to the last version's mean brightness). ``--run-stream``
-points at another checkout's run_stream.py to measure an older version on the same clips;
+points at another checkout's run_stream.py to measure an older version on the same clips,
+or gives this one arguments of its own (``--run-stream "run_stream.py --nets-every 6"``);
 ``--sheet`` saves a PNG of input × gain | each version for a camera-like dark frame, a real
 dark frame and a well-lit one (input | each version).
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -184,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="black level chroma bias, codes on U and V")
     p.add_argument("--camera-crf", type=int, default=28)
     p.add_argument("--camera-preset", default="medium")
-    p.add_argument("--run-stream", type=Path, action="append", default=None,
-                   help="run_stream.py to measure (repeat to compare versions; default this "
-                        "checkout's)")
+    p.add_argument("--run-stream", action="append", default=None, metavar="'PATH [ARGS]'",
+                   help="run_stream.py to measure, with arguments of its own (repeat to "
+                        "compare versions; default this checkout's)")
     p.add_argument("--args", default="--preset veryfast",
                    help="extra run_stream.py arguments for every run")
     p.add_argument("--no-lit", action="store_true", help="skip the clean clips as input")
@@ -197,19 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     degradations = args.degrade.split(",")
     if not set(degradations) <= set(DEGRADATIONS):
         p.error(f"--degrade takes {', '.join(DEGRADATIONS)}, got {args.degrade}")
-    versions = args.run_stream or [ROOT / "run_stream.py"]
+    versions = args.run_stream or [str(ROOT / "run_stream.py")]
+    commands = [(Path(words[0]), words[1:]) for words in map(shlex.split, versions)]
     extra = args.args.split()
     console = Console()
     result: dict = {"command": "python benchmarks/video_quality.py " + " ".join(
-        sys.argv[1:] if argv is None else argv), "versions": [str(v) for v in versions],
+        sys.argv[1:] if argv is None else argv), "versions": versions,
         "synthetic": [], "real_dark": [], "no_harm_clips": [], "no_harm_images": []}
     sheet_rows: dict[str, list[np.ndarray]] = {}
 
     def measured(source: Path, limit: int) -> list[list[np.ndarray]]:
         """Each version's output frames for ``source``."""
         outputs = []
-        for run_stream in versions:
-            enhance(run_stream, source, tmp / "out.mp4", extra)
+        for run_stream, own in commands:
+            enhance(run_stream, source, tmp / "out.mp4", [*extra, *own])
             outputs.append(read_frames(tmp / "out.mp4", limit)[0])
         return outputs
 
@@ -263,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 sheet_rows["dark"] = [anchor[middle], *(o[middle] for o in outputs)]
         if args.images:
             images = sorted(q for q in args.images.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
-            for v, run_stream in enumerate(versions):
-                enhance(run_stream, args.images, tmp / f"images{v}", [])
+            for v, (run_stream, own) in enumerate(commands):
+                enhance(run_stream, args.images, tmp / f"images{v}", own)
                 for q in images:
                     out, source = read_image(tmp / f"images{v}" / f"{q.stem}.png"), read_image(q)
                     result["no_harm_images"].append({
@@ -287,7 +290,7 @@ def contact_sheet(rows: list[list[np.ndarray]], width: int = 480) -> np.ndarray:
     return np.vstack([np.pad(r, ((0, 0), (0, full - r.shape[1]), (0, 0))) for r in strips])
 
 
-def _print(console: Console, result: dict, versions: list[Path]) -> None:
+def _print(console: Console, result: dict, versions: list[str]) -> None:
     for key, columns in (
         ("synthetic", ("clip", "degrade", "version", "size", "psnr", "mm_psnr", "mm_ssim",
                        "shadow_colour_error", "temporal_error")),

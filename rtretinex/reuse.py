@@ -33,8 +33,8 @@ __all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSched
 
 # Brightness bins: one per stop of input luma from 2^-BIN_STOPS to 1.
 BIN_STOPS = 8
-# A spatial cell is this many small pixels square (107×60 nets input: 14×8 cells).
-CELL = 8
+# A spatial cell is this many small pixels square (107×60 nets input: 27×15 cells).
+CELL = 4
 # Weight (in pixels) of the frame-wide curve mixed into each cell: a cell with few pixels
 # of a brightness takes that brightness's gain mostly from the whole frame.
 PRIOR_PIXELS = 4.0
