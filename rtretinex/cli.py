@@ -62,6 +62,7 @@ from .jobs import (
 from .models import DEFAULT_WEIGHTS, WeightsError
 from .pipeline import STOP_SIGNALS, PipelineStats
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from .vcam import AUTO_DEVICE, check_virtual_camera
 from .workers import default_jobs, run_local, run_on_ray
 
 __all__ = ["build_parser", "main"]
@@ -110,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--display", action="store_true",
                    help="show the result in a window (keys below; a file plays at its own rate)")
+    p.add_argument("--virtual-camera", nargs="?", const=AUTO_DEVICE, default=None,
+                   metavar="DEVICE",
+                   help="video: also send the result to a virtual camera that Zoom, Meet, "
+                        "Teams or OBS can pick (Linux: a v4l2loopback device, default the "
+                        "first free one; Windows/macOS: OBS's virtual camera); needs "
+                        "pip install 'rtretinex[vcam]'")
     p.add_argument("--compare", action="store_true",
                    help="show input and output side by side in the window")
     p.add_argument("--mode", choices=MODES, default=None,
@@ -234,6 +241,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
 
         stats = transcode(
             args.input, args.output, _settings(args), backend=_backend(args),
+            virtual_camera=args.virtual_camera,
             encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
             overwrite=args.overwrite, display=args.display or None, compare=args.compare,
             max_frames=args.max_frames, realtime=args.realtime, timeout=args.timeout,
@@ -241,8 +249,14 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             on_frame=lambda s: progress_view[0](s) if progress_view else None)
     for warning in stats.warnings:
         log.warning("%s", escape(warning))
+    targets = [str(args.output)] if args.output else []
+    if args.virtual_camera:
+        targets.append("virtual camera" if args.virtual_camera == AUTO_DEVICE
+                       else f"virtual camera {args.virtual_camera}")
+    if args.display or args.compare or not targets:
+        targets.append("display")
     console.print(_summary(stats, f"{escape(args.input)} → "
-                                  f"{escape(str(args.output or 'display'))} ({stats.describe})"))
+                                  f"{escape(' + '.join(targets))} ({stats.describe})"))
     if args.stats_json:
         try:
             atomic_write_bytes(args.stats_json, json.dumps(stats.as_json(), indent=2).encode())
@@ -390,7 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs is not None and args.jobs < 1:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
         args.input = args.inputs[0]
-        if len(args.inputs) > 1 or _is_batch(args.input):
+        batch = len(args.inputs) > 1 or _is_batch(args.input)
+        if args.virtual_camera and (batch or _is_image_job(args.input)):
+            raise UsageError("--virtual-camera takes one video or camera, not images or a batch")
+        if args.virtual_camera:  # before any work: the extra and a device are there
+            check_virtual_camera(args.virtual_camera)
+        if batch:
             return run_video_batch(args, console)
         if _is_image_job(args.input):
             existing(args.input)

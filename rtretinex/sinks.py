@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Protocol
 
 import av
-import cv2
 import numpy as np
 
 from .atomic import AtomicFile
 from .errors import InputError, OutputError, UsageError
 from .frames import VideoFrame
 from .io import Packet, Source, reason
-from .pixels import RGB24, YUV420P, frame_size, from_rgb, to_rgb
+from .pixels import even_yuv420p, frame_size
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 
@@ -189,25 +188,15 @@ class FileSink:
         """Encode one enhanced frame, keeping its timestamp."""
         if self.video is None:
             self._open_video(frame)
-        image, fmt = frame.image, frame.pixel_format
-        height, width = frame_size(image, fmt)
+        height, width = frame_size(frame.image, frame.pixel_format)
         if self.size is None:
             self.size = (width, height)
-        elif (width, height) != self.size:
-            if not self.resized:
-                log.warning("the video changes size at frame %d (%dx%d to %dx%d): scaled to "
-                            "the first size", frame.index, *self.size, width, height)
-                self.resized = True
-            if fmt == YUV420P:
-                image, fmt = to_rgb(image), RGB24
-            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        if fmt != YUV420P:
-            pad_h, pad_w = image.shape[0] % 2, image.shape[1] % 2
-            if pad_h or pad_w:
-                image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
-            # OpenCV's BT.601 RGB → I420 is ~3× faster than swscale's (720p: 1.2 vs 3.5 ms)
-            # and round-trips at least as closely (mean |error| 1.42 vs 1.51 levels, crf 18)
-            image = from_rgb(image)
+        elif (width, height) != self.size and not self.resized:
+            log.warning("the video changes size at frame %d (%dx%d to %dx%d): scaled to the "
+                        "first size", frame.index, *self.size, width, height)
+            self.resized = True
+        image = even_yuv420p(frame.image, frame.pixel_format,
+                             (self.video.width, self.video.height))
         out = av.VideoFrame.from_ndarray(image, format="yuv420p")
         if frame.pts is not None and frame.time_base == self.time_base:
             pts = frame.pts
