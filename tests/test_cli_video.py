@@ -406,6 +406,26 @@ def test_each_network_output_reaches_a_local_receiver(tmp_path, scheme):
     assert len(received) >= 30 and set(received) == {160}  # the last few may be in flight
 
 
+def test_a_tcp_output_can_listen_for_its_viewer(tmp_path):
+    """-o "tcp://…?listen=1": run_stream.py waits for a viewer (OBS, ffplay) to connect."""
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=30, width=160, height=96)
+    port = free_tcp_port()
+    sender = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(clip), "-o",
+                               f"tcp://127.0.0.1:{port}?listen=1"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    received, deadline = [], time.monotonic() + 60
+    while not received and time.monotonic() < deadline:
+        try:
+            with av.open(f"tcp://127.0.0.1:{port}", format="mpegts", timeout=(5, 5)) as c:
+                for packet in c.demux(video=0):
+                    received.extend(frame.width for frame in packet.decode())
+        except av.error.FFmpegError:  # not listening yet, or the sender stopped
+            time.sleep(0.5)
+    _, stderr = sender.communicate(timeout=60)
+    assert sender.returncode == 0, stderr
+    assert len(received) >= 20 and set(received) == {160}
+
+
 @pytest.mark.parametrize("args,code,fragment", [
     (["{clip}", "-o", "ftp://127.0.0.1/x.ts"], 2, "cannot send video to ftp://"),
     (["{clip}", "-o", "srt://127.0.0.1:9999"], 2, "has no srt protocol"),
