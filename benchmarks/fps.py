@@ -198,7 +198,7 @@ def bench_backend(name: str, precision: str | None, clips: list[Clip], modes, ar
         for mode in modes:
             enhancer = Enhancer(backend, EnhanceSettings(
                 mode=mode, smooth=args.smooth, denoise=args.denoise,
-                temporal_denoise=args.temporal_denoise))
+                temporal_denoise=args.temporal_denoise, nets_every=args.nets_every))
             scale = enhancer.scale_for(height, width)
             net_input = cv2.resize(image, (width // scale, height // scale),
                                    interpolation=cv2.INTER_AREA)
@@ -226,6 +226,9 @@ def bench_backend(name: str, precision: str | None, clips: list[Clip], modes, ar
                 row["passthrough_cpu_ms"] = clip.passthrough_cpu_ms
                 row["enhance_cpu_ms"] = row["pipeline_cpu_ms"] - row["passthrough_cpu_ms"]
                 row["pipeline_ratio"] = row["pipeline_fps"] / row["passthrough_fps"]
+                if mode == "fast":  # how often the nets ran in the pipeline (``reuse``)
+                    row["nets_interval"] = enhancer.schedule.interval
+                    row["nets_runs"] = enhancer.schedule.runs
             else:
                 row["pipeline_skipped"] = (f"would take ~{expected_s:.0f} s "
                                            f"(> --pipeline-budget {args.pipeline_budget:.0f} s)")
@@ -277,13 +280,15 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
              f"({info['cpu_threads']} threads) · torch {info['torch']} · "
              f"openvino {info['openvino']} · av {info['av']}")
     table = Table(title=title)
-    for column in ("backend", "size", "mode", "nets at", "model ms (p95)", "enhance ms (p95)",
+    for column in ("backend", "size", "mode", "nets at", "nets every", "model ms (p95)",
+                   "enhance ms (p95)",
                    "GFLOP/s", "of peak", "pipeline FPS", "passthrough FPS", "ratio",
                    "CPU ms/frame (+enhance)"):
         table.add_column(column, justify="right")
     for r in rows:
         if "error" in r:
-            table.add_row(r["backend"], "-", "-", "-", f"[red]{escape(r['error'])}[/]", *[""] * 7)
+            table.add_row(r["backend"], "-", "-", "-", "-", f"[red]{escape(r['error'])}[/]",
+                          *[""] * 7)
             continue
         w, h = (int(v) for v in r["size"].split("x"))
         pipe = r.get("pipeline_fps")
@@ -291,7 +296,7 @@ def render(rows: list[dict], info: dict, console: Console) -> None:
         table.add_row(
             f"{r['backend']} {r['precision']}",
             r["size"] if generated else f"{r['size']} {escape(r['clip'])}", r["mode"],
-            f"{w // r['scale']}x{h // r['scale']}",
+            f"{w // r['scale']}x{h // r['scale']}", str(r.get("nets_interval", "")),
             f"{r['model']['ms_median']:.1f} ({r['model']['ms_p95']:.1f})",
             f"{r['enhance']['ms_median']:.1f} ({r['enhance']['ms_p95']:.1f})",
             f"{r['gflops']:.0f}", f"{r['peak_ratio']:.0%}",
@@ -351,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH)
     p.add_argument("--denoise", type=float, default=None, help="default: per mode")
     p.add_argument("--temporal-denoise", type=float, default=DEFAULT_TEMPORAL_DENOISE)
+    p.add_argument("--nets-every", type=int, default=None,
+                   help="fast mode: the nets on every N-th video frame (default: automatic)")
     p.add_argument("--clips", type=Path, nargs="+", default=None,
                    help="videos to measure on (each at its own size) instead of generated "
                         "dark clips; --sizes is then ignored")
