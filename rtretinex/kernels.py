@@ -1,4 +1,5 @@
-"""Fused full-resolution loops of the fast YUV path, compiled with numba.
+"""Fused full-resolution loops of the fast YUV path, and the gain grid's loops
+(``reuse``), compiled with numba.
 
 At full resolution the work is per pixel and cheap; what cost time was the passes (OpenCV
 needs one, and a full-size temporary, per operation: upsample a map, subtract, multiply,
@@ -17,8 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "lift_shares",
-           "update_chroma", "update_luma"]
+__all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "grid_sums",
+           "lift_shares", "slice_grid", "update_chroma", "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)
 _BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
@@ -192,6 +193,83 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
             base_half[row, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_row[x]
             out_u[row, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
             out_v[row, x] = min(max(np.rint(vr * red + vg * green + vb * blue + _GREY), zero), full)
+
+
+@_compiled
+def _grid_sums(position, values, cell, sums):
+    height, width = position.shape
+    top = sums.shape[2] - 2
+    for i in range(height):
+        ci = i // cell
+        for j in range(width):
+            cj = j // cell
+            p = position[i, j]
+            k = min(int(p), top)
+            upper = p - k
+            lower = np.float32(1.0) - upper
+            for c in range(3):
+                sums[ci, cj, k, c] += lower * values[i, j, c]
+                sums[ci, cj, k + 1, c] += upper * values[i, j, c]
+            sums[ci, cj, k, 3] += lower
+            sums[ci, cj, k + 1, 3] += upper
+
+
+@_compiled
+def _cell_coordinate(x, cell, cells):
+    """(lower cell, upper cell, weight of the upper) of pixel ``x`` between cell centres,
+    as INTER_LINEAR places them (edges repeated)."""
+    at = (x + np.float32(0.5)) / cell - np.float32(0.5)
+    if at <= 0:
+        return 0, 0, np.float32(0.0)
+    low = int(at)
+    if low >= cells - 1:
+        return cells - 1, cells - 1, np.float32(0.0)
+    return low, low + 1, np.float32(at - low)
+
+
+@_compiled
+def _bilinear(grid, y0, y1, fy, x0, x1, fx, b, c):
+    top = grid[y0, x0, b, c] + fx * (grid[y0, x1, b, c] - grid[y0, x0, b, c])
+    bottom = grid[y1, x0, b, c] + fx * (grid[y1, x1, b, c] - grid[y1, x0, b, c])
+    return top + fy * (bottom - top)
+
+
+@_compiled
+def _slice_grid(grid, position, cell, out):
+    height, width = position.shape
+    rows, columns, bins = grid.shape[0], grid.shape[1], grid.shape[2]
+    for i in range(height):
+        y0, y1, fy = _cell_coordinate(i, cell, rows)
+        for j in range(width):
+            x0, x1, fx = _cell_coordinate(j, cell, columns)
+            p = position[i, j]
+            k = min(int(p), bins - 2)
+            upper = p - k
+            for c in range(3):
+                lower = _bilinear(grid, y0, y1, fy, x0, x1, fx, k, c)
+                out[i, j, c] = lower + upper * (_bilinear(grid, y0, y1, fy, x0, x1, fx, k + 1, c)
+                                                - lower)
+
+
+def grid_sums(position: np.ndarray, values: np.ndarray, cell: int, bins: int) -> np.ndarray:
+    """Each pixel's ``values`` (float32 h×w×3) splatted with tent weights at its bin
+    ``position`` (float32 h×w, 0 to bins − 1) into the cells of ``cell``×``cell`` pixels:
+    (cells high, cells wide, bins, 4) holding Σw·value per channel and Σw."""
+    if position.shape != values.shape[:2] or values.shape[2] != 3:
+        raise ValueError(f"positions {position.shape} do not fit values {values.shape}")
+    height, width = position.shape
+    sums = np.zeros((-(-height // cell), -(-width // cell), bins, 4), np.float32)
+    _grid_sums(position, values, cell, sums)
+    return sums
+
+
+def slice_grid(grid: np.ndarray, position: np.ndarray, cell: int) -> np.ndarray:
+    """The ``grid`` (cells high, cells wide, bins, 3) read at every pixel of an h×w frame:
+    bilinear between the centres of its ``cell``-pixel cells, as INTER_LINEAR upsamples
+    (edges repeated), and linear between bins at the pixel's ``position``."""
+    out = np.empty((*position.shape, 3), np.float32)
+    _slice_grid(np.ascontiguousarray(grid, np.float32), position, cell, out)
+    return out
 
 
 def _check_half(full: np.ndarray, half: np.ndarray) -> None:

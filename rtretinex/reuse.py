@@ -31,6 +31,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from .kernels import grid_sums, slice_grid
 from .pixels import LUMA
 
 __all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
@@ -74,34 +75,16 @@ class GainGrid:
         luma = source @ LUMA
         log_gain = (np.log(np.maximum(output, 1e-4))
                     - np.log(np.maximum(_base(source, luma), LOG_FLOOR))).astype(np.float32)
-        tents = _tents(luma)
-        height, width = self.shape[:2]
-        self.cells = (max(1, round(width / CELL)), max(1, round(height / CELL)))
-        bins = []
-        for weight in tents:
-            # per cell: Σw·g and Σw, as means over the cell (INTER_AREA), then the frame's
-            # own curve as a prior for cells with few pixels at this brightness
-            sums = cv2.resize(np.dstack([log_gain * weight[..., None], weight]), self.cells,
-                              interpolation=cv2.INTER_AREA).reshape(*self.cells[::-1], 4)
-            total = float(weight.sum())
-            bins.append((sums, total, (log_gain * weight[..., None]).reshape(-1, 3).sum(0)))
-        frame_curve = _fill_empty([(total, gain_sum) for _, total, gain_sum in bins])
-        pixels = (height * width) / (self.cells[0] * self.cells[1])
-        prior = PRIOR_PIXELS / pixels
-        self.grid = np.stack([
-            (sums[..., :3] + prior * curve) / (sums[..., 3:] + prior)
-            for (sums, _, _), curve in zip(bins, frame_curve, strict=True)
-        ]).astype(np.float32)  # (bins, cells h, cells w, 3)
+        sums = grid_sums(_positions(luma), log_gain, CELL, BIN_STOPS + 1)
+        cell_gain, cell_weight = sums[..., :3], sums[..., 3:]
+        # the frame's own curve is a prior for cells with few pixels at a brightness
+        curve = _frame_curve(cell_weight.sum(axis=(0, 1))[:, 0], cell_gain.sum(axis=(0, 1)))
+        self.grid = (cell_gain + PRIOR_PIXELS * curve) / (cell_weight + PRIOR_PIXELS)
 
     def __call__(self, source: np.ndarray) -> np.ndarray:
         """What the nets' last run says ``source`` (same shape as the fitted frame) becomes."""
-        height, width = source.shape[:2]
         luma = source @ LUMA
-        log_gain = np.zeros(source.shape, np.float32)
-        for weight, cells in zip(_tents(luma), self.grid, strict=True):
-            if weight.any():
-                log_gain += weight[..., None] * cv2.resize(cells, (width, height),
-                                                           interpolation=cv2.INTER_LINEAR)
+        log_gain = slice_grid(self.grid, _positions(luma), CELL)
         return np.maximum(_base(source, luma), LOG_FLOOR) * np.exp(log_gain)
 
 
@@ -113,23 +96,22 @@ def _base(source: np.ndarray, luma: np.ndarray) -> np.ndarray:
     return luma[..., None] * blurred / np.maximum(blurred @ LUMA, LOG_FLOOR)[..., None]
 
 
-def _tents(luma: np.ndarray) -> list[np.ndarray]:
-    """Tent weights (one map per brightness bin, summing to 1 at every pixel) of a luma
-    map (0-1) along log2 brightness."""
-    position = np.clip(np.log2(np.maximum(luma, 2.0**-BIN_STOPS)) + BIN_STOPS, 0, BIN_STOPS)
-    return [np.maximum(1.0 - np.abs(position - b), 0.0).astype(np.float32)
-            for b in range(BIN_STOPS + 1)]
+def _positions(luma: np.ndarray) -> np.ndarray:
+    """Where each pixel of a luma map (0-1) falls among the brightness bins (0 to
+    BIN_STOPS, one bin a stop of log2 brightness)."""
+    return np.clip(np.log2(np.maximum(luma, 2.0**-BIN_STOPS)) + BIN_STOPS, 0,
+                   BIN_STOPS).astype(np.float32)
 
 
-def _fill_empty(bins: list[tuple[float, np.ndarray]]) -> list[np.ndarray]:
-    """The frame-wide mean log gain of each bin from (Σw, Σw·g); bins with no pixels take
-    the nearest filled bins' values (interpolated)."""
-    filled = [i for i, (total, _) in enumerate(bins) if total > 1e-3]
-    if not filled:
-        return [np.zeros(3, np.float32) for _ in bins]
-    means = np.array([bins[i][1] / bins[i][0] for i in filled])
-    return [np.array([np.interp(i, filled, means[:, c]) for c in range(3)], np.float32)
-            for i in range(len(bins))]
+def _frame_curve(weights: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """The frame-wide mean log gain of each bin (bins, 3) from its Σw (bins) and Σw·g
+    (bins, 3); bins with no pixels take the nearest filled bins' values (interpolated)."""
+    filled = np.flatnonzero(weights > 1e-6)
+    if filled.size == 0:
+        return np.zeros_like(sums)
+    means = sums[filled] / weights[filled, None]
+    return np.stack([np.interp(np.arange(len(weights)), filled, means[:, c])
+                     for c in range(3)], axis=1).astype(np.float32)
 
 
 class NetSchedule:
