@@ -12,7 +12,9 @@ from rtretinex.kernels import (
     compose_luma,
     deblock,
     gains_at_chroma,
+    grid_sums,
     lift_shares,
+    slice_grid,
     update_chroma,
     update_luma,
 )
@@ -162,3 +164,32 @@ def test_an_install_with_nowhere_to_cache_still_runs():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "40.0"
+
+
+def tents(position: np.ndarray, bins: int) -> np.ndarray:
+    """Tent weights (h, w, bins) at each pixel's bin position: the reference."""
+    return np.maximum(1 - np.abs(position[..., None] - np.arange(bins)), 0).astype(np.float32)
+
+
+@pytest.mark.parametrize("height,width", [(60, 106), (45, 80), (3, 5), (1, 1)])
+def test_grid_sums_and_slice_match_dense_references(height, width):
+    """The gain grid's loops against NumPy/OpenCV: splatting = per-bin box sums over
+    4-pixel cells; slicing = each bin's cells upsampled with INTER_LINEAR, mixed by the
+    tents."""
+    rng = np.random.default_rng(0)
+    position = rng.uniform(0, 8, (height, width)).astype(np.float32)
+    values = rng.normal(0, 1, (height, width, 3)).astype(np.float32)
+    sums = grid_sums(position, values, 4, 9)
+    cells_h, cells_w = -(-height // 4), -(-width // 4)
+    weights = tents(position, 9)
+    padded = np.zeros((cells_h * 4, cells_w * 4, 9, 4), np.float32)
+    padded[:height, :width, :, :3] = weights[..., None] * values[:, :, None, :]
+    padded[:height, :width, :, 3] = weights
+    reference = padded.reshape(cells_h, 4, cells_w, 4, 9, 4).sum(axis=(1, 3))
+    assert np.allclose(sums, reference, atol=1e-4)
+    grid = rng.normal(0, 1, (cells_h, cells_w, 9, 3)).astype(np.float32)
+    upsampled = np.stack([cv2.resize(grid[:, :, b], (cells_w * 4, cells_h * 4),
+                                     interpolation=cv2.INTER_LINEAR)[:height, :width]
+                          for b in range(9)], axis=2).reshape(height, width, 9, 3)
+    expected = (weights[..., None] * upsampled).sum(axis=2)
+    assert np.allclose(slice_grid(grid, position, 4), expected, atol=1e-4)

@@ -130,7 +130,9 @@ def test_camera_night_frame_comes_out_neutral_and_without_blocks(backend):
     frames = camera_night_frames()
     out = enhanced(backend, frames)[-1]
     naive = times_gain(to_rgb(frames[-1]), out)
-    assert neutral_chroma_distance(out) < 0.5 * neutral_chroma_distance(naive)
+    # 12.5 against 18.1 (and 15.3 with the bias left in, below); 0.5× held only while the
+    # torch backend divided the nets' float input in place (keep_mean then saw 0-1 luma)
+    assert neutral_chroma_distance(out) < 0.75 * neutral_chroma_distance(naive)
     assert flat_stepped_blocks(out) < 0.5 * flat_stepped_blocks(naive)
     assert out.mean() > 2 * to_rgb(frames[-1]).mean()  # still brightened
 
