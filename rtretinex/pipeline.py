@@ -101,14 +101,20 @@ class LatestSlot:
                 if isinstance(self._item, VideoFrame) and isinstance(item, VideoFrame):
                     item.dropped_before += self._item.dropped_before + 1
             self._item, self._full = item, True
-            self._cond.notify()
+            self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> object:
         with self._cond:
             if not self._cond.wait_for(lambda: self._full, timeout):
                 raise queue.Empty
             self._full = False
+            self._cond.notify_all()  # for wait_empty
             return self._item
+
+    def wait_empty(self) -> None:
+        """Wait until the item put last has been taken."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._full)
 
 
 @dataclass

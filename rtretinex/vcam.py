@@ -23,6 +23,7 @@ import numpy as np
 from .errors import OutputError, UsageError
 from .frames import VideoFrame
 from .io import Packet, Source
+from .pipeline import LatestSlot
 from .pixels import even_yuv420p
 
 __all__ = ["AUTO_DEVICE", "LOOPBACK_HINT", "V4L2Output", "VirtualCameraSink",
@@ -31,6 +32,7 @@ __all__ = ["AUTO_DEVICE", "LOOPBACK_HINT", "V4L2Output", "VirtualCameraSink",
 log = logging.getLogger("rtretinex")
 
 AUTO_DEVICE = "auto"  # the first free virtual camera
+_STOP = object()  # tells the sender thread to end
 LOOPBACK_HINT = ("create one with: sudo modprobe v4l2loopback devices=1 exclusive_caps=1 "
                  "card_label=rtretinex (package v4l2loopback-dkms)")
 _INSTALL_HINT = "the virtual camera needs pyvirtualcam: pip install 'rtretinex[vcam]'"
@@ -162,11 +164,9 @@ class VirtualCameraSink:
         self.camera = (V4L2Output(self.size, device) if sys.platform.startswith("linux")
                        else _ObsCamera(self.size, float(source.fps), device))
         log.info("virtual camera: %s (%dx%d I420)", self.camera.device, *self.size)
-        self.dropped = self.sent = 0
+        self.sent = 0
         self.failure: BaseException | None = None
-        self._next: np.ndarray | None = None
-        self._done = False
-        self._ready = threading.Condition()
+        self._mailbox = LatestSlot()  # a frame not yet sent is replaced: a drop
         self._sender = threading.Thread(target=self._send, name="vcam", daemon=True)
         self._sender.start()
 
@@ -174,40 +174,30 @@ class VirtualCameraSink:
         """Hand the frame to the sender; one not yet sent is replaced (counted as dropped)."""
         if self.failure is not None:
             raise OutputError(f"the virtual camera stopped: {self.failure}")
-        image = even_yuv420p(frame.image, frame.pixel_format, self.size)
-        with self._ready:
-            self.dropped += self._next is not None
-            self._next = image
-            self._ready.notify()
+        self._mailbox.put(even_yuv420p(frame.image, frame.pixel_format, self.size))
 
     def copy(self, packet: Packet) -> None:
         """A camera has no audio: packets are ignored."""
 
     def _send(self) -> None:
-        while True:
-            with self._ready:
-                while self._next is None and not self._done:
-                    self._ready.wait()
-                image, self._next = self._next, None
-                if image is None:
-                    return
+        """Send what the mailbox holds until _STOP; after a failure (reported by the next
+        write) frames are only taken, so closing never waits on a dead sender."""
+        while (image := self._mailbox.get()) is not _STOP:
+            if self.failure is not None:
+                continue
             try:
                 self.camera.send(image)
                 self.sent += 1
-            except Exception as exc:  # reported by the next write
+            except Exception as exc:
                 self.failure = exc
-                return
 
     def close(self, keep: bool = True) -> None:
         """Send what is waiting (when keeping), stop the sender and release the device."""
-        with self._ready:
-            if not keep:
-                self._next = None
-            self._done = True
-            self._ready.notify()
+        if keep:
+            self._mailbox.wait_empty()
+        self._mailbox.put(_STOP)
         self._sender.join()
         self.camera.close()
-        if self.dropped:
+        if self._mailbox.dropped:
             log.info("virtual camera: %d frames sent, %d dropped (the reader was slower)",
-                     self.sent, self.dropped)
-
+                     self.sent, self._mailbox.dropped)
