@@ -33,6 +33,7 @@ import numpy as np
 
 from .kernels import grid_sums, slice_grid
 from .pixels import LUMA
+from .temporal import light_stops
 
 __all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
 
@@ -60,13 +61,13 @@ MAX_INTERVAL = 6
 # A change of the input's mean luma since the last run (stops, in linear light) that runs
 # the nets at once.
 LIGHT_STOPS = 0.25
-_GAMMA = 2.2
 _TIMINGS = 9  # nets calls whose median sets the automatic interval
 
 
 class GainGrid:
     """The nets' per-channel log gain as a function of position and brightness, fitted on
-    one small frame (``fit``) and applied to another of the same size (``__call__``)."""
+    one small frame (the constructor) and applied to another of the same size
+    (``__call__``)."""
 
     def __init__(self, source: np.ndarray, output: np.ndarray) -> None:
         """``source``: the small input (h, w, 3, float32 0-1); ``output``: what the nets
@@ -146,7 +147,7 @@ class NetSchedule:
                  nets: Callable[[], np.ndarray]) -> np.ndarray:
         """The nets' output for the small ``source`` (h, w, 3, float32 0-1) of the next
         frame: ``nets()`` run now, or the last run's grid applied."""
-        stops = _GAMMA * math.log2(max(float((source @ LUMA).mean()), 1e-4))
+        stops = light_stops(float((source @ LUMA).mean()))
         stale = (self.grid is None or cut or self.grid.shape != source.shape
                  or self.since + 1 >= self.interval
                  or abs(stops - self.input_stops) > LIGHT_STOPS)

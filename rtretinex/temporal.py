@@ -21,7 +21,7 @@ import numpy as np
 
 from .denoise import noise_sigma
 
-__all__ = ["AutoExposure", "SceneCutDetector", "follow_share"]
+__all__ = ["AutoExposure", "SceneCutDetector", "follow_share", "light_stops"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
@@ -38,6 +38,12 @@ LIGHT_JUMP_STOPS = 0.75
 GAMMA = 2.2
 # Frame interval assumed when a frame has no timestamp.
 DEFAULT_FRAME_SECONDS = 1 / 30
+
+
+def light_stops(mean_luma: float) -> float:
+    """The light on an input, in stops of linear light, from its mean sRGB-encoded luma
+    (any scale): a doubled light is one stop more."""
+    return GAMMA * math.log2(max(mean_luma, 1e-4))
 
 
 def follow_share(time: float | None, previous_time: float | None, time_constant: float
@@ -107,7 +113,7 @@ class AutoExposure:
         steadied exposure, given the input's mean luma, the frame's time in seconds and
         whether it starts a shot."""
         stops = math.log2(max(level, 1e-4))
-        input_stops = GAMMA * math.log2(max(input_level, 1e-4))
+        input_stops = light_stops(input_level)
         previous_time, self.time = self.time, time
         previous_input, self.input_stops = self.input_stops, input_stops
         light_changed = (previous_input is not None
