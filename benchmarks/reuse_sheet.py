@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from video_quality import ROOT, camera_clip, contact_sheet, enhance, read_frames
+from video_quality import CAMERA, ROOT, camera_clip, contact_sheet, enhance, read_frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=30)
     p.add_argument("--frames", type=int, default=7)
     args = p.parse_args(argv)
-    camera = argparse.Namespace(camera_exposure=0.02, camera_nr=1.2, camera_chroma_bias=1.5,
-                                camera_crf=28, camera_preset="medium")
+    camera = argparse.Namespace(**CAMERA)
     count = args.start + args.frames
     clean, fps = read_frames(args.clip, count)
     outputs = {}

@@ -65,6 +65,9 @@ from rtretinex.metrics import (
 from rtretinex.pixels import LUMA
 
 ROOT = Path(__file__).resolve().parents[1]
+# The camera-like degradation's defaults (each an option, ``--camera-*``).
+CAMERA = {"camera_exposure": 0.02, "camera_nr": 1.2, "camera_chroma_bias": 1.5,
+          "camera_crf": 28, "camera_preset": "medium"}
 SSIM_EVERY = 5
 DEGRADATIONS = ("sensor", "camera")
 GAIN = "gain"  # the anchor row: input × one global gain per frame
@@ -179,13 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--degrade", default="sensor,camera",
                    help="synthetic dark clips to make: sensor, camera or both (default)")
     p.add_argument("--exposure", type=float, default=0.08, help="sensor clips' exposure")
-    p.add_argument("--camera-exposure", type=float, default=0.02)
-    p.add_argument("--camera-nr", type=float, default=1.2,
+    p.add_argument("--camera-exposure", type=float, default=CAMERA["camera_exposure"])
+    p.add_argument("--camera-nr", type=float, default=CAMERA["camera_nr"],
                    help="camera noise reduction, Gaussian sigma in pixels (0: none)")
-    p.add_argument("--camera-chroma-bias", type=float, default=1.5,
+    p.add_argument("--camera-chroma-bias", type=float, default=CAMERA["camera_chroma_bias"],
                    help="black level chroma bias, codes on U and V")
-    p.add_argument("--camera-crf", type=int, default=28)
-    p.add_argument("--camera-preset", default="medium")
+    p.add_argument("--camera-crf", type=int, default=CAMERA["camera_crf"])
+    p.add_argument("--camera-preset", default=CAMERA["camera_preset"])
     p.add_argument("--run-stream", action="append", default=None, metavar="'PATH [ARGS]'",
                    help="run_stream.py to measure, with arguments of its own (repeat to "
                         "compare versions; default this checkout's)")
