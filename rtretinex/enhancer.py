@@ -20,8 +20,8 @@ Three guards make the output safe to leave on, in both modes and in one place ea
   (``highlight_factor``).
 - **Exposure over time** (video): the output's mean brightness is steadied by
   ``temporal.AutoExposure``, a single global factor.
-- **Night footage** (fast YUV path, ``night``): the black level's chroma bias comes off U
-  and V before the nets see the frame, the lift stops at the black point and rises over a
+- **Night footage** (``night``): the black level's chroma bias comes off before the nets
+  see the frame (RGB images and frames: its magenta part only); in the fast YUV path the lift stops at the black point and rises over a
   knee that follows the noise (the mid-tones keep the frame's brightness), and where the
   gain is high the luma's flat areas (the codec's blocks and bands) are smoothed and
   deblocked in float before the gain, and colour is rolled off above a gain of 16.
@@ -52,7 +52,14 @@ from .denoise import (
 from .errors import UsageError
 from .frames import VideoFrame
 from .models import DEFAULT_WEIGHTS
-from .night import BlackLevel, correction, filtered_planes, keep_mean, neutral_blacks
+from .night import (
+    BlackLevel,
+    correction,
+    filtered_planes,
+    keep_mean,
+    neutral_blacks,
+    neutral_blacks_rgb,
+)
 from .pixels import (
     LUMA,
     RGB24,
@@ -64,6 +71,7 @@ from .pixels import (
     half_luma,
     half_planes,
     planes,
+    rgb_half_planes,
     small_rgb,
     to_rgb,
 )
@@ -329,6 +337,8 @@ class Enhancer:
         only); ``original``: the frame it came from (uint8 or uint16), whose depth the
         output has; ``half``: its ``half_luma``, where light sources are looked for."""
         scale = self.scale_for(*frame_size(image, fmt))
+        if fmt == RGB24:
+            image = neutral_blacks_rgb(image, self._black_level(rgb_half_planes(image), moment))
         if scale == 1:
             return self._quality(image, moment, original, half)
         return self._fast(image, scale, moment, original, half, fmt)
@@ -364,6 +374,14 @@ class Enhancer:
             self.relighter = Relighter(self.backend.weights)
         return decompose_tiled(self.backend, image, self.relighter)
 
+    def _black_level(self, half: tuple[np.ndarray, ...], moment: _Moment | None
+                     ) -> np.ndarray:
+        """(black, U bias, V bias) of a frame's ``half_planes``: followed over the stream
+        for video, the frame's own for a still image."""
+        if moment is None:
+            return BlackLevel.measure(*half)
+        return self.blacks(half, moment.time, moment.cut)
+
     def _nets(self, small: np.ndarray) -> np.ndarray:
         """R ∘ Î of the small frame (float32 RGB, 0-1)."""
         d = self.backend(small)
@@ -378,8 +396,7 @@ class Enhancer:
         size = (max(1, width // scale), max(1, height // scale))
         if fmt == YUV420P:
             half_yuv = half_planes(image)
-            level = (BlackLevel.measure(*half_yuv) if moment is None
-                     else self.blacks(half_yuv, moment.time, moment.cut))
+            level = self._black_level(half_yuv, moment)
             half_yuv = neutral_blacks(half_yuv, level)
             small = small_rgb(half_yuv, size)
         else:

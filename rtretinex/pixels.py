@@ -31,6 +31,7 @@ __all__ = [
     "half_luma",
     "half_planes",
     "planes",
+    "rgb_half_planes",
     "small_rgb",
     "to_bgr",
     "to_rgb",
@@ -150,6 +151,14 @@ def half_planes(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     area-averaged there (float32: its fractions matter once amplified), U and V."""
     y, u, v = planes(buffer)
     return cv2.resize(np.float32(y), (u.shape[1], u.shape[0]), interpolation=cv2.INTER_AREA), u, v
+
+
+def rgb_half_planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
+    """An RGB image (0-255 scale, any dtype) as ``half_planes`` would give its yuv420p
+    buffer: limited-range Y, U and V at half its width and height, float32."""
+    half = (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2))
+    small = cv2.resize(np.float32(image), half, interpolation=cv2.INTER_AREA)
+    return tuple(cv2.split(cv2.transform(small, _RGB_TO_YUV_AFFINE)))
 
 
 def small_rgb(half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
