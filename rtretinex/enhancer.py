@@ -21,10 +21,11 @@ Three guards make the output safe to leave on, in both modes and in one place ea
 - **Exposure over time** (video): the output's mean brightness is steadied by
   ``temporal.AutoExposure``, a single global factor.
 - **Night footage** (``night``): the black level's chroma bias comes off before the nets
-  see the frame (RGB images and frames: its magenta part only); in the fast YUV path the lift stops at the black point and rises over a
-  knee that follows the noise (the mid-tones keep the frame's brightness), and where the
-  gain is high the luma's flat areas (the codec's blocks and bands) are smoothed and
-  deblocked in float before the gain, and colour is rolled off above a gain of 16.
+  see the frame (RGB images and frames: its magenta part only); in the fast YUV path the
+  lift stops at the black point and rises over a knee that follows the noise (the
+  mid-tones keep the frame's brightness), and where the gain is high the luma's flat areas
+  (the codec's blocks and bands) are smoothed and deblocked in float before the gain, and
+  colour is rolled off above a gain of 16.
 Video frames (``enhance``) also go through the temporal denoiser first, and in fast mode the
 nets' result reaches the gain through a per-cell tone curve (``reuse.GainGrid``) that stands
 in for them between runs (``reuse.NetSchedule``); still images (``__call__``) never carry
