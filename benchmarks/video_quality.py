@@ -13,7 +13,9 @@ itself (decode → enhance → encode), so the figures are the product's.
    Against the clean frames: PSNR, and with each output frame's mean matched to the clean
    one (the brightness target does not count) PSNR, SSIM (every 5th frame) and shadow
    colour error (mean |ΔCr|+|ΔCb| where the clean frame is darker than luma 110);
-   temporal error = mean |Δout − Δclean| between consecutive frames (0-255).
+   temporal error = mean |Δout − Δclean| between consecutive frames (0-255). The middle
+   frame of each camera-like clip is also saved as a photo (PNG) and enhanced as one
+   (``night_photos``: images take the quality mode).
 2. **Real dark clips** (``--dark``): output mean luma, relative MABD (mean |Y_t − Y_{t−1}|
    over mean Y), global flicker (mean |Δ mean Y| / 255), chromaticity shift (L1 distance of
    the mean r, g, b proportions, input vs output), shadow chroma distance from neutral
@@ -141,6 +143,13 @@ def against_clean(out: list[np.ndarray], clean: list[np.ndarray]) -> dict[str, f
         "temporal_error": temporal_error(out, clean)}
 
 
+def photo_figures(out: np.ndarray, clean: np.ndarray) -> dict[str, float]:
+    """A night photo's figures against its clean frame, its mean matched to it."""
+    matched = mean_matched(out, clean)
+    return {"mm_psnr": psnr(matched, clean), "mm_ssim": ssim(matched, clean),
+            "shadow_colour_error": shadow_colour_error(matched, clean)}
+
+
 def stability(frames: list[np.ndarray]) -> dict[str, float]:
     lumas = [luma(f) for f in frames]
     means = np.array([y.mean() for y in lumas])
@@ -208,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     result: dict = {"command": "python benchmarks/video_quality.py " + " ".join(
         sys.argv[1:] if argv is None else argv), "versions": versions,
-        "synthetic": [], "real_dark": [], "no_harm_clips": [], "no_harm_images": []}
+        "synthetic": [], "night_photos": [], "real_dark": [], "no_harm_clips": [],
+        "no_harm_images": []}
     sheet_rows: dict[str, list[np.ndarray]] = {}
 
     def measured(source: Path, limit: int) -> list[list[np.ndarray]]:
@@ -239,9 +249,22 @@ def main(argv: list[str] | None = None) -> int:
                     result["synthetic"].append({"clip": clip.name, "degrade": kind,
                                                 "version": v, "size": size,
                                                 **against_clean(out, clean)})
-                if kind == "camera" and clip == args.clean[0]:
-                    middle = len(dark) // 2
+                if kind != "camera":
+                    continue
+                middle = len(dark) // 2
+                if clip == args.clean[0]:
                     sheet_rows["camera"] = [anchor[middle], *(o[middle] for o in outputs)]
+                # the same frame as a photo (an image goes through the images' path)
+                write_image(tmp / "photo.png", dark[middle])
+                photos = []
+                for v, (run_stream, own) in enumerate(commands):
+                    enhance(run_stream, tmp / "photo.png", tmp / f"photo{v}.png", own)
+                    photos.append(read_image(tmp / f"photo{v}.png"))
+                for v, out in [(GAIN, times_gain([dark[middle]], photos[-1:])[0]),
+                               *enumerate(photos)]:
+                    result["night_photos"].append({"clip": clip.name, "version": v,
+                                                   "size": size,
+                                                   **photo_figures(out, clean[middle])})
             if args.no_lit:
                 continue
             write_clip(tmp / "lit.mp4", clean, fps)
@@ -297,6 +320,8 @@ def _print(console: Console, result: dict, versions: list[str]) -> None:
     for key, columns in (
         ("synthetic", ("clip", "degrade", "version", "size", "psnr", "mm_psnr", "mm_ssim",
                        "shadow_colour_error", "temporal_error")),
+        ("night_photos", ("clip", "version", "size", "mm_psnr", "mm_ssim",
+                          "shadow_colour_error")),
         ("real_dark", ("clip", "version", "mean_luma", "relative_mabd", "global_flicker",
                        "chromaticity_shift", "shadow_chroma", "flat_stepped_blocks")),
         ("no_harm_clips", ("clip", "version", "psnr_out_in", "luma_in", "luma_out",

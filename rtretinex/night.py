@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from .denoise import flat_smooth, gaussian
@@ -42,14 +41,10 @@ __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "fil
 BLACK_QUANTILE = 0.002
 # The black point is at most this (full-range codes): above it a frame has no blacks.
 BLACK_MAX = 24.0
-# Chroma bias is measured on pixels within this many codes above the darkest ones, when at
+# Chroma bias is measured on pixels within this many codes above the black point, when at
 # least MIN_DARK_SHARE of the frame is there, and is at most BIAS_MAX codes either way (the
 # darkest pixels of a real scene are nearly grey; a larger offset is colour, not bias).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
-# A black level's bias moves all dark pixels alike, the colour of dark things varies from
-# pixel to pixel: an offset counts as bias from the first value of its size over the dark
-# pixels' chroma spread (standard deviation), fully from the second.
-BIAS_STEADY = (0.5, 1.0)
 # The bias is taken off in full in frames whose mean luma (full-range codes) is at most the
 # first value, not at all from the second: a well-exposed frame gets no gain that would
 # amplify it, and its darkest pixels are as likely coloured as biased.
@@ -119,24 +114,19 @@ class BlackLevel:
         """(black point in full-range codes, U bias, V bias) of one frame's planes at chroma
         resolution (``half_planes``: limited-range Y, U, V)."""
         luma = (y_half[::_SAMPLE, ::_SAMPLE].astype(np.float32) - 16.0) * np.float32(_FULL)
-        if luma.size == 0:
+        flat = luma.reshape(-1)
+        if flat.size == 0:
             return np.zeros(3, np.float32)
-        black = min(_darkest(luma), BLACK_MAX)
+        index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
+        black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
+        dark = luma <= black + DARK_SPAN
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
-        share = min(max((high - float(luma.mean())) / (high - low), 0.0), 1.0)
-        # the dark pixels are picked by their neighbourhood's luma: picked by their own
-        # noisy luma, their chroma skews with the noise (low green reads as magenta)
-        local = cv2.blur(luma, (3, 3))
-        dark = local <= _darkest(local) + DARK_SPAN
+        share = min(max((high - float(flat.mean())) / (high - low), 0.0), 1.0)
         if dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             for i, plane in enumerate((u, v)):
                 chroma = plane[::_SAMPLE, ::_SAMPLE][dark].astype(np.float32)
-                offset = chroma.mean() - 128.0
-                steady = (abs(offset) / max(float(chroma.std()), 1e-3) - BIAS_STEADY[0]) / (
-                    BIAS_STEADY[1] - BIAS_STEADY[0])
-                bias[i] = share * min(max(steady, 0.0), 1.0) * np.clip(offset, -BIAS_MAX,
-                                                                        BIAS_MAX)
+                bias[i] = share * np.clip(chroma.mean() - 128.0, -BIAS_MAX, BIAS_MAX)
         return np.array([black, *bias], np.float32)
 
     def __call__(self, half: tuple[np.ndarray, ...], time: float | None = None,
@@ -154,13 +144,6 @@ class BlackLevel:
         # higher one would crush what is now the picture
         self.level[0] = min(self.level[0], measured[0])
         return self.level
-
-
-def _darkest(luma: np.ndarray) -> float:
-    """The level (≥ 0) of the darkest BLACK_QUANTILE of ``luma``'s pixels."""
-    flat = luma.reshape(-1)
-    index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
-    return max(float(np.partition(flat, index)[index]), 0.0)
 
 
 def correction(level: np.ndarray, noise: float) -> NightCorrection:
