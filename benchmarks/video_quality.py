@@ -28,8 +28,8 @@ Every dark-clip table has an anchor row beside the versions measured: ``gain``, 
 times one global gain per frame (to the last version's mean brightness). ``--run-stream``
 points at another checkout's run_stream.py to measure an older version on the same clips,
 or gives this one arguments of its own (``--run-stream "run_stream.py --nets-every 6"``);
-``--sheet`` saves a PNG of input × gain | each version for a camera-like dark frame, a real
-dark frame and a well-lit one (input | each version).
+``--sheet`` saves a PNG of input × gain | each version for a camera-like dark frame, the same
+frame as a photo, a real dark frame and a well-lit one (input | each version).
 
   python benchmarks/video_quality.py --clean ../shared/data/video/clean_*.mp4 \\
       --dark ../shared/data/video/dark_*.mp4 --images DIR --json out.json --sheet out.png
@@ -260,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                 for v, (run_stream, own) in enumerate(commands):
                     enhance(run_stream, tmp / "photo.png", tmp / f"photo{v}.png", own)
                     photos.append(read_image(tmp / f"photo{v}.png"))
-                for v, out in [(GAIN, times_gain([dark[middle]], photos[-1:])[0]),
-                               *enumerate(photos)]:
+                photo_anchor = times_gain([dark[middle]], photos[-1:])[0]
+                if clip == args.clean[0]:
+                    sheet_rows["photo"] = [photo_anchor, *photos]
+                for v, out in [(GAIN, photo_anchor), *enumerate(photos)]:
                     result["night_photos"].append({"clip": clip.name, "version": v,
                                                    "size": size,
                                                    **photo_figures(out, clean[middle])})

@@ -180,6 +180,7 @@ class TemporalDenoiser:
     def reset(self) -> None:
         self.state: np.ndarray | None = None
         self.small_luma: np.ndarray | None = None
+        self.shape: tuple[int, ...] | None = None
         self.mean = 0.0
 
     def __call__(self, frame: np.ndarray, cut: bool = False, half: np.ndarray | None = None,
@@ -191,12 +192,37 @@ class TemporalDenoiser:
         if not self.enabled:
             return frame
         height, width = frame_size(frame, pixel_format)
-        luma = (half_luma(frame, pixel_format) if half is None else half).astype(np.float32)
+        luma = half_luma(frame, pixel_format) if half is None else half
+        motion = self.motion(luma, cut, frame.shape, noise)
+        if motion is None:
+            self.state = frame.astype(np.float32)
+            return self.state
+        k_small, light = motion
+        if pixel_format == YUV420P:  # in place, one fused pass a plane; U and V at k's size
+            y, *uv = planes(frame)
+            state_y, *state_uv = planes(self.state)
+            update_luma(y, state_y, k_small, light)
+            for plane, state in zip(uv, state_uv, strict=True):
+                update_chroma(plane, state, k_small, light)
+            return self.state
+        k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        previous = self.state if light == 1.0 else self.state * np.float32(light)
+        self.state = mix(np.float32(frame), previous, k, out=self.state)
+        return self.state
+
+    def motion(self, half: np.ndarray, cut: bool, shape: tuple[int, ...],
+               noise: float | None = None) -> tuple[np.ndarray, float] | None:
+        """The share of the new frame to take per small pixel (k, at ``half``'s size) and
+        the change of light to apply to the previous estimate first, for the frame with
+        ``half_luma`` ``half`` and buffer ``shape``; None when the filter restarts with
+        this frame (first frame, a cut, a new size). Updates the small luma's recursion,
+        so the caller must then update its full-resolution estimate."""
+        luma = half.astype(np.float32)
         mean, previous_mean = float(luma.mean()), self.mean
         self.mean = mean
-        if cut or self.state is None or self.state.shape != frame.shape:
-            self.state, self.small_luma = frame.astype(np.float32), luma
-            return self.state
+        if cut or self.small_luma is None or self.shape != shape:
+            self.small_luma, self.shape = luma, shape
+            return None
         # a flickering light changes the whole frame: follow it before testing for motion
         gain = mean / previous_mean if previous_mean > 0 else 1.0
         light = gain if abs(gain - 1.0) > 0.01 else 1.0
@@ -214,14 +240,4 @@ class TemporalDenoiser:
         k_small += self.k_still - STILL_SIGMAS / span
         np.clip(k_small, self.k_still, 1.0, out=k_small)
         self.small_luma = mix(luma, previous_luma, k_small)
-        if pixel_format == YUV420P:  # in place, one fused pass a plane; U and V at k's size
-            y, *uv = planes(frame)
-            state_y, *state_uv = planes(self.state)
-            update_luma(y, state_y, k_small, light)
-            for plane, state in zip(uv, state_uv, strict=True):
-                update_chroma(plane, state, k_small, light)
-            return self.state
-        k = cv2.resize(k_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        previous = self.state if light == 1.0 else self.state * np.float32(light)
-        self.state = mix(np.float32(frame), previous, k, out=self.state)
-        return self.state
+        return k_small, light

@@ -193,6 +193,11 @@ def colour_ratio(output: np.ndarray, source: np.ndarray,
     return np.exp(trust * np.log(wanted)).astype(np.float32)
 
 
+def colour_grid(height: int, width: int) -> tuple[int, int]:
+    """The (w, h) cells on which quality mode measures colour and highlights."""
+    return max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL)
+
+
 def highlight_factor(output: np.ndarray, source: np.ndarray, peak: np.ndarray) -> np.ndarray:
     """Per-cell factors (h, w, 1) for a small proposed ``output`` (h, w, 3, 0-1) of the
     small ``source`` so that each cell's bright part (``peak``, h×w, 0-1, see
@@ -356,16 +361,23 @@ class Enhancer:
         del d  # full-resolution float planes: large photos need the memory
         output *= enhanced[..., None]  # R ∘ Î in place (no three-channel copy of Î)
         del enhanced
-        grid = (max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL))
+        grid = colour_grid(height, width)
         source_small = downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
-        output_small = downscale(output, grid)
-        ratio = colour_ratio(output_small, source_small)
-        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
-        factor = self._exposure(output_small, source_small, moment)
+        ratio, factor = self.cell_ratio(downscale(output, grid), source_small, half, moment)
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         top, depth = _depth(original)
         out = cv2.multiply(output, ratio_full, scale=top * factor, dtype=depth)
         return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
+
+    def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
+                   half: np.ndarray, moment: _Moment | None) -> tuple[np.ndarray, float]:
+        """Quality mode's per-cell factors (``colour_grid`` cells; colour, highlights) and
+        global exposure factor for R ∘ Î and the input averaged over the cells (float32
+        RGB, 0-1); ``half``: the input's ``half_luma``."""
+        ratio = colour_ratio(output_small, source_small)
+        grid = output_small.shape[1::-1]
+        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
+        return ratio, self._exposure(output_small, source_small, moment)
 
     def _decompose(self, image: np.ndarray) -> Decomposition:
         """The nets on a whole frame; in tiles above TILE_ABOVE_PIXELS (bounded memory)."""

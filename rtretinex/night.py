@@ -78,7 +78,7 @@ BLACK_SECONDS = 1.0
 MAX_LIFT_BOOST = 2.0
 # Limited-range Y to full-range luma.
 _FULL = 255.0 / 219.0
-_SAMPLE = 4  # every 4th pixel and row: the darkest 0.2 % is found as well on 1/16 of them
+SAMPLE = 4  # every 4th pixel and row: the darkest 0.2 % is found as well on 1/16 of them
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,12 @@ class BlackLevel:
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """(black point in full-range codes, U bias, V bias) of one frame's planes at chroma
         resolution (``half_planes``: limited-range Y, U, V)."""
-        luma = (y_half[::_SAMPLE, ::_SAMPLE].astype(np.float32) - 16.0) * np.float32(_FULL)
+        return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)))
+
+    @staticmethod
+    def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``measure`` of the planes' every SAMPLE-th pixel of every SAMPLE-th row."""
+        luma = (y.astype(np.float32) - 16.0) * np.float32(_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
             return np.zeros(3, np.float32)
@@ -125,7 +130,7 @@ class BlackLevel:
         share = min(max((high - float(flat.mean())) / (high - low), 0.0), 1.0)
         if dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             for i, plane in enumerate((u, v)):
-                chroma = plane[::_SAMPLE, ::_SAMPLE][dark].astype(np.float32)
+                chroma = plane[dark].astype(np.float32)
                 bias[i] = share * np.clip(chroma.mean() - 128.0, -BIAS_MAX, BIAS_MAX)
         return np.array([black, *bias], np.float32)
 
@@ -133,7 +138,11 @@ class BlackLevel:
                  cut: bool = False) -> np.ndarray:
         """The followed (black, U bias, V bias) after the frame with ``half_planes`` ``half``
         at ``time`` seconds (None: 1/30 s after the last)."""
-        measured = self.measure(*half)
+        return self.follow(self.measure(*half), time, cut)
+
+    def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False
+               ) -> np.ndarray:
+        """The followed level after a frame whose own is ``measured`` (see ``__call__``)."""
         previous_time, self.time = self.time, time
         if self.level is None or cut or self.time_constant <= 0:
             self.level = measured

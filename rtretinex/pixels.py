@@ -22,6 +22,7 @@ __all__ = [
     "RGB24",
     "YUV420P",
     "apply_yuv_gains",
+    "area_steps",
     "as_rgb",
     "camera_frame",
     "downscale",
@@ -120,17 +121,24 @@ def even_yuv420p(image: np.ndarray, pixel_format: str, size: tuple[int, int]) ->
 
 
 def downscale(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-average ``image`` to ``size`` (w, h). OpenCV's area resize is ~4× faster for an
-    integer factor, so a non-integer one is split: first by the largest integer factor that
-    divides both sides, then the small rest (720p → 106×60: 0.9 instead of 2.5 ms)."""
-    height, width = image.shape[:2]
+    """Area-average ``image`` to ``size`` (w, h), in the steps of ``area_steps``."""
+    for step in area_steps(image.shape[:2], size):
+        image = cv2.resize(image, step, interpolation=cv2.INTER_AREA)
+    return image
+
+
+def area_steps(shape: tuple[int, int], size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The sizes (w, h) an area downscale of an image of ``shape`` (h, w) to ``size`` goes
+    through. OpenCV's area resize is ~4× faster for an integer factor, so a non-integer one
+    is split: first by the largest integer factor that divides both sides, then the small
+    rest (720p → 106×60: 0.9 instead of 2.5 ms)."""
+    height, width = shape
     if width % size[0] or height % size[1]:
         step = max((k for k in range(2, width // size[0] // 2 + 1)
                     if width % k == 0 and height % k == 0), default=1)
         if step > 1:
-            image = cv2.resize(image, (width // step, height // step),
-                               interpolation=cv2.INTER_AREA)
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            return [(width // step, height // step), size]
+    return [size]
 
 
 def half_luma(image: np.ndarray, pixel_format: str = RGB24) -> np.ndarray:
