@@ -94,8 +94,9 @@ def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
 
 def denoise_weight(gain: np.ndarray, strength: float) -> np.ndarray:
     """How much of the filtered image to take (0-1) where the enhancement's gain is
-    ``gain``: 0 at gain 1, 1 from gain 1 + (FULL_GAIN − 1) / strength."""
-    return np.clip((gain - 1.0) * (strength / (FULL_GAIN - 1.0)), 0.0, 1.0)
+    ``gain`` (an array or a torch tensor): 0 at gain 1, 1 from gain 1 + (FULL_GAIN − 1) /
+    strength."""
+    return ((gain - 1.0) * (strength / (FULL_GAIN - 1.0))).clip(0.0, 1.0)
 
 
 def _blend_by_gain(image: np.ndarray, gain: np.ndarray, strength: float,

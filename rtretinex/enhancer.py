@@ -235,12 +235,21 @@ class Enhancer:
     """Enhances RGB images (``__call__``; uint8, or uint16 kept at 16 bits) and video frames
     in order (``enhance``, which keeps the temporal state of one stream)."""
 
-    def __init__(self, backend: Backend, settings: EnhanceSettings | None = None) -> None:
+    def __init__(self, backend: Backend, settings: EnhanceSettings | None = None,
+                 on_device: bool | None = None) -> None:
+        """``on_device``: quality-mode video frames keep to the nets' torch device
+        (``device.DevicePath``); None: where that device is a GPU."""
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
         self.relighter: Relighter | None = None  # for large frames in quality mode
         self.schedule = NetSchedule(self.settings.nets_every)  # fast-mode video
+        self.device_path = None
         self.reset()
+        from .device import DevicePath, device_of  # the device path builds on this module
+
+        device = device_of(backend)
+        if on_device or (on_device is None and device is not None and device.type == "cuda"):
+            self.device_path = DevicePath(self)
 
     @classmethod
     def load(cls, mode: str | None = None, backend: str = "auto", precision: str | None = None,
@@ -272,6 +281,8 @@ class Enhancer:
         self.temporal_denoiser = TemporalDenoiser(self.settings.temporal_denoise)
         self.blacks = BlackLevel()
         self.schedule.reset()
+        if self.device_path is not None:
+            self.device_path.reset()
 
     def warm_up(self, width: int, height: int) -> None:
         """Run the video path on two dim grey frames of this size, then forget them, so the
@@ -305,7 +316,10 @@ class Enhancer:
         """Enhance the next frame of the stream; the output has the frame's pixel format.
         Quality mode works in RGB (a yuv420p frame is converted there and back)."""
         fmt = frame.pixel_format
-        if fmt == YUV420P and self.scale_for(*frame_size(frame.image, fmt)) == 1:
+        quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
+        if quality and self.device_path is not None and frame.image.dtype == np.uint8:
+            return self.device_path.enhance(frame)
+        if fmt == YUV420P and quality:
             return from_rgb(self.enhance(frame.with_image(to_rgb(frame.image), RGB24)))
         half = half_luma(frame.image, fmt)
         noise = noise_sigma(half)
@@ -362,7 +376,8 @@ class Enhancer:
         output *= enhanced[..., None]  # R ∘ Î in place (no three-channel copy of Î)
         del enhanced
         grid = colour_grid(height, width)
-        source_small = downscale(image, grid).astype(np.float32) * np.float32(1 / 255)
+        # averaged in float: a uint8 average rounded to codes moves a dark cell's colour
+        source_small = downscale(image.astype(np.float32, copy=False), grid) * np.float32(1 / 255)
         ratio, factor = self.cell_ratio(downscale(output, grid), source_small, half, moment)
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         top, depth = _depth(original)

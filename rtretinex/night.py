@@ -35,7 +35,7 @@ from .pixels import YUV_TO_RGB
 from .temporal import follow_share
 
 __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
-           "keep_mean", "neutral_blacks", "neutral_blacks_rgb"]
+           "keep_mean", "magenta_offset", "neutral_blacks", "neutral_blacks_rgb"]
 
 # The darkest share of a frame's pixels whose level is its black point.
 BLACK_QUANTILE = 0.002
@@ -178,11 +178,19 @@ def neutral_blacks_rgb(image: np.ndarray, level: np.ndarray) -> np.ndarray:
     colour in the darkest areas, and the nets learned to undo the bluish blacks of LOL's
     cameras (U up, V down; taking those off cost 0.4 dB on the held-out LOL pairs), not
     the magenta of night video."""
+    offset = magenta_offset(level)
+    if offset is None:
+        return image
+    return np.maximum(np.subtract(image, offset, dtype=np.float32), 0.0)
+
+
+def magenta_offset(level: np.ndarray) -> np.ndarray | None:
+    """The RGB (3 codes) of the magenta part of a black ``level``'s chroma bias (see
+    ``neutral_blacks_rgb``); None when there is none."""
     magenta = max(min(float(level[1]), float(level[2])), 0.0)
     if not magenta:
-        return image
-    offset = YUV_TO_RGB[:, 1:] @ np.array([magenta, magenta], np.float32)
-    return np.maximum(np.subtract(image, offset, dtype=np.float32), 0.0)
+        return None
+    return YUV_TO_RGB[:, 1:] @ np.array([magenta, magenta], np.float32)
 
 
 def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection

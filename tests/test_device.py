@@ -1,0 +1,150 @@
+"""The device path (``rtretinex/device.py``): quality mode with the frame on the nets' torch
+device. On "cpu" it must give what the NumPy/OpenCV path gives, within 2 codes at the 99.9th
+percentile and 4 at most, on video with its temporal state, on RGB and yuv420p frames; its
+conversions and resampling must be OpenCV's. The CUDA checks skip without a GPU."""
+
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from rtretinex import device
+from rtretinex.backends import create_backend
+from rtretinex.data import simulate_camera_night, simulate_low_light
+from rtretinex.denoise import denoise_reflectance
+from rtretinex.enhancer import R_SIGMA, Enhancer, EnhanceSettings
+from rtretinex.frames import VideoFrame
+from rtretinex.pixels import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
+
+from .conftest import small_photo
+
+NO_GPU = "needs a CUDA GPU visible to torch"
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return create_backend("torch-cpu")
+
+
+def settings(**options):
+    return EnhanceSettings(mode="quality", **options).for_stream(video=True, on_gpu=True)
+
+
+def camera_clip(count=6, photo="astronaut", exposure=0.05):
+    """yuv420p buffers of a bundled photo panning right, as a camera writes it at night
+    (magenta black level): the temporal denoiser sees motion and still parts."""
+    picture = small_photo(photo, 96, 128)
+    return [simulate_camera_night(np.roll(picture, 3 * i, axis=1), exposure=exposure, seed=i)
+            for i in range(count)]
+
+
+def both_paths(backend, frames, fmt, **options):
+    """Each frame enhanced by the host path and the device path (on the CPU)."""
+    host = Enhancer(backend, settings(**options), on_device=False)
+    on_device = Enhancer(backend, settings(**options), on_device=True)
+    assert host.device_path is None and on_device.device_path is not None
+    pairs = []
+    for i, image in enumerate(frames):
+        frame = VideoFrame(image, i, i, Fraction(1, 30), pixel_format=fmt)
+        pairs.append((host.enhance(frame), on_device.enhance(frame)))
+    return pairs
+
+
+def assert_close(pairs):
+    for host, on_device in pairs:
+        assert host.shape == on_device.shape and on_device.dtype == np.uint8
+        difference = np.abs(host.astype(np.int16) - on_device)
+        assert np.percentile(difference, 99.9) <= 2 and difference.max() <= 4, (
+            np.percentile(difference, 99.9), difference.max())
+
+
+def test_night_video_with_its_temporal_state_matches_the_host_path(backend):
+    pairs = both_paths(backend, camera_clip(), YUV420P)
+    assert_close(pairs)
+    # the state carried: later frames differ from a fresh enhancer's (denoised over time)
+    fresh = Enhancer(backend, settings(), on_device=True).enhance(
+        VideoFrame(camera_clip()[-1], 0, pixel_format=YUV420P))
+    assert np.abs(fresh.astype(np.int16) - pairs[-1][1]).mean() > 0.05
+
+
+@pytest.mark.parametrize("photo,exposure", [("coffee", 0.03), ("chelsea", 0.12),
+                                            ("rocket", 1.0)])
+@pytest.mark.parametrize("temporal_denoise", [0.0, 1.0])
+def test_rgb_frames_match_the_host_path(backend, photo, exposure, temporal_denoise):
+    """Dark, moderately dark and well-lit RGB frames; without the temporal denoiser the
+    frame stays uint8 up to the nets."""
+    picture = small_photo(photo, 90, 120)
+    frames = [simulate_low_light(np.roll(picture, 2 * i, axis=0), exposure, seed=i)
+              if exposure < 1 else np.roll(picture, 2 * i, axis=0) for i in range(3)]
+    assert_close(both_paths(backend, frames, RGB24, temporal_denoise=temporal_denoise))
+
+
+def test_a_light_switched_on_and_a_cut_match_the_host_path(backend):
+    dark = camera_clip(3)
+    lit = [from_rgb(small_photo("astronaut", 96, 128))] * 2
+    other = camera_clip(2, photo="chelsea")
+    assert_close(both_paths(backend, dark + lit + other, YUV420P))
+
+
+def test_conversions_are_opencvs():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (36, 50, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1)
+    buffer = from_rgb(rgb)
+    assert np.array_equal(device.rgb_to_yuv420p(tensor).numpy(), buffer)
+    assert np.array_equal(device.yuv420p_to_rgb(torch.from_numpy(buffer)).permute(1, 2, 0)
+                          .numpy(), to_rgb(buffer))
+    assert np.array_equal(device.grey(tensor).numpy(), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    assert np.array_equal(device.half_luma(tensor).numpy(), half_luma(rgb))
+
+
+@pytest.mark.parametrize("size", [(25, 18), (7, 5), (3, 2)])
+def test_area_and_bilinear_are_opencvs(size):
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0, 255, (36, 50, 3)).astype(np.float32)
+    tensor = torch.from_numpy(image).permute(2, 0, 1)
+    small = device.area(tensor, size).permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(small, downscale(image, size), atol=1e-3)
+    big = device.bilinear(torch.from_numpy(small).permute(2, 0, 1), (50, 36))
+    np.testing.assert_allclose(big.permute(1, 2, 0).numpy(),
+                               cv2.resize(small, (50, 36), interpolation=cv2.INTER_LINEAR),
+                               atol=1e-3)
+
+
+def test_bilateral_is_opencvs():
+    rng = np.random.default_rng(2)
+    reflectance = np.clip(rng.normal(0.4, 0.08, (30, 40, 3)), 0, 1).astype(np.float32)
+    reflectance[:, 20:] += 0.3  # an edge to keep
+    gain = np.full((30, 40), 10.0, np.float32)  # filtered in full
+    want = denoise_reflectance(reflectance, gain, 1.0, R_SIGMA)
+    got = device.bilateral(torch.from_numpy(reflectance).permute(2, 0, 1), R_SIGMA)
+    np.testing.assert_allclose(got.permute(1, 2, 0).numpy(), want, atol=2e-3)
+
+
+def test_a_backend_without_a_torch_device_has_no_device_path():
+    openvino = create_backend("openvino", "fp32")
+    assert device.device_of(openvino) is None
+    assert Enhancer(openvino, settings()).device_path is None
+    with pytest.raises(ValueError, match="no torch device"):
+        Enhancer(openvino, settings(), on_device=True)
+
+
+def test_the_device_path_is_taken_only_where_the_nets_run_on_a_gpu(backend):
+    assert Enhancer(backend, settings()).device_path is None  # torch-cpu: host path
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_GPU)
+def test_on_a_gpu_fp32_matches_the_host_path_and_fp16_the_cpu_reference(backend):
+    frames = camera_clip()
+    host = Enhancer(backend, settings(), on_device=False)
+    for precision, p999, most in (("fp32", 2, 4), ("fp16", 2, 8)):
+        gpu = Enhancer(create_backend("cuda", precision), settings())
+        assert gpu.device_path is not None and gpu.device_path.device.type == "cuda"
+        host.reset()
+        for i, image in enumerate(frames):
+            frame = VideoFrame(image, i, i, Fraction(1, 30), pixel_format=YUV420P)
+            difference = np.abs(host.enhance(frame).astype(np.int16) - gpu.enhance(frame))
+            assert np.percentile(difference, 99.9) <= p999 and difference.max() <= most, (
+                precision, np.percentile(difference, 99.9), difference.max())
