@@ -178,6 +178,11 @@ class FileSink:
                 raise OutputError(f"cannot send to {self.path}: {reason(exc)}") from None
             if exc.errno in DISK_ERRNOS:
                 raise self._write_failed(exc) from None
+            if self.codec.endswith("_nvenc"):  # NVENC: an NVIDIA GPU with a video encoder
+                raise OutputError(f"encoder {self.codec!r} cannot open ({reason(exc)}): it "
+                                  "needs an NVIDIA GPU with a video encoder (NVENC) and its "
+                                  "driver; data-centre GPUs such as the H100 and H200 have "
+                                  "none; use the default libx264") from None
             raise OutputError(f"encoder {self.codec!r} cannot encode this video "
                               f"({reason(exc)}); try the default libx264") from None
         for packet in self.pending:

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 
 from rtretinex.samples import write_dark_clip
 
@@ -211,6 +212,17 @@ def test_error_paths(clip, tmp_path, args, code, fragment):
     assert_one_line_error(run(*argv), code, fragment)
     assert not (tmp_path / "o.mp4").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU here may have an encoder")
+def test_nvenc_without_an_nvidia_encoder_says_so(clip, tmp_path):
+    """PyAV's FFmpeg lists h264_nvenc, but it opens only on a GPU with NVENC (not on this
+    machine, nor on an H100/H200)."""
+    if "h264_nvenc" not in av.codecs_available:
+        pytest.skip("this PyAV's FFmpeg has no h264_nvenc")
+    result = run(str(clip), "-o", str(tmp_path / "o.mp4"), "--codec", "h264_nvenc")
+    assert_one_line_error(result, 1, "needs an NVIDIA GPU with a video encoder (NVENC)")
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
