@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .backends import Backend, create_backend
+from .backends import Backend, create_backend, get_spec, resolve_auto
 from .display import DisplaySink
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError, existing
@@ -43,9 +43,15 @@ class BackendChoice:
     name: str = "auto"
     precision: str | None = None
     weights: Path = DEFAULT_WEIGHTS
+    compile: bool = False  # torch.compile the nets (cuda backend)
 
     def create(self) -> Backend:
-        return create_backend(self.name, self.precision, self.weights)
+        spec = resolve_auto() if self.name == "auto" else get_spec(self.name)
+        if self.compile and spec.name != "cuda":
+            raise UsageError(f"--compile applies to the cuda backend (torch.compile of the "
+                             f"nets); this run uses {spec.name}")
+        options = {"compile": True} if self.compile else {}
+        return create_backend(spec.name, self.precision, self.weights, **options)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,9 +169,9 @@ def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: S
                     ) -> Enhancer:
     """The enhancer for a video: fast mode on a CPU and for live sources unless asked. For
     a live source it is warmed up on the frame size (a file waits for it anyway)."""
-    on_gpu = backend.name in ("tensorrt", "cuda")
-    enhancer = Enhancer(backend.create(),
-                        settings.for_stream(video=True, live=source.live, on_gpu=on_gpu))
+    nets = backend.create()
+    on_gpu = get_spec(nets.name).device == "cuda"  # "auto" too, where it finds a GPU
+    enhancer = Enhancer(nets, settings.for_stream(video=True, live=source.live, on_gpu=on_gpu))
     if source.live:
         enhancer.warm_up(source.width, source.height)
     return enhancer

@@ -200,6 +200,8 @@ def test_existing_output_needs_y(clip, tmp_path):
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "nope264"], 2, "cannot use codec 'nope264'"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "mpeg2video"], 1, "cannot encode this video"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--smooth", "-1"], 2, "--smooth must be >= 0"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--compile", "--backend", "openvino"], 2,
+     "--compile applies to the cuda backend"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--temporal-denoise", "-1"], 2, "--temporal-denoise must"),
     (["{clip}", "-o", "{tmp}/exists.mp4", "-y"], 1, "is a folder"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--max-frames", "0"], 2, "--max-frames must be >= 1"),

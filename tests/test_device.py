@@ -3,6 +3,9 @@ device. On "cpu" it must give what the NumPy/OpenCV path gives, within 2 codes a
 percentile and 4 at most, on video with its temporal state, on RGB and yuv420p frames; its
 conversions and resampling must be OpenCV's. The CUDA checks skip without a GPU."""
 
+import json
+import subprocess
+import sys
 from fractions import Fraction
 
 import cv2
@@ -19,6 +22,7 @@ from rtretinex.frames import VideoFrame
 from rtretinex.pixels import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
 
 from .conftest import small_photo
+from .test_cli import ROOT
 
 NO_GPU = "needs a CUDA GPU visible to torch"
 
@@ -148,3 +152,19 @@ def test_on_a_gpu_fp32_matches_the_host_path_and_fp16_the_cpu_reference(backend)
             difference = np.abs(host.enhance(frame).astype(np.int16) - gpu.enhance(frame))
             assert np.percentile(difference, 99.9) <= p999 and difference.max() <= most, (
                 precision, np.percentile(difference, 99.9), difference.max())
+
+
+def test_the_gpu_transcode_benchmark_runs_and_writes_its_rows(tmp_path):
+    """``benchmarks/gpu_transcode.py`` (run by gpu_check.sh on a GPU machine) on the CPU,
+    tiny: the rows the issue asks for, measured from whole processes."""
+    out = tmp_path / "t.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_transcode.py"),
+                             "--backend", "openvino", "--sizes", "160x96", "--frames", "12",
+                             "--modes", "quality,fast --nets-every 2", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["device"] == "CPU" and [r["mode"] for r in report["rows"]] == [
+        "quality", "fast --nets-every 2"]
+    for row in report["rows"]:
+        assert row["size"] == "160x96" and row["fps"] > 0 and row["passthrough_fps"] > 0
