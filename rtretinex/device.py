@@ -1,23 +1,30 @@
-"""Quality mode with the whole frame on the nets' torch device.
+"""Video frames on the nets' torch device, in both modes.
 
 On a GPU the nets take ~5 ms a 1080p frame, but the per-pixel work around them ran on the
 host in NumPy/OpenCV with full-resolution float arrays copied each way (enhance 105 ms a
 frame on an H200). ``DevicePath`` keeps a video frame on the device from the upload of its
-uint8 planes to the download of the enhanced ones: YUV → RGB, the temporal denoiser's
-blend, the black level's magenta, the nets, the reflectance's bilateral denoise, R ∘ Î, the
-per-cell colour, highlight and exposure factors applied, the floor at the input, RGB → YUV.
+uint8 pixels to the download of the enhanced ones. Quality mode (RGB or yuv420p frames):
+YUV → RGB, the temporal denoiser's blend, the black level's magenta, the nets, the
+reflectance's bilateral denoise, R ∘ Î, the per-cell colour, highlight and exposure factors
+applied, the floor at the input, RGB → YUV. Fast mode (yuv420p frames): the temporal
+update of the planes, the half-resolution planes and the small frame the nets see, the
+flat-area smoothing, deblocking and chroma filter, the gains applied at chroma resolution
+and the luma composed (``pixels.apply_yuv_gains``).
 
-What is decided on small arrays stays the enhancer's own code, fed three small downloads a
-frame (the half-resolution luma, every 8th pixel of the half-resolution YUV, the frame
-averaged over its colour cells): scene cuts, the noise level, the denoiser's motion share,
-the black level, the colour and highlight factors, the auto-exposure. So one set of
+What is decided on small arrays stays the enhancer's own code, fed a few small downloads a
+frame (the half-resolution luma, every SAMPLE-th pixel of the half-resolution YUV, the
+frame averaged over its colour cells or scaled to the nets' small input): scene cuts, the
+noise level, the denoiser's motion share, the black level, the nets' schedule and gain
+grid in fast mode, the colour and highlight factors, the auto-exposure. So one set of
 decisions serves both paths, and the pixel work here reproduces the host's: OpenCV's own
 fixed-point colour conversions (bit-exact), area averaging in OpenCV's steps as small
-matrices, bilinear upsampling with half-pixel centres, OpenCV's bilateral filter. On "cpu"
-the path matches the NumPy path within a code or two (``tests/test_device.py``); on CUDA
-the nets run in the backend's precision (fp16, channels_last).
+matrices, bilinear upsampling with half-pixel centres, OpenCV's bilateral, box and
+Gaussian filters. On "cpu" the path matches the NumPy path within a code or two
+(``tests/test_device.py``); on CUDA the nets run in the backend's precision (fp16,
+channels_last).
 
-Frames are not tiled: the device is expected to hold a 4K frame's nets (~6 GB in fp16).
+Frames are not tiled in quality mode: the device is expected to hold a 4K frame's nets
+(~6 GB in fp16). RGB frames in fast mode (odd sizes, 10-bit, full range) take the host path.
 """
 
 from __future__ import annotations
@@ -32,8 +39,26 @@ import torch.nn.functional as F
 from .denoise import DIAMETER, denoise_weight, noise_sigma
 from .enhancer import EPSILON, R_SIGMA, Enhancer, _Moment, colour_grid
 from .frames import VideoFrame
-from .night import SAMPLE, BlackLevel, magenta_offset
-from .pixels import RGB_TO_YUV, YUV420P, YUV_OFFSET, area_steps
+from .night import (
+    BLOCK_SPACING,
+    DEBLOCK_FLAT,
+    DEBLOCK_STEP,
+    FLAT_EPS,
+    FLAT_RADIUS,
+    SAMPLE,
+    BlackLevel,
+    magenta_offset,
+)
+from .pixels import (
+    LUMA,
+    RGB_TO_YUV,
+    Y_TO_LUMA,
+    YUV420P,
+    YUV_OFFSET,
+    YUV_TO_RGB,
+    area_steps,
+    frame_size,
+)
 
 __all__ = ["DevicePath", "area", "bilateral", "bilinear", "device_of", "half_luma",
            "rgb_to_yuv420p", "yuv420p_to_rgb"]
@@ -50,6 +75,15 @@ _GREY = (9798, 19235, 3735)
 _SIGMA_SPACE = DIAMETER / 2
 
 
+def yuv_planes(buffer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Views of the Y (H, W), U and V (H/2, W/2) planes of a yuv420p buffer tensor."""
+    height, width = buffer.shape[0] * 2 // 3, buffer.shape[1]
+    flat, area_, quarter = buffer.reshape(-1), height * width, height * width // 4
+    chroma = (height // 2, width // 2)
+    return (flat[:area_].reshape(height, width), flat[area_:area_ + quarter].reshape(chroma),
+            flat[area_ + quarter:].reshape(chroma))
+
+
 def device_of(backend: object) -> torch.device | None:
     """The torch device a backend's nets run on and take tensors on, None for a backend
     without one (OpenVINO)."""
@@ -61,12 +95,8 @@ def device_of(backend: object) -> torch.device | None:
 
 def yuv420p_to_rgb(buffer: torch.Tensor) -> torch.Tensor:
     """(3, H, W) uint8 RGB of a yuv420p buffer (H·3/2, W) uint8, as OpenCV's I420 → RGB."""
-    height, width = buffer.shape[0] * 2 // 3, buffer.shape[1]
-    flat = buffer.reshape(-1).int()
-    area_, quarter = height * width, height * width // 4
-    y = flat[:area_].reshape(height, width)
-    u, v = (flat[area_ + i * quarter:area_ + (i + 1) * quarter].reshape(height // 2, width // 2)
-            .repeat_interleave(2, 0).repeat_interleave(2, 1) - 128 for i in (0, 1))
+    y, u, v = (plane.int() for plane in yuv_planes(buffer))
+    u, v = (plane.repeat_interleave(2, 0).repeat_interleave(2, 1) - 128 for plane in (u, v))
     y = (y - 16).clamp(min=0) * _TO_RGB["y"]
     half = 1 << (_SHIFT - 1)
     r = (y + _TO_RGB["vr"] * v + half) >> _SHIFT
@@ -159,6 +189,99 @@ def bilateral(image: torch.Tensor, sigma_color: float,
     return total / weights
 
 
+def box(image: torch.Tensor, size: int) -> torch.Tensor:
+    """OpenCV's normalized box filter (size × size, BORDER_REFLECT_101) of (C, H, W)."""
+    radius = size // 2
+    return F.avg_pool2d(F.pad(image[None], (radius,) * 4, mode="reflect"), size, 1)[0]
+
+
+def gaussian(plane: torch.Tensor) -> torch.Tensor:
+    """``denoise.gaussian`` of an (H, W) plane: OpenCV's 5 × 5 Gaussian with sigma from the
+    size (the binomial 1 4 6 4 1 / 16), BORDER_REFLECT_101; a uint8 plane comes back
+    rounded half up to codes, as OpenCV's bit-exact filter gives it."""
+    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=plane.device) / 16.0
+    padded = F.pad(plane.float()[None, None], (2, 2, 2, 2), mode="reflect")
+    rows = F.conv2d(padded, taps.view(1, 1, 1, 5))
+    out = F.conv2d(rows, taps.view(1, 1, 5, 1))[0, 0]
+    return (out + 0.5).floor() if plane.dtype == torch.uint8 else out
+
+
+def flat_smooth(plane: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """``denoise.flat_smooth`` (the fast guided filter of a plane by itself) of (H, W)."""
+    height, width = plane.shape
+    small = area(plane[None], (max(1, width // 2), max(1, height // 2)))
+    window = 2 * radius + 1
+    mean = box(small, window)
+    variance = box(small * small, window) - mean * mean
+    a = variance / (variance + max(eps, 1e-6))
+    b = mean - a * mean
+    a, b = (bilinear(box(c, window), (width, height))[0] for c in (a, b))
+    return a * plane + b
+
+
+def deblock(plane: torch.Tensor, spacing: int, step_max: float, flat_max: float
+            ) -> torch.Tensor:
+    """``kernels.deblock`` of an (H, W) float plane (a new plane): column boundaries, then
+    row boundaries, each a ramp where a small step separates two flat sides."""
+    plane = plane.clone()
+    for view in (plane, plane.T):  # the transposed view's columns are the plane's rows
+        at = torch.arange(spacing, view.shape[1] - 1, spacing, device=plane.device)
+        p1, p0, q0, q1 = (view[:, at + offset] for offset in (-2, -1, 0, 1))
+        low = (p1 + p0) * 0.5
+        step = (q0 + q1) * 0.5 - low
+        ramp = (((p1 - p0).abs() < flat_max) & ((q1 - q0).abs() < flat_max)
+                & (step.abs() < step_max))
+        eighth = step * 0.125
+        for offset, share in ((-2, 1), (-1, 3), (0, 5), (1, 7)):
+            view[:, at + offset] = torch.where(ramp, low + share * eighth,
+                                               view[:, at + offset])
+    return plane
+
+
+def _lift_share(luma: torch.Tensor, black: float, knee: float) -> torch.Tensor:
+    """``kernels._lift_share``: the share of its lift a pixel at ``luma`` gets."""
+    excess = (luma - black).clamp(min=0.0)
+    return (excess * excess / ((excess + knee) * luma).clamp(min=1e-6)).clamp(max=1.0)
+
+
+def apply_yuv_gains(y: torch.Tensor, half: tuple[torch.Tensor, ...], gains: np.ndarray,
+                    weight: np.ndarray, filtered: tuple[torch.Tensor, ...] | None,
+                    night: np.ndarray) -> torch.Tensor:
+    """``pixels.apply_yuv_gains`` on the device: the yuv420p buffer (uint8) of a frame's Y
+    plane and ``half_planes`` with the low-resolution RGB ``gains`` and denoise ``weight``
+    applied (``kernels.gains_at_chroma``, then ``compose_luma``)."""
+    y_half, u, v = (plane.float() for plane in half)
+    y_smooth, u_smooth, v_smooth = (plane.float() for plane in (filtered or half))
+    height, width = u.shape
+    small = np.concatenate([gains, weight[..., None]], axis=2).transpose(2, 0, 1)
+    maps = bilinear(torch.from_numpy(np.ascontiguousarray(small)).to(y.device), (width, height))
+    gain_r, gain_g, gain_b, share = maps
+    to_rgb, to_yuv = YUV_TO_RGB.tolist(), RGB_TO_YUV.tolist()
+    lr, lg, lb = LUMA.tolist()
+    black, knee, saturated = (float(n) for n in night)
+    y0 = y_half + share * (y_smooth - y_half) - 16.0
+    rolled = (saturated / (lr * gain_r + lg * gain_g + lb * gain_b).clamp(min=1e-6)).clamp(
+        max=1.0) if saturated > 0 else 1.0
+    u0 = (u + share * (u_smooth - u) - 128.0) * rolled
+    v0 = (v + share * (v_smooth - v) - 128.0) * rolled
+    lift = _lift_share(to_rgb[0][0] * y0, black, knee)  # 255/219 · (Y − 16): full-range luma
+    rgb = []
+    for row, gain in zip(to_rgb, (gain_r, gain_g, gain_b), strict=True):
+        channel_lift = 1.0 + (gain - 1.0) * lift
+        rgb.append(((row[0] * y0 + row[1] * u0 + row[2] * v0) * channel_lift).clamp(0, 255))
+        rgb.append(channel_lift)
+    red, lift_r, green, lift_g, blue, lift_b = rgb
+    detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (1.0 - share)
+    base = to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + 16.0 - detail * y_half
+    out_u, out_v = (_round_uint8(row[0] * red + row[1] * green + row[2] * blue + 128.0)
+                    for row in to_yuv[1:])
+    full = (y.shape[1], y.shape[0])
+    out_y = _round_uint8(y.float() * bilinear(detail[None], full)[0]
+                         + bilinear(base[None], full)[0])
+    return torch.cat([out_y.reshape(-1), out_u.reshape(-1), out_v.reshape(-1)]).reshape(
+        -1, y.shape[1])
+
+
 def _round_uint8(image: torch.Tensor) -> torch.Tensor:
     """Rounded (half to even, as OpenCV) and saturated to uint8."""
     return image.round().clamp(0, 255).to(torch.uint8)
@@ -173,7 +296,9 @@ class DevicePath:
         if device is None:
             raise ValueError(f"the {enhancer.backend.name} backend has no torch device")
         self.enhancer, self.device = enhancer, device
-        self.state: torch.Tensor | None = None  # the temporal denoiser's estimate
+        self._lut = torch.from_numpy(Y_TO_LUMA).to(device)  # limited-range Y → luma
+        self.state: torch.Tensor | None = None  # the temporal denoiser's estimate (RGB)
+        self.planes: tuple[torch.Tensor, ...] | None = None  # the same, yuv420p planes
 
     def upload(self, image: np.ndarray) -> torch.Tensor:
         """A host frame as a device tensor (pinned memory first for CUDA)."""
@@ -185,7 +310,15 @@ class DevicePath:
     @torch.inference_mode()
     def enhance(self, frame: VideoFrame) -> np.ndarray:
         """The enhanced frame (uint8, the frame's pixel format) of the stream's next
-        frame, as ``Enhancer.enhance`` gives it in quality mode."""
+        frame, as ``Enhancer.enhance`` gives it: quality mode for RGB and yuv420p frames,
+        fast mode for yuv420p."""
+        height, width = frame_size(frame.image, frame.pixel_format)
+        scale = self.enhancer.scale_for(height, width)
+        if scale > 1:
+            return self._fast(frame, scale)
+        return self._quality_frame(frame)
+
+    def _quality_frame(self, frame: VideoFrame) -> np.ndarray:
         enhancer, fmt = self.enhancer, frame.pixel_format
         pixels = self.upload(frame.image)
         rgb = yuv420p_to_rgb(pixels) if fmt == YUV420P else pixels.permute(2, 0, 1)
@@ -202,6 +335,60 @@ class DevicePath:
 
     def reset(self) -> None:
         self.state = None
+        self.planes = None
+
+    def _fast(self, frame: VideoFrame, scale: int) -> np.ndarray:
+        """``Enhancer._fast`` on a yuv420p frame, with its temporal denoise."""
+        enhancer = self.enhancer
+        y, u, v = yuv_planes(self.upload(frame.image))
+        height, width = y.shape
+        half = self._lut[(area(y[None], (width // 2, height // 2))[0] + 0.5).floor().long()]
+        half = half.cpu().numpy()
+        noise = noise_sigma(half)
+        cut = enhancer.cuts(half, noise)
+        moment = _Moment(frame.time, cut, noise)
+        y, u, v = self._temporal_planes((y, u, v), half, cut, noise, frame.image.shape)
+        y_half = area(y[None], (width // 2, height // 2))[0]
+        samples = [plane[::SAMPLE, ::SAMPLE].float().cpu().numpy() for plane in (y_half, u, v)]
+        level = enhancer.blacks.follow(BlackLevel.from_samples(*samples), moment.time, cut)
+        if level[1] or level[2]:  # ``night.neutral_blacks``
+            u, v = u.float() - float(level[1]), v.float() - float(level[2])
+        half_yuv = (y_half, u, v)
+        size = (max(1, width // scale), max(1, height // scale))
+        small_yuv = torch.stack([area(plane[None], size)[0] for plane in half_yuv])
+        matrix = torch.from_numpy(YUV_TO_RGB).to(self.device)
+        offset = torch.from_numpy(YUV_OFFSET).to(self.device)[:, None, None]
+        small = torch.einsum("ij,jhw->hwi", matrix, small_yuv - offset).clamp(0.0, 255.0)
+        gains, weight, night = enhancer.fast_gains(small.contiguous().cpu().numpy(), half,
+                                                   moment, level)
+        filtered = None
+        if weight.max() > 0:  # ``night.filtered_planes``
+            smooth = deblock(flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS), BLOCK_SPACING,
+                             DEBLOCK_STEP, DEBLOCK_FLAT)
+            filtered = (smooth, gaussian(u), gaussian(v))
+        return apply_yuv_gains(y, half_yuv, gains, weight, filtered, night.lift()).cpu().numpy()
+
+    def _temporal_planes(self, planes: tuple[torch.Tensor, ...], half: np.ndarray, cut: bool,
+                         noise: float, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+        """The temporal denoiser's estimate of the Y, U and V planes (float32; the planes
+        themselves when it is off): ``kernels.update_luma``/``update_chroma``."""
+        denoiser = self.enhancer.temporal_denoiser
+        if not denoiser.enabled:
+            return planes
+        motion = denoiser.motion(half, cut, shape, noise)
+        if motion is None or self.planes is None:
+            self.planes = tuple(plane.float() for plane in planes)
+            return self.planes
+        k_half, light = motion
+        k = torch.from_numpy(k_half).to(self.device)
+        height, width = planes[0].shape
+        shares = (bilinear(k[None], (width, height))[0], k, k)
+        pivots = (16.0, 128.0, 128.0)  # Y scales above black, chroma around grey
+        self.planes = tuple(
+            (state - pivot) * light + pivot + share * (plane - ((state - pivot) * light + pivot))
+            for plane, state, share, pivot in zip(planes, self.planes, shares, pivots,
+                                                  strict=True))
+        return self.planes
 
     def _temporal(self, rgb: torch.Tensor, half: np.ndarray, cut: bool, noise: float
                   ) -> torch.Tensor:

@@ -55,6 +55,7 @@ from .frames import VideoFrame
 from .models import DEFAULT_WEIGHTS
 from .night import (
     BlackLevel,
+    NightCorrection,
     correction,
     filtered_planes,
     keep_mean,
@@ -317,7 +318,8 @@ class Enhancer:
         Quality mode works in RGB (a yuv420p frame is converted there and back)."""
         fmt = frame.pixel_format
         quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
-        if quality and self.device_path is not None and frame.image.dtype == np.uint8:
+        if (self.device_path is not None and frame.image.dtype == np.uint8
+                and (quality or fmt == YUV420P)):
             return self.device_path.enhance(frame)
         if fmt == YUV420P and quality:
             return from_rgb(self.enhance(frame.with_image(to_rgb(frame.image), RGB24)))
@@ -422,13 +424,35 @@ class Enhancer:
         and one multiply (plus the denoise)."""
         height, width = frame_size(image, fmt)
         size = (max(1, width // scale), max(1, height // scale))
-        if fmt == YUV420P:
+        if fmt == YUV420P:  # chroma filtered, luma denoised by keeping less fine detail
             half_yuv = half_planes(image)
             level = self._black_level(half_yuv, moment)
             half_yuv = neutral_blacks(half_yuv, level)
-            small = small_rgb(half_yuv, size)
-        else:
-            small = downscale(image, size)
+            gains, weight, night = self.fast_gains(small_rgb(half_yuv, size), half, moment,
+                                                   level)
+            filtered = filtered_planes(half_yuv) if weight.max() > 0 else None
+            return apply_yuv_gains(planes(image)[0], half_yuv, gains, weight, filtered,
+                                   night.lift())
+        gain3_small = self._small_gains(downscale(image, size), half, moment, fmt)
+        gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
+        image = denoise_frame(image, gain3_small.mean(axis=2), self.settings.denoise)
+        top, depth = _depth(original)
+        return cv2.multiply(image, gain3, scale=top / 255.0, dtype=depth)
+
+    def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: _Moment | None,
+                   level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
+        """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
+        (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
+        (h, w, 3), the denoise weight (h, w) and the night corrections."""
+        gains = self._small_gains(small, half, moment, YUV420P)
+        night = correction(level, noise_sigma(half) if moment is None else moment.noise)
+        gains = keep_mean(gains, small @ LUMA, night)
+        return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
+
+    def _small_gains(self, small: np.ndarray, half: np.ndarray, moment: _Moment | None,
+                     fmt: str) -> np.ndarray:
+        """Fast mode's RGB gains (h, w, 3, ≥ 1) for the small frame (0-255): the nets (or,
+        in video, their last result's grid), colour, highlights, exposure."""
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         if moment is None:
             output_small = self._nets(small)
@@ -439,21 +463,8 @@ class Enhancer:
         output_small *= highlight_factor(output_small, source_small,
                                          local_peak(half, small.shape[1::-1]))
         factor = self._exposure(output_small, source_small, moment)
-        gain3_small = np.maximum(output_small * np.float32(factor)
-                                 / np.maximum(source_small, INPUT_FLOOR), 1.0)
-        if fmt == YUV420P:  # chroma filtered, luma denoised by keeping less fine detail
-            noise = noise_sigma(half) if moment is None else moment.noise
-            night = correction(level, noise)
-            gain3_small = keep_mean(gain3_small, small @ LUMA, night)
-            weight = denoise_weight(gain3_small.mean(axis=2), self.settings.denoise)
-            filtered = filtered_planes(half_yuv) if weight.max() > 0 else None
-            return apply_yuv_gains(planes(image)[0], half_yuv, gain3_small, weight, filtered,
-                                   night.lift())
-        gain_small = gain3_small.mean(axis=2)
-        gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
-        image = denoise_frame(image, gain_small, self.settings.denoise)
-        top, depth = _depth(original)
-        return cv2.multiply(image, gain3, scale=top / 255.0, dtype=depth)
+        return np.maximum(output_small * np.float32(factor)
+                          / np.maximum(source_small, INPUT_FLOOR), 1.0)
 
 
 def _depth(original: np.ndarray) -> tuple[float, int]:

@@ -51,7 +51,7 @@ YUV_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
 _YUV_TO_RGB_AFFINE = np.hstack([YUV_TO_RGB, -(YUV_TO_RGB @ YUV_OFFSET)[:, None]])
 _RGB_TO_YUV_AFFINE = np.hstack([RGB_TO_YUV, YUV_OFFSET[:, None]])
 # Limited-range Y (16-235) to full-range luma (0-255), the scale the RGB path's luma has.
-_Y_TO_LUMA = np.clip((np.arange(256) - 16.0) * (255.0 / 219.0) + 0.5, 0, 255).astype(np.uint8)
+Y_TO_LUMA = np.clip((np.arange(256) - 16.0) * (255.0 / 219.0) + 0.5, 0, 255).astype(np.uint8)
 
 
 def frame_size(image: np.ndarray, pixel_format: str) -> tuple[int, int]:
@@ -149,7 +149,7 @@ def half_luma(image: np.ndarray, pixel_format: str = RGB24) -> np.ndarray:
     half = (max(1, width // 2), max(1, height // 2))
     if pixel_format == YUV420P:
         return cv2.LUT(cv2.resize(planes(image)[0], half, interpolation=cv2.INTER_AREA),
-                       _Y_TO_LUMA)
+                       Y_TO_LUMA)
     return cv2.resize(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), half,
                       interpolation=cv2.INTER_AREA)
 
@@ -172,7 +172,7 @@ def rgb_half_planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
 def small_rgb(half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
     """A frame's ``half_planes`` area-averaged to ``size`` (w, h) as float32 RGB on the
     0-255 scale: what the nets see in fast mode."""
-    yuv = cv2.merge([np.float32(downscale(plane, size)) for plane in half])
+    yuv = cv2.merge([downscale(plane.astype(np.float32, copy=False), size) for plane in half])
     return np.clip(cv2.transform(yuv, _YUV_TO_RGB_AFFINE), 0.0, 255.0)
 
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex import device
+from rtretinex import device, kernels
 from rtretinex.backends import create_backend
 from rtretinex.data import simulate_camera_night, simulate_low_light
-from rtretinex.denoise import denoise_reflectance
+from rtretinex.denoise import denoise_reflectance, flat_smooth, gaussian
 from rtretinex.enhancer import R_SIGMA, Enhancer, EnhanceSettings
 from rtretinex.frames import VideoFrame
 from rtretinex.pixels import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
@@ -32,8 +32,8 @@ def backend():
     return create_backend("torch-cpu")
 
 
-def settings(**options):
-    return EnhanceSettings(mode="quality", **options).for_stream(video=True, on_gpu=True)
+def settings(mode="quality", **options):
+    return EnhanceSettings(mode=mode, **options).for_stream(video=True, on_gpu=True)
 
 
 def camera_clip(count=6, photo="astronaut", exposure=0.05):
@@ -64,11 +64,12 @@ def assert_close(pairs):
             np.percentile(difference, 99.9), difference.max())
 
 
-def test_night_video_with_its_temporal_state_matches_the_host_path(backend):
-    pairs = both_paths(backend, camera_clip(), YUV420P)
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_night_video_with_its_temporal_state_matches_the_host_path(backend, mode):
+    pairs = both_paths(backend, camera_clip(), YUV420P, mode=mode)
     assert_close(pairs)
     # the state carried: later frames differ from a fresh enhancer's (denoised over time)
-    fresh = Enhancer(backend, settings(), on_device=True).enhance(
+    fresh = Enhancer(backend, settings(mode), on_device=True).enhance(
         VideoFrame(camera_clip()[-1], 0, pixel_format=YUV420P))
     assert np.abs(fresh.astype(np.int16) - pairs[-1][1]).mean() > 0.05
 
@@ -85,11 +86,29 @@ def test_rgb_frames_match_the_host_path(backend, photo, exposure, temporal_denoi
     assert_close(both_paths(backend, frames, RGB24, temporal_denoise=temporal_denoise))
 
 
-def test_a_light_switched_on_and_a_cut_match_the_host_path(backend):
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_a_light_switched_on_and_a_cut_match_the_host_path(backend, mode):
     dark = camera_clip(3)
     lit = [from_rgb(small_photo("astronaut", 96, 128))] * 2
     other = camera_clip(2, photo="chelsea")
-    assert_close(both_paths(backend, dark + lit + other, YUV420P))
+    assert_close(both_paths(backend, dark + lit + other, YUV420P, mode=mode))
+
+
+@pytest.mark.parametrize("temporal_denoise", [0.0, 1.0])
+def test_fast_mode_on_codec_blocks_matches_the_host_path(backend, temporal_denoise):
+    """Dark flat areas quantized in 8×8 blocks (the deblocking and flat smoothing work)
+    and no magenta (the chroma planes stay uint8 up to the filters)."""
+    frames = []
+    for seed in range(3):
+        buffer = simulate_camera_night(small_photo("coffee", 96, 128), exposure=0.05,
+                                       chroma_bias=0.0, seed=seed)
+        y = buffer[:96]
+        blocks = cv2.resize(cv2.resize(y, (16, 12), interpolation=cv2.INTER_AREA), (128, 96),
+                            interpolation=cv2.INTER_NEAREST)
+        y[y < 30] = blocks[y < 30]
+        frames.append(buffer)
+    assert_close(both_paths(backend, frames, YUV420P, mode="fast",
+                            temporal_denoise=temporal_denoise))
 
 
 def test_conversions_are_opencvs():
@@ -125,6 +144,25 @@ def test_bilateral_is_opencvs():
     want = denoise_reflectance(reflectance, gain, 1.0, R_SIGMA)
     got = device.bilateral(torch.from_numpy(reflectance).permute(2, 0, 1), R_SIGMA)
     np.testing.assert_allclose(got.permute(1, 2, 0).numpy(), want, atol=2e-3)
+
+
+def test_fast_mode_filters_are_the_host_ones():
+    rng = np.random.default_rng(3)
+    plane = np.round(rng.normal(20, 1.5, (48, 64))).astype(np.float32)
+    plane[:, 36:] += 40  # an edge
+    plane[::8, :] += 1  # steps the deblocking evens out
+    tensor = torch.from_numpy(plane)
+    np.testing.assert_allclose(device.flat_smooth(tensor, 1, 1.5).numpy(),
+                               flat_smooth(plane, 1, 1.5), atol=1e-3)
+    deblocked = plane.copy()
+    kernels.deblock(deblocked, 4, 3.0, 0.5)
+    np.testing.assert_allclose(device.deblock(tensor, 4, 3.0, 0.5).numpy(), deblocked,
+                               atol=1e-4)
+    assert not np.array_equal(deblocked, plane)
+    codes = plane.astype(np.uint8)
+    for image in (plane, codes):
+        np.testing.assert_allclose(device.gaussian(torch.from_numpy(image)).numpy(),
+                                   gaussian(image), atol=1e-3)
 
 
 def test_a_backend_without_a_torch_device_has_no_device_path():
