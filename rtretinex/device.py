@@ -297,15 +297,23 @@ class DevicePath:
             raise ValueError(f"the {enhancer.backend.name} backend has no torch device")
         self.enhancer, self.device = enhancer, device
         self._lut = torch.from_numpy(Y_TO_LUMA).to(device)  # limited-range Y → luma
+        self._pinned: tuple[tuple, torch.Tensor] | None = None  # CUDA upload staging
         self.state: torch.Tensor | None = None  # the temporal denoiser's estimate (RGB)
         self.planes: tuple[torch.Tensor, ...] | None = None  # the same, yuv420p planes
 
     def upload(self, image: np.ndarray) -> torch.Tensor:
-        """A host frame as a device tensor (pinned memory first for CUDA)."""
+        """A host frame as a device tensor. For CUDA it is copied through a page-locked
+        buffer kept for its shape (allocating one costs more than the copy); reusing it is
+        safe because every frame ends with a download, which waits for the upload before."""
         tensor = torch.from_numpy(np.ascontiguousarray(image))
-        if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
-        return tensor
+        if self.device.type != "cuda":
+            return tensor
+        key = (tensor.shape, tensor.dtype)
+        if self._pinned is None or self._pinned[0] != key:
+            self._pinned = (key, torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True))
+        staging = self._pinned[1]
+        staging.copy_(tensor)
+        return staging.to(self.device, non_blocking=True)
 
     @torch.inference_mode()
     def enhance(self, frame: VideoFrame) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 import av
 import cv2
+from av.codec.hwaccel import HWAccel
 
 from .errors import InputError, UsageError, existing
 from .frames import VideoFrame
@@ -49,8 +50,9 @@ FULL_RANGE = 2
 
 def is_plain_yuv420p(frame: av.VideoFrame) -> bool:
     """Whether a decoded frame is limited-range 4:2:0 with even sides, the layout that
-    ``pixels`` works on directly."""
-    return (frame.format.name == YUV420P and frame.color_range != FULL_RANGE
+    ``pixels`` works on directly (NV12, what a hardware decoder hands back, has the same
+    samples with U and V interleaved)."""
+    return (frame.format.name in (YUV420P, "nv12") and frame.color_range != FULL_RANGE
             and frame.width % 2 == 0 and frame.height % 2 == 0)
 
 
@@ -91,17 +93,17 @@ class VideoSource(Source):
     """
 
     def __init__(self, location: str | BinaryIO, live: bool = False,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, hwaccel: str | None = None) -> None:
+        """``hwaccel``: decode on this kind of device (``"cuda"``: NVDEC) where it opens,
+        else in software with a note saying so."""
         self.location = getattr(location, "name", location) if not isinstance(location, str) \
             else location
         self.live = live
         self.truncated: str | None = None
         self.damaged = 0
         self.notes: list[str] = []
-        try:
-            self.container = av.open(location, timeout=timeout)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise InputError(f"cannot open video {self.location}: {reason(exc)}") from None
+        self.hwaccel: str | None = None  # the device decoding, None: software
+        self.container = self._open(location, timeout, hwaccel)
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{self.location} has no video stream")
@@ -119,6 +121,22 @@ class VideoSource(Source):
         self.copied_streams = () if live else tuple(
             s for s in self.container.streams if s.type in COPIED_STREAM_TYPES
         )
+
+    def _open(self, location: str | BinaryIO, timeout: float | None, hwaccel: str | None
+              ) -> av.container.InputContainer:
+        if hwaccel is not None and isinstance(location, str):
+            try:
+                container = av.open(location, timeout=timeout, hwaccel=HWAccel(
+                    hwaccel, allow_software_fallback=True))
+                self.hwaccel = hwaccel
+                return container
+            except (av.error.FFmpegError, OSError) as exc:
+                self.notes.append(f"decoding in software: no {hwaccel} video decoder here "
+                                  f"({reason(exc)})")
+        try:
+            return av.open(location, timeout=timeout)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot open video {self.location}: {reason(exc)}") from None
 
     def __iter__(self) -> Iterator[VideoFrame | Packet]:
         index = 0
@@ -246,16 +264,17 @@ def reason(exc: BaseException) -> str:
     return re.sub(r"^\[Errno -?\d+\] ", "", text).split(": '")[0].strip() or type(exc).__name__
 
 
-def open_source(spec: str, realtime: bool = False, timeout: float = DEFAULT_TIMEOUT
-                ) -> Source:
+def open_source(spec: str, realtime: bool = False, timeout: float = DEFAULT_TIMEOUT,
+                hwaccel: str | None = None) -> Source:
     """A digit or /dev/videoN → webcam; ``-`` → standard input; a URL → stream (live unless
     http(s) or file); a path → file or named pipe. ``realtime`` plays a file as a live
-    source paced at its own rate (``PacedSource``); ``timeout`` bounds network reads."""
-    source = _open(spec, timeout)
+    source paced at its own rate (``PacedSource``); ``timeout`` bounds network reads;
+    ``hwaccel`` decodes files and streams on that device where it can (``VideoSource``)."""
+    source = _open(spec, timeout, hwaccel)
     return PacedSource(source) if realtime and not source.live else source
 
 
-def _open(spec: str, timeout: float) -> Source:
+def _open(spec: str, timeout: float, hwaccel: str | None = None) -> Source:
     webcam = re.fullmatch(r"(?:/dev/video)?(\d+)", spec)
     if webcam:
         return WebcamSource(int(webcam.group(1)))
@@ -263,10 +282,11 @@ def _open(spec: str, timeout: float) -> Source:
         return VideoSource(sys.stdin.buffer)
     if "://" in spec:
         live = not spec.startswith(("http://", "https://", "file://"))
-        return VideoSource(spec, live=live, timeout=None if spec.startswith("file://") else timeout)
+        return VideoSource(spec, live=live, timeout=None if spec.startswith("file://") else timeout,
+                           hwaccel=hwaccel)
     path = existing(spec)
     if path.is_dir():
         raise UsageError(f"{path} is a folder: folders of images are handled as images")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(f"{path} is empty")
-    return VideoSource(str(path))
+    return VideoSource(str(path), hwaccel=hwaccel)

@@ -45,6 +45,11 @@ class BackendChoice:
     weights: Path = DEFAULT_WEIGHTS
     compile: bool = False  # torch.compile the nets (cuda backend)
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the nets run on an NVIDIA GPU (then its video decoder is tried too)."""
+        return (resolve_auto() if self.name == "auto" else get_spec(self.name)).device == "cuda"
+
     def create(self) -> Backend:
         spec = resolve_auto() if self.name == "auto" else get_spec(self.name)
         if self.compile and spec.name != "cuda":
@@ -119,7 +124,7 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
     # a file only shown on screen, or sent to a network stream, plays at its own rate
     paced = realtime or streaming or (target is None and bool(display or compare
                                                                 or virtual_camera))
-    with open_source(source, paced, timeout) as src:
+    with open_source(source, paced, timeout, "cuda" if backend.on_gpu else None) as src:
         show = display if display is not None else (
             target is None and not virtual_camera and src.live)
         show = show or compare

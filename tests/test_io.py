@@ -6,10 +6,11 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 
 from rtretinex.errors import InputError, UsageError
 from rtretinex.frames import VideoFrame
-from rtretinex.io import VideoSource, open_source
+from rtretinex.io import VideoSource, is_plain_yuv420p, open_source
 from rtretinex.samples import write_dark_clip
 from rtretinex.sinks import FileSink
 
@@ -36,6 +37,28 @@ def test_frames_that_are_not_plain_yuv420p_come_as_rgb(tmp_path):
         frames = [i for i in source if isinstance(i, VideoFrame)]
     assert [f.pixel_format for f in frames] == ["rgb24"] * 3
     assert frames[0].image.shape == (48, 64, 3)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU here may have NVDEC")
+def test_a_hardware_decoder_that_cannot_open_leaves_software_decoding_and_a_note(tmp_path):
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=8, width=64, height=48, audio=True)
+    hardware, software = VideoSource(str(clip), hwaccel="cuda"), VideoSource(str(clip))
+    assert hardware.hwaccel is None
+    assert any("decoding in software: no cuda video decoder" in w for w in hardware.warnings)
+    frames = [[f.image for f in source if isinstance(f, VideoFrame)]
+              for source in (hardware, software)]
+    assert len(frames[0]) == 8 and all(np.array_equal(a, b) for a, b in zip(*frames))
+    with pytest.raises(InputError, match="cannot open video"):
+        VideoSource(str(tmp_path / "none.mp4"), hwaccel="cuda")
+
+
+def test_nv12_frames_count_as_plain_yuv420p():
+    """What a hardware decoder hands back (NV12) stays in the YUV path."""
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="nv12")
+    assert is_plain_yuv420p(frame)
+    assert np.array_equal(frame.to_ndarray(format="yuv420p"),
+                          frame.reformat(format="yuv420p").to_ndarray())
 
 
 def test_open_source_routes_and_rejects(tmp_path):
