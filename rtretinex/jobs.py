@@ -183,9 +183,10 @@ def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: S
 
 
 def describe(enhancer: Enhancer) -> str:
-    """'openvino bf16, fast mode' — what ran."""
+    """'openvino bf16, fast mode' — what ran ('…, frames on the GPU' for the device path)."""
     b, s = enhancer.backend, enhancer.settings
-    return f"{b.name} {b.precision}, {s.mode} mode"
+    where = ", frames on the GPU" if enhancer.device_path is not None else ""
+    return f"{b.name} {b.precision}, {s.mode} mode{where}"
 
 
 def plan_images(source: Path, output: Path | str | None, overwrite: bool
