@@ -165,7 +165,8 @@ def rgb_half_planes(image: np.ndarray) -> tuple[np.ndarray, ...]:
     """An RGB image (0-255 scale, any dtype) as ``half_planes`` would give its yuv420p
     buffer: limited-range Y, U and V at half its width and height, float32."""
     half = (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2))
-    small = cv2.resize(np.float32(image), half, interpolation=cv2.INTER_AREA)
+    # averaged in the image's own type: no full-size float copy of a large photo
+    small = np.float32(cv2.resize(image, half, interpolation=cv2.INTER_AREA))
     return tuple(cv2.split(cv2.transform(small, _RGB_TO_YUV_AFFINE)))
 
 
