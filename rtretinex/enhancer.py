@@ -34,6 +34,7 @@ state from one call to the next.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from .backends import Backend, Decomposition, create_backend
 from .denoise import (
@@ -130,6 +132,7 @@ BRIGHT_INPUT = (0.35, 0.6)
 
 
 _MICROSECOND = Fraction(1, 1_000_000)
+log = logging.getLogger("rtretinex")
 
 
 def default_scale(height: int, width: int) -> int:
@@ -320,7 +323,14 @@ class Enhancer:
         quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
         if (self.device_path is not None and frame.image.dtype == np.uint8
                 and (quality or fmt == YUV420P)):
-            return self.device_path.enhance(frame)
+            try:
+                return self.device_path.enhance(frame)
+            except torch.OutOfMemoryError:  # a frame too large for the GPU: tiles on the host
+                log.warning("the GPU ran out of memory for a %dx%d frame: enhancing on the "
+                            "host from here on (quality mode in tiles)",
+                            *frame_size(frame.image, fmt)[::-1])
+                self.device_path = None
+                self.reset()
         if fmt == YUV420P and quality:
             return from_rgb(self.enhance(frame.with_image(to_rgb(frame.image), RGB24)))
         half = half_luma(frame.image, fmt)

@@ -208,3 +208,18 @@ def test_the_gpu_transcode_benchmark_runs_and_writes_its_rows(tmp_path):
         "quality", "fast --nets-every 2"]
     for row in report["rows"]:
         assert row["size"] == "160x96" and row["fps"] > 0 and row["passthrough_fps"] > 0
+
+
+def test_a_frame_the_gpu_has_no_memory_for_goes_on_on_the_host(backend, monkeypatch, caplog):
+    enhancer = Enhancer(backend, settings(), on_device=True)
+    host = Enhancer(backend, settings(), on_device=False)
+    frames = camera_clip(2)
+
+    def out_of_memory(frame):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(enhancer.device_path, "enhance", out_of_memory)
+    first = enhancer.enhance(VideoFrame(frames[0], 0, 0, Fraction(1, 30), pixel_format=YUV420P))
+    assert enhancer.device_path is None and "ran out of memory for a 128x96 frame" in caplog.text
+    assert np.array_equal(first, host.enhance(VideoFrame(frames[0], 0, 0, Fraction(1, 30),
+                                                         pixel_format=YUV420P)))
