@@ -58,10 +58,12 @@ from .pixels import (
     YUV_TO_RGB,
     area_steps,
     frame_size,
+    planes,
 )
 
-__all__ = ["DevicePath", "area", "bilateral", "bilinear", "device_of", "half_luma",
-           "rgb_to_yuv420p", "yuv420p_to_rgb"]
+__all__ = ["DevicePath", "apply_yuv_gains", "area", "bilateral", "bilinear", "box", "deblock",
+           "device_of", "flat_smooth", "gaussian", "grey", "half_luma", "rgb_to_yuv420p",
+           "yuv420p_to_rgb"]
 
 # OpenCV's fixed-point BT.601 constants (20 fractional bits) for I420 ↔ RGB, and its
 # RGB → grey weights (15 bits): the device's conversions give OpenCV's codes exactly.
@@ -75,15 +77,6 @@ _GREY = (9798, 19235, 3735)
 _SIGMA_SPACE = DIAMETER / 2
 
 
-def yuv_planes(buffer: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Views of the Y (H, W), U and V (H/2, W/2) planes of a yuv420p buffer tensor."""
-    height, width = buffer.shape[0] * 2 // 3, buffer.shape[1]
-    flat, area_, quarter = buffer.reshape(-1), height * width, height * width // 4
-    chroma = (height // 2, width // 2)
-    return (flat[:area_].reshape(height, width), flat[area_:area_ + quarter].reshape(chroma),
-            flat[area_ + quarter:].reshape(chroma))
-
-
 def device_of(backend: object) -> torch.device | None:
     """The torch device a backend's nets run on and take tensors on, None for a backend
     without one (OpenVINO)."""
@@ -95,7 +88,7 @@ def device_of(backend: object) -> torch.device | None:
 
 def yuv420p_to_rgb(buffer: torch.Tensor) -> torch.Tensor:
     """(3, H, W) uint8 RGB of a yuv420p buffer (H·3/2, W) uint8, as OpenCV's I420 → RGB."""
-    y, u, v = (plane.int() for plane in yuv_planes(buffer))
+    y, u, v = (plane.int() for plane in planes(buffer))
     u, v = (plane.repeat_interleave(2, 0).repeat_interleave(2, 1) - 128 for plane in (u, v))
     y = (y - 16).clamp(min=0) * _TO_RGB["y"]
     half = 1 << (_SHIFT - 1)
@@ -348,7 +341,7 @@ class DevicePath:
     def _fast(self, frame: VideoFrame, scale: int) -> np.ndarray:
         """``Enhancer._fast`` on a yuv420p frame, with its temporal denoise."""
         enhancer = self.enhancer
-        y, u, v = yuv_planes(self.upload(frame.image))
+        y, u, v = planes(self.upload(frame.image))
         height, width = y.shape
         half = self._lut[(area(y[None], (width // 2, height // 2))[0] + 0.5).floor().long()]
         half = half.cpu().numpy()
@@ -376,26 +369,27 @@ class DevicePath:
             filtered = (smooth, gaussian(u), gaussian(v))
         return apply_yuv_gains(y, half_yuv, gains, weight, filtered, night.lift()).cpu().numpy()
 
-    def _temporal_planes(self, planes: tuple[torch.Tensor, ...], half: np.ndarray, cut: bool,
+    def _temporal_planes(self, current: tuple[torch.Tensor, ...], half: np.ndarray, cut: bool,
                          noise: float, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
         """The temporal denoiser's estimate of the Y, U and V planes (float32; the planes
         themselves when it is off): ``kernels.update_luma``/``update_chroma``."""
         denoiser = self.enhancer.temporal_denoiser
         if not denoiser.enabled:
-            return planes
+            return current
         motion = denoiser.motion(half, cut, shape, noise)
         if motion is None or self.planes is None:
-            self.planes = tuple(plane.float() for plane in planes)
+            self.planes = tuple(plane.float() for plane in current)
             return self.planes
         k_half, light = motion
         k = torch.from_numpy(k_half).to(self.device)
-        height, width = planes[0].shape
+        height, width = current[0].shape
         shares = (bilinear(k[None], (width, height))[0], k, k)
         pivots = (16.0, 128.0, 128.0)  # Y scales above black, chroma around grey
-        self.planes = tuple(
-            (state - pivot) * light + pivot + share * (plane - ((state - pivot) * light + pivot))
-            for plane, state, share, pivot in zip(planes, self.planes, shares, pivots,
-                                                  strict=True))
+        updated = []
+        for plane, state, share, pivot in zip(current, self.planes, shares, pivots, strict=True):
+            previous = (state - pivot) * light + pivot
+            updated.append(previous + share * (plane - previous))
+        self.planes = tuple(updated)
         return self.planes
 
     def _temporal(self, rgb: torch.Tensor, half: np.ndarray, cut: bool, noise: float

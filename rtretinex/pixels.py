@@ -62,7 +62,8 @@ def frame_size(image: np.ndarray, pixel_format: str) -> tuple[int, int]:
 
 
 def planes(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Views (no copies) of the Y (H, W), U and V (H/2, W/2) planes of a yuv420p buffer."""
+    """Views (no copies) of the Y (H, W), U and V (H/2, W/2) planes of a yuv420p buffer (an
+    array, or a torch tensor: ``device``)."""
     height, width = frame_size(buffer, YUV420P)
     flat, area, quarter = buffer.reshape(-1), height * width, height * width // 4
     chroma = (height // 2, width // 2)
