@@ -281,8 +281,8 @@ def _round_uint8(image: torch.Tensor) -> torch.Tensor:
 
 
 class DevicePath:
-    """Quality mode for one stream's video frames on ``device_of(enhancer.backend)``, with
-    the enhancer's own state and decisions (see the module docstring)."""
+    """One stream's video frames enhanced on ``device_of(enhancer.backend)``, in the
+    enhancer's mode, with its own state and decisions (see the module docstring)."""
 
     def __init__(self, enhancer: Enhancer) -> None:
         device = device_of(enhancer.backend)
@@ -320,6 +320,7 @@ class DevicePath:
         return self._quality_frame(frame)
 
     def _quality_frame(self, frame: VideoFrame) -> np.ndarray:
+        """``Enhancer.enhance`` in quality mode: temporal denoise, neutral blacks, the nets."""
         enhancer, fmt = self.enhancer, frame.pixel_format
         pixels = self.upload(frame.image)
         rgb = yuv420p_to_rgb(pixels) if fmt == YUV420P else pixels.permute(2, 0, 1)
