@@ -91,6 +91,7 @@ __all__ = [
     "MODES",
     "EnhanceSettings",
     "Enhancer",
+    "colour_grid",
     "colour_ratio",
     "default_scale",
 ]
