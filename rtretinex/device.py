@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .denoise import DIAMETER, denoise_weight, noise_sigma
-from .enhancer import EPSILON, R_SIGMA, Enhancer, _Moment, colour_grid
+from .enhancer import EPSILON, R_SIGMA, Enhancer, Moment, colour_grid
 from .frames import VideoFrame
 from .night import (
     BLOCK_SPACING,
@@ -327,7 +327,7 @@ class DevicePath:
         half = half_luma(rgb).cpu().numpy()
         noise = noise_sigma(half)
         cut = enhancer.cuts(half, noise)
-        moment = _Moment(frame.time, cut, noise)
+        moment = Moment(frame.time, cut, noise)
         image = self._temporal(rgb, half, cut, noise)
         image = self._neutral_blacks(image, moment)
         out = self._quality(image, half, moment)
@@ -348,7 +348,7 @@ class DevicePath:
         half = half.cpu().numpy()
         noise = noise_sigma(half)
         cut = enhancer.cuts(half, noise)
-        moment = _Moment(frame.time, cut, noise)
+        moment = Moment(frame.time, cut, noise)
         y, u, v = self._temporal_planes((y, u, v), half, cut, noise, frame.image.shape)
         y_half = area(y[None], (width // 2, height // 2))[0]
         samples = [plane[::SAMPLE, ::SAMPLE].float().cpu().numpy() for plane in (y_half, u, v)]
@@ -411,7 +411,7 @@ class DevicePath:
         self.state = rgb.float() * k + previous * (1.0 - k)
         return self.state
 
-    def _neutral_blacks(self, image: torch.Tensor, moment: _Moment) -> torch.Tensor:
+    def _neutral_blacks(self, image: torch.Tensor, moment: Moment) -> torch.Tensor:
         """The frame with the black level's magenta taken off (``night.neutral_blacks_rgb``;
         the level measured on every SAMPLE-th pixel of its half-resolution YUV)."""
         height, width = image.shape[1:]
@@ -427,7 +427,7 @@ class DevicePath:
         return (image.float() - torch.from_numpy(offset).to(self.device)[:, None, None]
                 ).clamp(min=0.0)
 
-    def _quality(self, image: torch.Tensor, half: np.ndarray, moment: _Moment
+    def _quality(self, image: torch.Tensor, half: np.ndarray, moment: Moment
                  ) -> torch.Tensor:
         """``Enhancer._quality`` on the device: (3, H, W) uint8 RGB."""
         enhancer = self.enhancer

@@ -228,7 +228,7 @@ def local_peak(half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Moment:
+class Moment:
     """Where a video frame sits in time, for the auto-exposure."""
 
     time: float | None
@@ -338,7 +338,7 @@ class Enhancer:
         noise = noise_sigma(half)
         cut = self.cuts(half, noise)
         clean = self.temporal_denoiser(frame.image, cut, half, fmt, noise)
-        return self._enhance(clean, _Moment(frame.time, cut, noise), frame.image, half, fmt)
+        return self._enhance(clean, Moment(frame.time, cut, noise), frame.image, half, fmt)
 
     @property
     def exposure_stops(self) -> float:
@@ -352,7 +352,7 @@ class Enhancer:
         self.settings = replace(self.settings, exposure=round(value, 3))
         return self.settings.exposure
 
-    def _exposure(self, output: np.ndarray, source: np.ndarray, moment: _Moment | None
+    def _exposure(self, output: np.ndarray, source: np.ndarray, moment: Moment | None
                   ) -> float:
         """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
         is ``output`` and input (same scale) ``source``: the auto-exposure's (video only)
@@ -363,7 +363,7 @@ class Enhancer:
         return compensation * self.exposure(_mean_luma(output), _mean_luma(source),
                                             moment.time, moment.cut)
 
-    def _enhance(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
+    def _enhance(self, image: np.ndarray, moment: Moment | None, original: np.ndarray,
                  half: np.ndarray, fmt: str = RGB24) -> np.ndarray:
         """``image``: the frame to enhance on the 0-255 scale (uint8, or float32 when
         temporally denoised or from 16 bits) in pixel format ``fmt`` (yuv420p: fast mode
@@ -376,7 +376,7 @@ class Enhancer:
             return self._quality(image, moment, original, half)
         return self._fast(image, scale, moment, original, half, fmt)
 
-    def _quality(self, image: np.ndarray, moment: _Moment | None, original: np.ndarray,
+    def _quality(self, image: np.ndarray, moment: Moment | None, original: np.ndarray,
                  half: np.ndarray) -> np.ndarray:
         """denoise(R) ∘ Î at full resolution, colour, exposure, floor at the input."""
         height, width = image.shape[:2]
@@ -398,7 +398,7 @@ class Enhancer:
         return cv2.max(out, original if original.dtype == np.uint16 else _as_uint8(image))
 
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
-                   half: np.ndarray, moment: _Moment | None) -> tuple[np.ndarray, float]:
+                   half: np.ndarray, moment: Moment | None) -> tuple[np.ndarray, float]:
         """Quality mode's per-cell factors (``colour_grid`` cells; colour, highlights) and
         global exposure factor for R ∘ Î and the input averaged over the cells (float32
         RGB, 0-1); ``half``: the input's ``half_luma``."""
@@ -415,7 +415,7 @@ class Enhancer:
             self.relighter = Relighter(self.backend.weights)
         return decompose_tiled(self.backend, image, self.relighter)
 
-    def _black_level(self, half: tuple[np.ndarray, ...], moment: _Moment | None
+    def _black_level(self, half: tuple[np.ndarray, ...], moment: Moment | None
                      ) -> np.ndarray:
         """(black, U bias, V bias) of a frame's ``half_planes``: followed over the stream
         for video, the frame's own for a still image."""
@@ -428,7 +428,7 @@ class Enhancer:
         d = self.backend(small)
         return d.reflectance * d.enhanced_illumination[..., None]
 
-    def _fast(self, image: np.ndarray, scale: int, moment: _Moment | None,
+    def _fast(self, image: np.ndarray, scale: int, moment: Moment | None,
               original: np.ndarray, half: np.ndarray, fmt: str) -> np.ndarray:
         """denoise(S) ∘ G with the gain map G from the low-res nets; colour, exposure and
         the floor are folded into G at low resolution, so full resolution sees one resize
@@ -450,7 +450,7 @@ class Enhancer:
         top, depth = _depth(original)
         return cv2.multiply(image, gain3, scale=top / 255.0, dtype=depth)
 
-    def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: _Moment | None,
+    def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
         """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
         (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
@@ -460,7 +460,7 @@ class Enhancer:
         gains = keep_mean(gains, small @ LUMA, night)
         return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
 
-    def _small_gains(self, small: np.ndarray, half: np.ndarray, moment: _Moment | None,
+    def _small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                      fmt: str) -> np.ndarray:
         """Fast mode's RGB gains (h, w, 3, ≥ 1) for the small frame (0-255): the nets (or,
         in video, their last result's grid), colour, highlights, exposure."""
