@@ -8,7 +8,9 @@ command is timed as a fresh process, start-up included, as a user waits for it:
   (by default quality, quality with ``--compile``, fast);
 - the passthrough: the same decoder, pipeline and encoder with no enhancement
   (``benchmarks/fps.py``'s, run by this script's ``--passthrough``).
-FPS = frames / wall seconds of the command.
+FPS = frames / wall seconds of the command; each row also keeps what ``run_stream.py
+--stats-json`` saw (the pipeline's own FPS, its stages' median ms, which path ran, warnings
+such as software decoding).
 
   python benchmarks/gpu_transcode.py --backend cuda --json benchmarks/results/gpu_transcode.json
 """
@@ -79,13 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             out = str(Path(tmp) / "out.mp4")
             base = timed([sys.executable, str(Path(__file__).resolve()), "--passthrough",
                           str(clip), "--frames", str(frames), "--preset", args.preset])
+            stats = Path(tmp) / "stats.json"
             for mode in args.modes.split(","):
                 seconds = timed([sys.executable, str(ROOT / "run_stream.py"), str(clip), "-o",
                                  out, "-y", "--backend", args.backend, "--preset", args.preset,
-                                 "--mode", *mode.split()])
+                                 "--stats-json", str(stats), "--mode", *mode.split()])
+                run = json.loads(stats.read_text())  # what the pipeline itself saw
                 rows.append({"size": size, "mode": mode, "frames": frames,
                              "fps": frames / seconds, "passthrough_fps": frames / base,
-                             "ratio": base / seconds})
+                             "ratio": base / seconds, "pipeline_fps": run["fps"],
+                             "enhancer": run["enhancer"], "warnings": run["warnings"],
+                             "stage_ms": {name: round(stage["ms_median"], 2)
+                                          for name, stage in run["stages"].items()}})
                 console.log(rows[-1])
     table = Table(title=f"whole-process transcode, {args.backend} on {device}, "
                         f"--preset {args.preset}")

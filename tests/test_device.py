@@ -208,6 +208,7 @@ def test_the_gpu_transcode_benchmark_runs_and_writes_its_rows(tmp_path):
         "quality", "fast --nets-every 2"]
     for row in report["rows"]:
         assert row["size"] == "160x96" and row["fps"] > 0 and row["passthrough_fps"] > 0
+        assert row["pipeline_fps"] >= row["fps"] and row["stage_ms"]["enhance"] > 0
 
 
 def test_a_frame_the_gpu_has_no_memory_for_goes_on_on_the_host(backend, monkeypatch, caplog):
