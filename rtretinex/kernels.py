@@ -139,22 +139,52 @@ def _lift_shares(luma, black, knee, out):
 
 
 @_compiled
-def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_rgb, to_yuv,
-                     luma, night, out_u, out_v, detail_half, base_half):
+def _gains_row(rows, c, out):
+    """One row of ``_gains_at_chroma`` on packed rows (fewer arrays let the loop
+    vectorize): ``rows`` (10, w) holds Y, U, V, their filtered values, the R, G, B gains and
+    the denoise weight; ``c`` the constants; ``out`` (4, w) gets U', V' (rounded), the detail
+    gain and the base."""
+    zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
+    ry, ru, rv, gy, gu, gv, by, bu, bv = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+    yr, yg, yb = c[9], c[10], c[11]
+    ur, ug, ub, vr, vg, vb = c[12], c[13], c[14], c[15], c[16], c[17]
+    lr, lg, lb, black, knee, saturated = c[18], c[19], c[20], c[21], c[22], c[23]
+    for x in range(rows.shape[1]):
+        y_old, u_old, v_old, weight = rows[0, x], rows[1, x], rows[2, x], rows[9, x]
+        gain_r, gain_g, gain_b = rows[6, x], rows[7, x], rows[8, x]
+        y0 = y_old + weight * (rows[3, x] - y_old) - _BLACK
+        u0 = u_old + weight * (rows[4, x] - u_old) - _GREY
+        v0 = v_old + weight * (rows[5, x] - v_old) - _GREY
+        # colour above the roll-off gain is mostly the codec's chroma steps
+        rolled = min(one, saturated / max(lr * gain_r + lg * gain_g + lb * gain_b, _TINY))
+        u0 *= rolled
+        v0 *= rolled
+        red = ry * y0 + ru * u0 + rv * v0
+        green = gy * y0 + gu * u0 + gv * v0
+        blue = by * y0 + bu * u0 + bv * v0
+        share = _lift_share(ry * y0, black, knee)  # ry = 255/219: Y − 16 as full-range luma
+        lift_r = one + (gain_r - one) * share
+        lift_g = one + (gain_g - one) * share
+        lift_b = one + (gain_b - one) * share
+        red = min(max(red * lift_r, zero), full)
+        green = min(max(green * lift_g, zero), full)
+        blue = min(max(blue * lift_b, zero), full)
+        detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
+        out[0, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
+        out[1, x] = min(max(np.rint(vr * red + vg * green + vb * blue + _GREY), zero), full)
+        out[2, x] = detail
+        out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
+
+
+@_compiled
+def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, constants,
+                     out_u, out_v, detail_half, base_half):
     height, width = u.shape
     map_rows = maps.shape[1]
     step = map_rows / height
-    zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
-    ry, ru, rv = to_rgb[0, 0], to_rgb[0, 1], to_rgb[0, 2]
-    gy, gu, gv = to_rgb[1, 0], to_rgb[1, 1], to_rgb[1, 2]
-    by, bu, bv = to_rgb[2, 0], to_rgb[2, 1], to_rgb[2, 2]
-    yr, yg, yb = to_yuv[0, 0], to_yuv[0, 1], to_yuv[0, 2]
-    ur, ug, ub = to_yuv[1, 0], to_yuv[1, 1], to_yuv[1, 2]
-    vr, vg, vb = to_yuv[2, 0], to_yuv[2, 1], to_yuv[2, 2]
-    lr, lg, lb = luma[0], luma[1], luma[2]
-    black, knee = night[0], night[1]
-    saturated = night[2] if night[2] > 0 else _HUGE
-    gains = np.empty((4, width), np.float32)
+    zero, one = np.float32(0.0), np.float32(1.0)
+    rows = np.empty((10, width), np.float32)
+    out = np.empty((4, width), np.float32)
     for row in range(height):
         # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
         position = max((row + 0.5) * step - 0.5, 0.0)
@@ -162,37 +192,17 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, to_
         below = min(above + 1, map_rows - 1)
         lower = np.float32(position - above) if below > above else zero
         upper = one - lower
-        for c in range(4):
-            gains[c] = maps[c, above] * upper + maps[c, below] * lower
-        gain_r, gain_g, gain_b, weights = gains[0], gains[1], gains[2], gains[3]
-        y_row, u_row, v_row = y_half[row], u[row], v[row]
-        y_smooth, u_smooth, v_smooth = y_filtered[row], u_filtered[row], v_filtered[row]
         for x in range(width):
-            weight = weights[x]
-            u_old, v_old = np.float32(u_row[x]), np.float32(v_row[x])
-            y0 = y_row[x] + weight * (y_smooth[x] - y_row[x]) - _BLACK
-            u0 = u_old + weight * (u_smooth[x] - u_old) - _GREY
-            v0 = v_old + weight * (v_smooth[x] - v_old) - _GREY
-            # colour above the roll-off gain is mostly the codec's chroma steps
-            gain_luma = lr * gain_r[x] + lg * gain_g[x] + lb * gain_b[x]
-            rolled = min(one, saturated / max(gain_luma, _TINY))
-            u0 *= rolled
-            v0 *= rolled
-            red = ry * y0 + ru * u0 + rv * v0
-            green = gy * y0 + gu * u0 + gv * v0
-            blue = by * y0 + bu * u0 + bv * v0
-            share = _lift_share(ry * y0, black, knee)  # ry = 255/219: Y − 16 as full-range luma
-            lift_r = one + (gain_r[x] - one) * share
-            lift_g = one + (gain_g[x] - one) * share
-            lift_b = one + (gain_b[x] - one) * share
-            red = min(max(red * lift_r, zero), full)
-            green = min(max(green * lift_g, zero), full)
-            blue = min(max(blue * lift_b, zero), full)
-            detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
-            detail_half[row, x] = detail
-            base_half[row, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_row[x]
-            out_u[row, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
-            out_v[row, x] = min(max(np.rint(vr * red + vg * green + vb * blue + _GREY), zero), full)
+            rows[0, x], rows[1, x], rows[2, x] = y_half[row, x], u[row, x], v[row, x]
+            rows[3, x] = y_filtered[row, x]
+            rows[4, x], rows[5, x] = u_filtered[row, x], v_filtered[row, x]
+        for c in range(4):
+            for x in range(width):
+                rows[6 + c, x] = maps[c, above, x] * upper + maps[c, below, x] * lower
+        _gains_row(rows, constants, out)
+        for x in range(width):
+            out_u[row, x], out_v[row, x] = out[0, x], out[1, x]
+            detail_half[row, x], base_half[row, x] = out[2, x], out[3, x]
 
 
 @_compiled
@@ -346,6 +356,10 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
         raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
     detail_half, base_half = np.empty(u.shape, np.float32), np.empty(u.shape, np.float32)
-    _gains_at_chroma(y_half, u, v, *filtered, maps, to_rgb, to_yuv, luma,
-                     np.asarray(night, np.float32), out_u, out_v, detail_half, base_half)
+    night = np.asarray(night, np.float32)
+    saturated = night[2] if night[2] > 0 else _HUGE
+    constants = np.concatenate([np.ravel(to_rgb), np.ravel(to_yuv), luma,
+                                [night[0], night[1], saturated]]).astype(np.float32)
+    _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
+                     base_half)
     return detail_half, base_half
