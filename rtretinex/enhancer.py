@@ -242,8 +242,8 @@ class Enhancer:
 
     def __init__(self, backend: Backend, settings: EnhanceSettings | None = None,
                  on_device: bool | None = None) -> None:
-        """``on_device``: quality-mode video frames keep to the nets' torch device
-        (``device.DevicePath``); None: where that device is a GPU."""
+        """``on_device``: video frames (quality mode, and fast mode's yuv420p) keep to the
+        nets' torch device (``device.DevicePath``); None: where that device is a GPU."""
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
         self.relighter: Relighter | None = None  # for large frames in quality mode
@@ -319,7 +319,9 @@ class Enhancer:
 
     def enhance(self, frame: VideoFrame) -> np.ndarray:
         """Enhance the next frame of the stream; the output has the frame's pixel format.
-        Quality mode works in RGB (a yuv420p frame is converted there and back)."""
+        Quality mode works in RGB (a yuv420p frame is converted there and back). With a
+        device path the frame goes there; a frame the GPU has no memory for sends the
+        stream back to the host from then on."""
         fmt = frame.pixel_format
         quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
         if (self.device_path is not None and frame.image.dtype == np.uint8
