@@ -46,6 +46,10 @@ WEBCAM_TIME_BASE = Fraction(1, 1_000_000)
 Packet = av.Packet
 # FFmpeg's colour range of full-range ("JPEG") video.
 FULL_RANGE = 2
+# PyAV from which hardware-decoded frames convert reliably (18.0 fixed NVDEC frames' reformat
+# failing on their colour tags).
+HWACCEL_AV = (18, 0)
+_AV_VERSION = tuple(int(part) for part in av.__version__.split(".")[:2] if part.isdigit())
 
 
 def is_plain_yuv420p(frame: av.VideoFrame) -> bool:
@@ -124,6 +128,11 @@ class VideoSource(Source):
 
     def _open(self, location: str | BinaryIO, timeout: float | None, hwaccel: str | None
               ) -> av.container.InputContainer:
+        if hwaccel is not None and _AV_VERSION < HWACCEL_AV:
+            needed = ".".join(map(str, HWACCEL_AV))
+            self.notes.append(f"decoding in software: {hwaccel} decoding needs PyAV {needed} "
+                              f"or newer (this is {av.__version__})")
+            hwaccel = None
         if hwaccel is not None and isinstance(location, str):
             try:
                 container = av.open(location, timeout=timeout, hwaccel=HWAccel(
