@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rtretinex import io
 from rtretinex.errors import InputError, UsageError
 from rtretinex.frames import VideoFrame
 from rtretinex.io import VideoSource, is_plain_yuv420p, open_source
@@ -50,6 +51,14 @@ def test_a_hardware_decoder_that_cannot_open_leaves_software_decoding_and_a_note
     assert len(frames[0]) == 8 and all(np.array_equal(a, b) for a, b in zip(*frames))
     with pytest.raises(InputError, match="cannot open video"):
         VideoSource(str(tmp_path / "none.mp4"), hwaccel="cuda")
+
+
+def test_hardware_decoding_waits_for_a_pyav_that_converts_its_frames(tmp_path, monkeypatch):
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=2, width=64, height=48, audio=False)
+    monkeypatch.setattr(io, "_AV_VERSION", (17, 1))
+    source = VideoSource(str(clip), hwaccel="cuda")
+    assert source.hwaccel is None
+    assert any("cuda decoding needs PyAV 18.0 or newer" in w for w in source.warnings)
 
 
 def test_nv12_frames_count_as_plain_yuv420p():
