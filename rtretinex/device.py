@@ -73,6 +73,8 @@ _TO_Y = (269484, 528482, 102760)
 _TO_U = (-155188, -305135, 460324)
 _TO_V = (460324, -385875, -74448)
 _GREY = (9798, 19235, 3735)
+# OpenCV's 5-tap Gaussian for sigma 0 (from the size): the binomial weights, over 16.
+_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 # Bilateral filter: OpenCV's spatial sigma for the reflectance (``denoise_reflectance``).
 _SIGMA_SPACE = DIAMETER / 2
 
@@ -192,10 +194,11 @@ def gaussian(plane: torch.Tensor) -> torch.Tensor:
     """``denoise.gaussian`` of an (H, W) plane: OpenCV's 5 × 5 Gaussian with sigma from the
     size (the binomial 1 4 6 4 1 / 16), BORDER_REFLECT_101; a uint8 plane comes back
     rounded half up to codes, as OpenCV's bit-exact filter gives it."""
-    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=plane.device) / 16.0
-    padded = F.pad(plane.float()[None, None], (2, 2, 2, 2), mode="reflect")
-    rows = F.conv2d(padded, taps.view(1, 1, 1, 5))
-    out = F.conv2d(rows, taps.view(1, 1, 5, 1))[0, 0]
+    height, width = plane.shape
+    padded = F.pad(plane.float()[None, None], (2, 2, 2, 2), mode="reflect")[0, 0]
+    # sums of shifted copies, not a convolution: cuDNN would take fp32 convolutions in TF32
+    rows = sum(weight / 16.0 * padded[:, i:i + width] for i, weight in enumerate(_BINOMIAL))
+    out = sum(weight / 16.0 * rows[i:i + height] for i, weight in enumerate(_BINOMIAL))
     return (out + 0.5).floor() if plane.dtype == torch.uint8 else out
 
 
