@@ -33,6 +33,9 @@ def backend():
 
 
 def settings(mode="quality", **options):
+    """Video settings; fast mode runs the nets on every frame, as the automatic interval
+    follows each enhancer's own timing of them (two enhancers could choose differently)."""
+    options.setdefault("nets_every", 1)
     return EnhanceSettings(mode=mode, **options).for_stream(video=True, on_gpu=True)
 
 
