@@ -422,8 +422,8 @@ class DevicePath:
         matrix = torch.from_numpy(RGB_TO_YUV).to(self.device)
         offset = torch.from_numpy(YUV_OFFSET).to(self.device)[:, None, None]
         samples = (torch.einsum("ij,jhw->ihw", matrix, small) + offset).cpu().numpy()
-        level = self.enhancer.blacks.follow(BlackLevel.from_samples(*samples), moment.time,
-                                            moment.cut)
+        level = self.enhancer.blacks.follow(BlackLevel.from_samples(*samples, grey_surface=True),
+                                            moment.time, moment.cut)
         offset = magenta_offset(level)
         if offset is None:
             return image

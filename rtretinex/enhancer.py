@@ -372,8 +372,9 @@ class Enhancer:
         only); ``original``: the frame it came from (uint8 or uint16), whose depth the
         output has; ``half``: its ``half_luma``, where light sources are looked for."""
         scale = self.scale_for(*frame_size(image, fmt))
-        if fmt == RGB24:
-            image = neutral_blacks_rgb(image, self._black_level(rgb_half_planes(image), moment))
+        if fmt == RGB24:  # quality mode reads the bias off the grey surface (photos)
+            level = self._black_level(rgb_half_planes(image), moment, grey_surface=scale == 1)
+            image = neutral_blacks_rgb(image, level)
         if scale == 1:
             return self._quality(image, moment, original, half)
         return self._fast(image, scale, moment, original, half, fmt)
@@ -417,13 +418,13 @@ class Enhancer:
             self.relighter = Relighter(self.backend.weights)
         return decompose_tiled(self.backend, image, self.relighter)
 
-    def _black_level(self, half: tuple[np.ndarray, ...], moment: Moment | None
-                     ) -> np.ndarray:
+    def _black_level(self, half: tuple[np.ndarray, ...], moment: Moment | None,
+                     grey_surface: bool = False) -> np.ndarray:
         """(black, U bias, V bias) of a frame's ``half_planes``: followed over the stream
-        for video, the frame's own for a still image."""
+        for video, the frame's own for a still image (``BlackLevel.measure``)."""
         if moment is None:
-            return BlackLevel.measure(*half)
-        return self.blacks(half, moment.time, moment.cut)
+            return BlackLevel.measure(*half, grey_surface=grey_surface)
+        return self.blacks(half, moment.time, moment.cut, grey_surface)
 
     def _nets(self, small: np.ndarray) -> np.ndarray:
         """R ∘ Î of the small frame (float32 RGB, 0-1)."""

@@ -35,6 +35,7 @@ from .pixels import YUV_TO_RGB
 from .temporal import follow_share
 
 __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
+           "grey_surface_chroma",
            "keep_mean", "magenta_offset", "neutral_blacks", "neutral_blacks_rgb"]
 
 # The darkest share of a frame's pixels whose level is its black point.
@@ -45,6 +46,11 @@ BLACK_MAX = 24.0
 # least MIN_DARK_SHARE of the frame is there, and is at most BIAS_MAX codes either way (the
 # darkest pixels of a real scene are nearly grey; a larger offset is colour, not bias).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
+# In photos the darkest pixels are as often dark coloured things (foliage, a brown blanket)
+# as black, so a photo's bias is read from its dominant near-grey surface (a table, a wall,
+# pavement): the most common chroma within GREY_REACH codes of grey among the pixels darker
+# than GREY_SURFACE_LUMA (full-range codes), where at least MIN_GREY_SHARE of them are.
+GREY_REACH, GREY_SURFACE_LUMA, MIN_GREY_SHARE = 5, 110.0, 0.02
 # The bias is taken off in full in frames whose mean luma (full-range codes) is at most the
 # first value, not at all from the second: a well-exposed frame gets no gain that would
 # amplify it, and its darkest pixels are as likely coloured as biased.
@@ -110,13 +116,18 @@ class BlackLevel:
         self.time: float | None = None
 
     @staticmethod
-    def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
+                ) -> np.ndarray:
         """(black point in full-range codes, U bias, V bias) of one frame's planes at chroma
-        resolution (``half_planes``: limited-range Y, U, V)."""
-        return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)))
+        resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
+        read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
+        of its darkest pixels."""
+        return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)),
+                                       grey_surface=grey_surface)
 
     @staticmethod
-    def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
+                     ) -> np.ndarray:
         """``measure`` of the planes' every SAMPLE-th pixel of every SAMPLE-th row."""
         luma = (y.astype(np.float32) - 16.0) * np.float32(_FULL)
         flat = luma.reshape(-1)
@@ -128,17 +139,21 @@ class BlackLevel:
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
         share = min(max((high - float(flat.mean())) / (high - low), 0.0), 1.0)
-        if dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
+        if grey_surface and share > 0:
+            found = grey_surface_chroma(luma, u, v)
+            if found is not None:
+                bias = share * np.clip(found, -BIAS_MAX, BIAS_MAX)
+        elif dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             for i, plane in enumerate((u, v)):
                 chroma = plane[dark].astype(np.float32)
                 bias[i] = share * np.clip(chroma.mean() - 128.0, -BIAS_MAX, BIAS_MAX)
         return np.array([black, *bias], np.float32)
 
     def __call__(self, half: tuple[np.ndarray, ...], time: float | None = None,
-                 cut: bool = False) -> np.ndarray:
+                 cut: bool = False, grey_surface: bool = False) -> np.ndarray:
         """The followed (black, U bias, V bias) after the frame with ``half_planes`` ``half``
-        at ``time`` seconds (None: 1/30 s after the last)."""
-        return self.follow(self.measure(*half), time, cut)
+        at ``time`` seconds (None: 1/30 s after the last); ``grey_surface`` as ``measure``."""
+        return self.follow(self.measure(*half, grey_surface=grey_surface), time, cut)
 
     def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False
                ) -> np.ndarray:
@@ -153,6 +168,22 @@ class BlackLevel:
         # higher one would crush what is now the picture
         self.level[0] = min(self.level[0], measured[0])
         return self.level
+
+
+def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """The chroma offset (U, V codes) of a frame's most common near-grey colour among its
+    pixels darker than GREY_SURFACE_LUMA (``luma``: full-range codes, same shape as the U
+    and V samples): the peak of their histogram within GREY_REACH codes of grey, refined to
+    the mean within a code of it. None where fewer than MIN_GREY_SHARE are near grey."""
+    cu, cv = u.astype(np.float32) - 128.0, v.astype(np.float32) - 128.0
+    near = (np.abs(cu) <= GREY_REACH) & (np.abs(cv) <= GREY_REACH) & (luma < GREY_SURFACE_LUMA)
+    if near.mean() < MIN_GREY_SHARE:
+        return None
+    edges = np.arange(-GREY_REACH - 0.5, GREY_REACH + 1.0)  # one-code bins around each code
+    counts, _, _ = np.histogram2d(cu[near], cv[near], bins=(edges, edges))
+    peak = np.array(np.unravel_index(np.argmax(counts), counts.shape)) - GREY_REACH
+    close = near & (np.abs(cu - peak[0]) <= 1.0) & (np.abs(cv - peak[1]) <= 1.0)
+    return np.array([cu[close].mean(), cv[close].mean()], np.float32)
 
 
 def correction(level: np.ndarray, noise: float) -> NightCorrection:

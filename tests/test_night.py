@@ -172,3 +172,20 @@ def test_the_rgb_path_takes_off_only_the_magenta_part_of_the_bias():
     grey = night.neutral_blacks_rgb(image, np.array([0.0, 1.5, 2.0], np.float32))
     delta = RGB_TO_YUV @ (grey[0, 0] - image[0, 0])  # the smaller bias off both U and V
     assert delta.tolist() == pytest.approx([0.0, -1.5, -1.5], abs=0.01)
+
+
+def test_a_photo_bias_is_read_off_its_grey_surface_not_its_darkest_colours():
+    """A night photo whose darkest part is dark foliage (green: U and V below grey) and
+    whose grey table carries the black level's +3 codes: the darkest pixels read the
+    foliage's colour, the grey surface the bias; with no bias it reads none."""
+    rng = np.random.default_rng(4)
+    size = (120, 160)
+    for bias in (3.0, 0.0):
+        y = np.full(size, 57.0, np.float32) + rng.normal(0, 0.5, size).astype(np.float32)
+        u = np.full(size, 128 + bias, np.float32) + rng.normal(0, 0.4, size).astype(np.float32)
+        v = u.copy()
+        y[:40], u[:40], v[:40] = 19.0, 128 + bias - 2.5, 128 + bias - 3.0  # foliage
+        darkest = BlackLevel.measure(y, u, v)[1:]
+        grey = BlackLevel.measure(y, u, v, grey_surface=True)[1:]
+        assert grey.tolist() == pytest.approx([bias, bias], abs=0.2)
+        assert np.abs(darkest - bias).min() > 2.0
