@@ -261,13 +261,10 @@ def apply_yuv_gains(y: torch.Tensor, half: tuple[torch.Tensor, ...], gains: np.n
     u0 = (u + share * (u_smooth - u) - 128.0) * rolled
     v0 = (v + share * (v_smooth - v) - 128.0) * rolled
     lift = _lift_share(to_rgb[0][0] * y0, black, knee)  # 255/219 · (Y − 16): full-range luma
-    rgb = []
-    for row, gain in zip(to_rgb, (gain_r, gain_g, gain_b), strict=True):
-        channel_lift = 1.0 + (gain - 1.0) * lift
-        rgb.append(((row[0] * y0 + row[1] * u0 + row[2] * v0) * channel_lift).clamp(0, 255))
-        rgb.append(channel_lift)
-    red, lift_r, green, lift_g, blue, lift_b = rgb
-    detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (1.0 - share)
+    lifts = [1.0 + (gain - 1.0) * lift for gain in (gain_r, gain_g, gain_b)]
+    red, green, blue = (((row[0] * y0 + row[1] * u0 + row[2] * v0) * channel_lift).clamp(0, 255)
+                        for row, channel_lift in zip(to_rgb, lifts, strict=True))
+    detail = (lr * lifts[0] + lg * lifts[1] + lb * lifts[2]) * (1.0 - share)
     base = to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + 16.0 - detail * y_half
     out_u, out_v = (_round_uint8(row[0] * red + row[1] * green + row[2] * blue + 128.0)
                     for row in to_yuv[1:])

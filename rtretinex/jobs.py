@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .backends import Backend, create_backend, get_spec, resolve_auto
+from .backends import Backend, BackendSpec, create_backend, get_spec, resolve_auto
 from .display import DisplaySink
 from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError, existing
@@ -46,12 +46,17 @@ class BackendChoice:
     compile: bool = False  # torch.compile the nets (cuda backend)
 
     @property
+    def spec(self) -> BackendSpec:
+        """The backend this choice runs ("auto": the fastest available here)."""
+        return resolve_auto() if self.name == "auto" else get_spec(self.name)
+
+    @property
     def on_gpu(self) -> bool:
         """Whether the nets run on an NVIDIA GPU (then its video decoder is tried too)."""
-        return (resolve_auto() if self.name == "auto" else get_spec(self.name)).device == "cuda"
+        return self.spec.device == "cuda"
 
     def create(self) -> Backend:
-        spec = resolve_auto() if self.name == "auto" else get_spec(self.name)
+        spec = self.spec
         if self.compile and spec.name != "cuda":
             raise UsageError(f"--compile applies to the cuda backend (torch.compile of the "
                              f"nets); this run uses {spec.name}")
@@ -174,9 +179,8 @@ def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: S
                     ) -> Enhancer:
     """The enhancer for a video: fast mode on a CPU and for live sources unless asked. For
     a live source it is warmed up on the frame size (a file waits for it anyway)."""
-    nets = backend.create()
-    on_gpu = get_spec(nets.name).device == "cuda"  # "auto" too, where it finds a GPU
-    enhancer = Enhancer(nets, settings.for_stream(video=True, live=source.live, on_gpu=on_gpu))
+    enhancer = Enhancer(backend.create(), settings.for_stream(video=True, live=source.live,
+                                                              on_gpu=backend.on_gpu))
     if source.live:
         enhancer.warm_up(source.width, source.height)
     return enhancer

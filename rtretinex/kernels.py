@@ -140,10 +140,10 @@ def _lift_shares(luma, black, knee, out):
 
 @_compiled
 def _gains_row(rows, c, out):
-    """One row of ``_gains_at_chroma`` on packed rows (fewer arrays let the loop
-    vectorize): ``rows`` (10, w) holds Y, U, V, their filtered values, the R, G, B gains and
-    the denoise weight; ``c`` the constants; ``out`` (4, w) gets U', V' (rounded), the detail
-    gain and the base."""
+    """One row of ``_gains_at_chroma`` on packed rows (two arrays instead of fifteen: 1.9×
+    faster here, though the loop still does not vectorize): ``rows`` (10, w) holds Y, U, V,
+    their filtered values, the R, G, B gains and the denoise weight; ``c`` the constants;
+    ``out`` (4, w) gets U', V' (rounded), the detail gain and the base."""
     zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
     ry, ru, rv, gy, gu, gv, by, bu, bv = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
     yr, yg, yb = c[9], c[10], c[11]
