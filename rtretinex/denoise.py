@@ -39,7 +39,7 @@ from .kernels import update_chroma, update_luma
 from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
 __all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
-           "flat_smooth", "gaussian", "mix", "noise_sigma"]
+           "flat_smooth", "gaussian", "guided_filter", "mix", "noise_sigma"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
@@ -71,25 +71,42 @@ def gaussian(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
 
 
-def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of a float32 plane: the guided filter (He et al., 2010)
-    with the plane as its own guide, its coefficients computed at half resolution and
-    upsampled (the fast guided filter, He and Sun, 2015). Windows ((2·radius + 1)² at half
-    resolution) whose variance is well below ``eps`` (levels²: noise, the codec's one-code
-    steps and bands) become their mean; windows that vary much more (edges, texture above
-    the noise) are kept."""
-    height, width = plane.shape
-    small = cv2.resize(plane, (max(1, width // 2), max(1, height // 2)),
-                       interpolation=cv2.INTER_AREA)
+def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int, eps: float
+                  ) -> list[np.ndarray]:
+    """Edge-preserving smoothing of float32 ``sources`` by a float32 ``guide`` of their size:
+    the guided filter (He et al., 2010), its coefficients computed at half resolution and
+    upsampled (the fast guided filter, He and Sun, 2015). Where the guide varies well below
+    ``eps`` (levels²) across a window ((2·radius + 1)² at half resolution) a source becomes
+    its window mean; where the guide varies much more (edges, texture) the source follows
+    it, so it is not smoothed across the guide's edges."""
+    height, width = guide.shape
+    size = (max(1, width // 2), max(1, height // 2))
     window = (2 * radius + 1, 2 * radius + 1)
+    small = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
     mean = cv2.boxFilter(small, -1, window)
     variance = cv2.boxFilter(small * small, -1, window)
     variance -= mean * mean
-    a = variance / (variance + np.float32(max(eps, 1e-6)))
-    b = mean - a * mean
-    a, b = (cv2.resize(cv2.boxFilter(c, -1, window), (width, height),
-                       interpolation=cv2.INTER_LINEAR) for c in (a, b))
-    return a * plane + b
+    variance += np.float32(max(eps, 1e-6))
+    out = []
+    for source in sources:
+        small_source = small if source is guide else cv2.resize(source, size,
+                                                                interpolation=cv2.INTER_AREA)
+        mean_source = cv2.boxFilter(small_source, -1, window)
+        a = cv2.boxFilter(small * small_source, -1, window)
+        a -= mean * mean_source
+        a /= variance
+        b = mean_source - a * mean
+        a, b = (cv2.resize(cv2.boxFilter(c, -1, window), (width, height),
+                           interpolation=cv2.INTER_LINEAR) for c in (a, b))
+        out.append(a * guide + b)
+    return out
+
+
+def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """``guided_filter`` of a float32 plane by itself: windows whose variance is well below
+    ``eps`` (noise, the codec's one-code steps and bands) become their mean; windows that
+    vary much more (edges, texture above the noise) are kept."""
+    return guided_filter(plane, (plane,), radius, eps)[0]
 
 
 def denoise_weight(gain: np.ndarray, strength: float) -> np.ndarray:

@@ -9,7 +9,8 @@ reflectance's bilateral denoise, R ∘ Î, the per-cell colour, highlight and ex
 applied, the floor at the input, RGB → YUV. Fast mode (yuv420p frames): the temporal
 update of the planes, the half-resolution planes and the small frame the nets see, the
 flat-area smoothing, deblocking and chroma filter, the gains applied at chroma resolution
-and the luma composed (``pixels.apply_yuv_gains``).
+and the luma composed (``pixels.apply_yuv_gains``), the output's chroma smoothed where the
+gain is high (``night.smooth_chroma``).
 
 What is decided on small arrays stays the enhancer's own code, fed a few small downloads a
 frame (the half-resolution luma, every SAMPLE-th pixel of the half-resolution YUV, the
@@ -41,6 +42,8 @@ from .enhancer import EPSILON, R_SIGMA, Enhancer, Moment, colour_grid
 from .frames import VideoFrame
 from .night import (
     BLOCK_SPACING,
+    CHROMA_EPS,
+    CHROMA_RADIUS,
     DEBLOCK_FLAT,
     DEBLOCK_STEP,
     FLAT_EPS,
@@ -62,8 +65,8 @@ from .pixels import (
 )
 
 __all__ = ["DevicePath", "apply_yuv_gains", "area", "bilateral", "bilinear", "box", "deblock",
-           "device_of", "flat_smooth", "gaussian", "grey", "half_luma", "rgb_to_yuv420p",
-           "yuv420p_to_rgb"]
+           "device_of", "flat_smooth", "gaussian", "grey", "guided_filter", "half_luma",
+           "rgb_to_yuv420p", "smooth_chroma", "yuv420p_to_rgb"]
 
 # OpenCV's fixed-point BT.601 constants (20 fractional bits) for I420 ↔ RGB, and its
 # RGB → grey weights (15 bits): the device's conversions give OpenCV's codes exactly.
@@ -202,17 +205,43 @@ def gaussian(plane: torch.Tensor) -> torch.Tensor:
     return (out + 0.5).floor() if plane.dtype == torch.uint8 else out
 
 
-def flat_smooth(plane: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
-    """``denoise.flat_smooth`` (the fast guided filter of a plane by itself) of (H, W)."""
-    height, width = plane.shape
-    small = area(plane[None], (max(1, width // 2), max(1, height // 2)))
+def guided_filter(guide: torch.Tensor, sources: tuple[torch.Tensor, ...], radius: int,
+                  eps: float) -> list[torch.Tensor]:
+    """``denoise.guided_filter`` (the fast guided filter) of (H, W) ``sources`` by ``guide``."""
+    height, width = guide.shape
+    size = (max(1, width // 2), max(1, height // 2))
     window = 2 * radius + 1
+    small = area(guide[None], size)
     mean = box(small, window)
-    variance = box(small * small, window) - mean * mean
-    a = variance / (variance + max(eps, 1e-6))
-    b = mean - a * mean
-    a, b = (bilinear(box(c, window), (width, height))[0] for c in (a, b))
-    return a * plane + b
+    variance = box(small * small, window) - mean * mean + max(eps, 1e-6)
+    out = []
+    for source in sources:
+        small_source = small if source is guide else area(source[None], size)
+        mean_source = box(small_source, window)
+        a = (box(small * small_source, window) - mean * mean_source) / variance
+        b = mean_source - a * mean
+        a, b = (bilinear(box(c, window), (width, height))[0] for c in (a, b))
+        out.append(a * guide + b)
+    return out
+
+
+def flat_smooth(plane: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """``denoise.flat_smooth``: the guided filter of an (H, W) plane by itself."""
+    return guided_filter(plane, (plane,), radius, eps)[0]
+
+
+def smooth_chroma(buffer: torch.Tensor, weight: np.ndarray) -> torch.Tensor:
+    """``night.smooth_chroma`` of a yuv420p uint8 ``buffer`` (a new buffer)."""
+    y, u, v = planes(buffer)
+    height, width = u.shape
+    guide = (area(y[None], (width, height))[0] + 0.5).floor()
+    share = bilinear(torch.from_numpy(weight).to(buffer.device)[None], (width, height))[0]
+    chroma = (u.float(), v.float())
+    smooth = guided_filter(guide, chroma, CHROMA_RADIUS, CHROMA_EPS)
+    out_u, out_v = (_round_uint8(old + share * (new - old))
+                    for old, new in zip(chroma, smooth, strict=True))
+    return torch.cat([y.reshape(-1), out_u.reshape(-1), out_v.reshape(-1)]).reshape(
+        -1, buffer.shape[1])
 
 
 def deblock(plane: torch.Tensor, spacing: int, step_max: float, flat_max: float
@@ -363,12 +392,13 @@ class DevicePath:
         small = torch.einsum("ij,jhw->hwi", matrix, small_yuv - offset).clamp(0.0, 255.0)
         gains, weight, night = enhancer.fast_gains(small.contiguous().cpu().numpy(), half,
                                                    moment, level)
-        filtered = None
-        if weight.max() > 0:  # ``night.filtered_planes``
-            smooth = deblock(flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS), BLOCK_SPACING,
-                             DEBLOCK_STEP, DEBLOCK_FLAT)
-            filtered = (smooth, gaussian(u), gaussian(v))
-        return apply_yuv_gains(y, half_yuv, gains, weight, filtered, night.lift()).cpu().numpy()
+        if weight.max() <= 0:
+            return apply_yuv_gains(y, half_yuv, gains, weight, None, night.lift()).cpu().numpy()
+        smooth = deblock(flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS), BLOCK_SPACING,
+                         DEBLOCK_STEP, DEBLOCK_FLAT)  # ``night.filtered_planes``
+        out = apply_yuv_gains(y, half_yuv, gains, weight, (smooth, gaussian(u), gaussian(v)),
+                              night.lift())
+        return smooth_chroma(out, weight).cpu().numpy()
 
     def _temporal_planes(self, current: tuple[torch.Tensor, ...], half: np.ndarray, cut: bool,
                          noise: float, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:

@@ -63,6 +63,7 @@ from .night import (
     keep_mean,
     neutral_blacks,
     neutral_blacks_rgb,
+    smooth_chroma,
 )
 from .pixels import (
     LUMA,
@@ -444,9 +445,13 @@ class Enhancer:
             half_yuv = neutral_blacks(half_yuv, level)
             gains, weight, night = self.fast_gains(small_rgb(half_yuv, size), half, moment,
                                                    level)
-            filtered = filtered_planes(half_yuv) if weight.max() > 0 else None
-            return apply_yuv_gains(planes(image)[0], half_yuv, gains, weight, filtered,
-                                   night.lift())
+            if weight.max() <= 0:
+                return apply_yuv_gains(planes(image)[0], half_yuv, gains, weight, None,
+                                       night.lift())
+            out = apply_yuv_gains(planes(image)[0], half_yuv, gains, weight,
+                                  filtered_planes(half_yuv), night.lift())
+            smooth_chroma(out, weight)
+            return out
         gain3_small = self._small_gains(downscale(image, size), half, moment, fmt)
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
         image = denoise_frame(image, gain3_small.mean(axis=2), self.settings.denoise)

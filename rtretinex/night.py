@@ -27,16 +27,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from .denoise import flat_smooth, gaussian
+from .denoise import flat_smooth, gaussian, guided_filter
 from .kernels import deblock, lift_shares
-from .pixels import YUV_TO_RGB
+from .pixels import YUV_TO_RGB, planes
 from .temporal import follow_share
 
 __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
-           "grey_surface_chroma",
-           "keep_mean", "magenta_offset", "neutral_blacks", "neutral_blacks_rgb"]
+           "grey_surface_chroma", "keep_mean", "magenta_offset", "neutral_blacks",
+           "neutral_blacks_rgb", "smooth_chroma"]
 
 # The darkest share of a frame's pixels whose level is its black point.
 BLACK_QUANTILE = 0.002
@@ -78,6 +79,12 @@ BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
 # stand-in's shadow chroma distance 7.3 → 4.5; 8 took real colour: cups' shadow colour
 # error 16.7 → 27.1).
 SATURATED_GAIN = 16.0
+# The output's chroma where the gain is high is smoothed along its luma (``smooth_chroma``:
+# the guided filter at half the chroma resolution, windows of 5 × 5 there, eps in output
+# luma levels²): what a high gain lifts in the chroma is blotches of noise and the codec's
+# chroma blocks, many pixels wide, which the camera's noise reduction left. Camera-like
+# clips (30 frames, in-process): SSIM +0.010 to +0.035, shadow colour error −0.8 to −1.7.
+CHROMA_RADIUS, CHROMA_EPS = 2, 10.0**2
 # Time constant (s) the black level follows; a scene cut is followed at once.
 BLACK_SECONDS = 1.0
 # ``keep_mean`` raises the lift by at most this factor.
@@ -247,3 +254,23 @@ def filtered_planes(half: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     y = flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS)
     deblock(y, BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT)
     return y, gaussian(u), gaussian(v)
+
+
+def smooth_chroma(buffer: np.ndarray, weight: np.ndarray) -> None:
+    """Smooth a yuv420p output ``buffer``'s U and V (in place) along its luma, by that share
+    of the guided filter (CHROMA_RADIUS, CHROMA_EPS) where ``weight`` (h, w; 0-1, the
+    denoise weight of the gains, upsampled here) is above 0: chroma noise reduction that
+    follows the gain, as camera ISPs do in low light, without colour bleeding across the
+    picture's edges."""
+    y, u, v = planes(buffer)
+    size = u.shape[::-1]
+    guide = cv2.resize(y, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    share = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
+    chroma = (np.float32(u), np.float32(v))
+    for plane, old, smooth in zip((u, v), chroma, guided_filter(guide, chroma, CHROMA_RADIUS,
+                                                                CHROMA_EPS), strict=True):
+        smooth -= old
+        smooth *= share
+        smooth += old
+        np.rint(smooth, out=smooth)
+        np.clip(smooth, 0.0, 255.0, out=plane, casting="unsafe")

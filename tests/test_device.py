@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex import device, kernels
+from rtretinex import device, kernels, night
 from rtretinex.backends import create_backend, get_spec
 from rtretinex.data import simulate_camera_night, simulate_low_light
 from rtretinex.denoise import denoise_reflectance, flat_smooth, gaussian
@@ -162,6 +162,12 @@ def test_fast_mode_filters_are_the_host_ones():
     np.testing.assert_allclose(device.deblock(tensor, 4, 3.0, 0.5).numpy(), deblocked,
                                atol=1e-4)
     assert not np.array_equal(deblocked, plane)
+    buffer = np.random.default_rng(4).integers(0, 256, (72, 64)).astype(np.uint8)
+    weight = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
+    smoothed = buffer.copy()
+    night.smooth_chroma(smoothed, weight)
+    got = device.smooth_chroma(torch.from_numpy(buffer), weight).numpy()
+    assert np.abs(got.astype(int) - smoothed).max() <= 1 and not np.array_equal(smoothed, buffer)
     codes = plane.astype(np.uint8)
     for image in (plane, codes):
         np.testing.assert_allclose(device.gaussian(torch.from_numpy(image)).numpy(),

@@ -93,6 +93,29 @@ def test_flat_smooth_removes_one_code_blocks_and_keeps_edges():
     assert smooth[16, 50:].min() > 59.0 and smooth[16, :44].max() < 20.0
 
 
+def test_smooth_chroma_removes_blotches_where_the_gain_is_high_and_keeps_colour_edges():
+    rng = np.random.default_rng(1)
+    height, width = 96, 128
+    buffer = np.empty((height * 3 // 2, width), np.uint8)
+    y, u, v = planes(buffer)
+    y[:] = 90
+    y[:, 64:] = 160  # a grey wall beside a bright red door
+    u[:], v[:] = 128, 128
+    v[:, 32:] = 190
+    blotches = cv2.resize(rng.normal(0, 6, (12, 16)), (64, 48), interpolation=cv2.INTER_NEAREST)
+    u[:, :32] = np.clip(128 + np.round(blotches[:, :32]), 0, 255)  # codec-block chroma noise
+    wall, door = (slice(4, 44), slice(4, 28)), (slice(4, 44), slice(36, 60))
+    out = buffer.copy()
+    night.smooth_chroma(out, np.ones((6, 8), np.float32))
+    _, out_u, out_v = planes(out)
+    assert np.abs(out_u[wall].astype(int) - 128).mean() < 0.5 * np.abs(u[wall] - 128.0).mean()
+    assert np.abs(out_v[door].astype(int) - 190).max() <= 1  # the door's colour stays its own
+    assert np.abs(out_v[wall].astype(int) - 128).max() <= 1  # and does not bleed on the wall
+    kept = buffer.copy()
+    night.smooth_chroma(kept, np.zeros((6, 8), np.float32))  # no gain: nothing changes
+    assert np.array_equal(kept, buffer)
+
+
 @pytest.fixture(scope="module")
 def backend():
     return create_backend("torch-cpu")
