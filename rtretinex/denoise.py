@@ -39,7 +39,7 @@ from .kernels import update_chroma, update_luma
 from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
 __all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
-           "flat_smooth", "gaussian", "guided_filter", "mix", "noise_sigma"]
+           "flat_smooth", "gaussian", "guided_coefficients", "guided_filter", "mix", "noise_sigma"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
@@ -71,14 +71,11 @@ def gaussian(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
 
 
-def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int, eps: float
-                  ) -> list[np.ndarray]:
-    """Edge-preserving smoothing of float32 ``sources`` by a float32 ``guide`` of their size:
-    the guided filter (He et al., 2010), its coefficients computed at half resolution and
-    upsampled (the fast guided filter, He and Sun, 2015). Where the guide varies well below
-    ``eps`` (levels²) across a window ((2·radius + 1)² at half resolution) a source becomes
-    its window mean; where the guide varies much more (edges, texture) the source follows
-    it, so it is not smoothed across the guide's edges."""
+def guided_coefficients(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int,
+                        eps: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The guided filter's (a, b) for each source, at half the guide's resolution and
+    already averaged over their windows: ``guided_filter`` is a · guide + b with them
+    upsampled."""
     height, width = guide.shape
     size = (max(1, width // 2), max(1, height // 2))
     window = (2 * radius + 1, 2 * radius + 1)
@@ -96,10 +93,22 @@ def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: in
         a -= mean * mean_source
         a /= variance
         b = mean_source - a * mean
-        a, b = (cv2.resize(cv2.boxFilter(c, -1, window), (width, height),
-                           interpolation=cv2.INTER_LINEAR) for c in (a, b))
-        out.append(a * guide + b)
+        out.append((cv2.boxFilter(a, -1, window), cv2.boxFilter(b, -1, window)))
     return out
+
+
+def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int, eps: float
+                  ) -> list[np.ndarray]:
+    """Edge-preserving smoothing of float32 ``sources`` by a float32 ``guide`` of their size:
+    the guided filter (He et al., 2010), its coefficients computed at half resolution and
+    upsampled (the fast guided filter, He and Sun, 2015). Where the guide varies well below
+    ``eps`` (levels²) across a window ((2·radius + 1)² at half resolution) a source becomes
+    its window mean; where the guide varies much more (edges, texture) the source follows
+    it, so it is not smoothed across the guide's edges."""
+    size = guide.shape[::-1]
+    return [cv2.resize(a, size, interpolation=cv2.INTER_LINEAR) * guide
+            + cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
+            for a, b in guided_coefficients(guide, sources, radius, eps)]
 
 
 def flat_smooth(plane: np.ndarray, radius: int, eps: float) -> np.ndarray:

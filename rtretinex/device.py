@@ -235,7 +235,9 @@ def smooth_chroma(buffer: torch.Tensor, weight: np.ndarray) -> torch.Tensor:
     y, u, v = planes(buffer)
     height, width = u.shape
     guide = (area(y[None], (width, height))[0] + 0.5).floor()
-    share = bilinear(torch.from_numpy(weight).to(buffer.device)[None], (width, height))[0]
+    # the weight at the coefficients' size first, as the host's single pass has it
+    share = bilinear(bilinear(torch.from_numpy(weight).to(buffer.device)[None],
+                              (max(1, width // 2), max(1, height // 2))), (width, height))[0]
     chroma = (u.float(), v.float())
     smooth = guided_filter(guide, chroma, CHROMA_RADIUS, CHROMA_EPS)
     out_u, out_v = (_round_uint8(old + share * (new - old))

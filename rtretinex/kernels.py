@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 __all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "grid_sums",
-           "lift_shares", "slice_grid", "update_chroma", "update_luma"]
+           "lift_shares", "slice_grid", "smooth_chroma", "update_chroma", "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)
 _BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
@@ -177,21 +177,42 @@ def _gains_row(rows, c, out):
 
 
 @_compiled
+def _map_rows(row, height, map_rows):
+    """The two rows of a map with ``map_rows`` rows, and their weights, that OpenCV's
+    INTER_LINEAR blends for row ``row`` of ``height``."""
+    position = max((row + 0.5) * (map_rows / height) - 0.5, 0.0)
+    above = min(int(position), map_rows - 1)
+    below = min(above + 1, map_rows - 1)
+    lower = np.float32(position - above) if below > above else np.float32(0.0)
+    return above, below, np.float32(1.0) - lower, lower
+
+
+@_compiled
+def _smooth_chroma(u, v, guide, maps):
+    height, width = u.shape
+    zero, full = np.float32(0.0), np.float32(255.0)
+    for row in range(height):
+        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        for x in range(width):
+            a_u = maps[0, above, x] * upper + maps[0, below, x] * lower
+            b_u = maps[1, above, x] * upper + maps[1, below, x] * lower
+            a_v = maps[2, above, x] * upper + maps[2, below, x] * lower
+            b_v = maps[3, above, x] * upper + maps[3, below, x] * lower
+            share = maps[4, above, x] * upper + maps[4, below, x] * lower
+            g = np.float32(guide[row, x])
+            old_u, old_v = np.float32(u[row, x]), np.float32(v[row, x])
+            u[row, x] = min(max(np.rint(old_u + share * (a_u * g + b_u - old_u)), zero), full)
+            v[row, x] = min(max(np.rint(old_v + share * (a_v * g + b_v - old_v)), zero), full)
+
+
+@_compiled
 def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, constants,
                      out_u, out_v, detail_half, base_half):
     height, width = u.shape
-    map_rows = maps.shape[1]
-    step = map_rows / height
-    zero, one = np.float32(0.0), np.float32(1.0)
     rows = np.empty((10, width), np.float32)
     out = np.empty((4, width), np.float32)
     for row in range(height):
-        # the maps' rows (already at chroma width) interpolated as OpenCV's INTER_LINEAR
-        position = max((row + 0.5) * step - 0.5, 0.0)
-        above = min(int(position), map_rows - 1)
-        below = min(above + 1, map_rows - 1)
-        lower = np.float32(position - above) if below > above else zero
-        upper = one - lower
+        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
         for x in range(width):
             rows[0, x], rows[1, x], rows[2, x] = y_half[row, x], u[row, x], v[row, x]
             rows[3, x] = y_filtered[row, x]
@@ -363,3 +384,14 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
                      base_half)
     return detail_half, base_half
+
+
+def smooth_chroma(u: np.ndarray, v: np.ndarray, guide: np.ndarray, maps: np.ndarray) -> None:
+    """U and V (uint8) in place ← round(c + share · (a · guide + b − c)): a guided filter's
+    result mixed in by a share, one pass. ``guide`` (uint8) has their size; ``maps`` (5, h,
+    W) holds a and b for U, a and b for V, and the share, at the planes' width and their
+    own rows (interpolated as OpenCV's INTER_LINEAR)."""
+    if not u.shape == v.shape == guide.shape or maps.shape[0] != 5 or maps.shape[2] != u.shape[1]:
+        raise ValueError(f"planes {u.shape}, {v.shape}, guide {guide.shape} and maps "
+                         f"{maps.shape} do not fit")
+    _smooth_chroma(u, v, guide, maps)

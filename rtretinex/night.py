@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .denoise import flat_smooth, gaussian, guided_filter
+from .denoise import flat_smooth, gaussian, guided_coefficients
 from .kernels import deblock, lift_shares
+from .kernels import smooth_chroma as kernel_smooth_chroma
 from .pixels import YUV_TO_RGB, planes
 from .temporal import follow_share
 
@@ -259,18 +260,17 @@ def filtered_planes(half: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
 def smooth_chroma(buffer: np.ndarray, weight: np.ndarray) -> None:
     """Smooth a yuv420p output ``buffer``'s U and V (in place) along its luma, by that share
     of the guided filter (CHROMA_RADIUS, CHROMA_EPS) where ``weight`` (h, w; 0-1, the
-    denoise weight of the gains, upsampled here) is above 0: chroma noise reduction that
-    follows the gain, as camera ISPs do in low light, without colour bleeding across the
-    picture's edges."""
+    denoise weight of the gains) is above 0: chroma noise reduction that follows the gain,
+    as camera ISPs do in low light, without colour bleeding across the picture's edges.
+    One pass at chroma resolution (``kernels.smooth_chroma``)."""
     y, u, v = planes(buffer)
-    size = u.shape[::-1]
-    guide = cv2.resize(y, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    share = cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)
-    chroma = (np.float32(u), np.float32(v))
-    for plane, old, smooth in zip((u, v), chroma, guided_filter(guide, chroma, CHROMA_RADIUS,
-                                                                CHROMA_EPS), strict=True):
-        smooth -= old
-        smooth *= share
-        smooth += old
-        np.rint(smooth, out=smooth)
-        np.clip(smooth, 0.0, 255.0, out=plane, casting="unsafe")
+    width = u.shape[1]
+    guide = cv2.resize(y, (width, u.shape[0]), interpolation=cv2.INTER_AREA)
+    (a_u, b_u), (a_v, b_v) = guided_coefficients(np.float32(guide), (np.float32(u),
+                                                 np.float32(v)), CHROMA_RADIUS, CHROMA_EPS)
+    rows = a_u.shape[0]
+    share = cv2.resize(weight, (a_u.shape[1], rows), interpolation=cv2.INTER_LINEAR)
+    maps = np.empty((5, rows, width), np.float32)
+    for plane, out in zip((a_u, b_u, a_v, b_v, share), maps, strict=True):
+        cv2.resize(plane, (width, rows), dst=out, interpolation=cv2.INTER_LINEAR)
+    kernel_smooth_chroma(u, v, guide, maps)
