@@ -394,13 +394,15 @@ class DevicePath:
         small = torch.einsum("ij,jhw->hwi", matrix, small_yuv - offset).clamp(0.0, 255.0)
         gains, weight, night = enhancer.fast_gains(small.contiguous().cpu().numpy(), half,
                                                    moment, level)
-        if weight.max() <= 0:
-            return apply_yuv_gains(y, half_yuv, gains, weight, None, night.lift()).cpu().numpy()
-        smooth = deblock(flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS), BLOCK_SPACING,
-                         DEBLOCK_STEP, DEBLOCK_FLAT)  # ``night.filtered_planes``
-        out = apply_yuv_gains(y, half_yuv, gains, weight, (smooth, gaussian(u), gaussian(v)),
-                              night.lift())
-        return smooth_chroma(out, weight).cpu().numpy()
+        filtered = None
+        if weight.max() > 0:  # ``night.filtered_planes``
+            smooth = deblock(flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS), BLOCK_SPACING,
+                             DEBLOCK_STEP, DEBLOCK_FLAT)
+            filtered = (smooth, gaussian(u), gaussian(v))
+        out = apply_yuv_gains(y, half_yuv, gains, weight, filtered, night.lift())
+        if filtered is not None:
+            out = smooth_chroma(out, weight)
+        return out.cpu().numpy()
 
     def _temporal_planes(self, current: tuple[torch.Tensor, ...], half: np.ndarray, cut: bool,
                          noise: float, shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:

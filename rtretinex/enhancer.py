@@ -445,12 +445,11 @@ class Enhancer:
             half_yuv = neutral_blacks(half_yuv, level)
             gains, weight, night = self.fast_gains(small_rgb(half_yuv, size), half, moment,
                                                    level)
-            if weight.max() <= 0:
-                return apply_yuv_gains(planes(image)[0], half_yuv, gains, weight, None,
-                                       night.lift())
-            out = apply_yuv_gains(planes(image)[0], half_yuv, gains, weight,
-                                  filtered_planes(half_yuv), night.lift())
-            smooth_chroma(out, weight)
+            filtered = filtered_planes(half_yuv) if weight.max() > 0 else None
+            out = apply_yuv_gains(planes(image)[0], half_yuv, gains, weight, filtered,
+                                  night.lift())
+            if filtered is not None:
+                smooth_chroma(out, weight)
             return out
         gain3_small = self._small_gains(downscale(image, size), half, moment, fmt)
         gain3 = cv2.resize(gain3_small, (width, height), interpolation=cv2.INTER_LINEAR)
