@@ -40,8 +40,12 @@ __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "fil
            "grey_surface_chroma", "keep_mean", "magenta_offset", "neutral_blacks",
            "neutral_blacks_rgb", "smooth_chroma"]
 
-# The darkest share of a frame's pixels whose level is its black point.
-BLACK_QUANTILE = 0.002
+# The darkest share of a frame's pixels whose level is its black point. At 0.2 % scenes
+# without real blacks lost their darkest shadows and the bias was read on too light a set
+# of pixels (camera-like clips, 30 frames, 0.2 → 0.05 %: a lit room 25.00 → 25.50 dB mean-
+# matched, a kitten 22.86 → 23.72 dB and shadow colour 11.2 → 10.0; cups, deep shadows,
+# 21.29 → 20.78 dB).
+BLACK_QUANTILE = 0.0005
 # The black point is at most this (full-range codes): above it a frame has no blacks.
 BLACK_MAX = 24.0
 # Chroma bias is measured on pixels within this many codes above the black point, when at
