@@ -37,6 +37,16 @@ def test_black_level_finds_the_black_point_and_its_chroma():
     assert bias_u == pytest.approx(1.0, abs=0.05) and bias_v == pytest.approx(2.0, abs=0.05)
 
 
+def test_a_small_deep_shadow_sets_the_black_point_so_it_is_not_crushed():
+    # a dim room without blacks: one shadow covers 0.1 % of the frame, the rest sits at
+    # Y 40 (at a 0.2 % quantile the black point was the room's own level, 24 codes)
+    y = np.full((100, 100), 40.0, np.float32)
+    y.reshape(-1)[:10] = 20.0
+    u = v = np.full_like(y, 128.0)
+    black = BlackLevel.from_samples(y, u, v)[0]
+    assert black == pytest.approx((20 - 16) * 255 / 219, abs=0.01)
+
+
 def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     assert BlackLevel.measure(*dark_planes(bias=(12.0, -9.0)))[1:].tolist() == [
         night.BIAS_MAX, -night.BIAS_MAX]
