@@ -19,6 +19,9 @@ with its 32×32 view, the Decom-Net's 207,360 per pixel plus 77 M for the view).
                            [--plot PATH.png]
 
 ``--clips`` measures on your own videos (each at its own size) instead of generated ones.
+``--source camera`` generates them as a camera writes night video (its noise reduction,
+CRF 28: a few Mbit/s) instead of with their sensor noise kept (CRF 12, ~70 Mbit/s at 720p:
+decoding that is most of the passthrough's cost).
 """
 
 from __future__ import annotations
@@ -361,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips", type=Path, nargs="+", default=None,
                    help="videos to measure on (each at its own size) instead of generated "
                         "dark clips; --sizes is then ignored")
+    p.add_argument("--source", choices=("sensor", "camera"), default="sensor",
+                   help="generated clips: sensor noise kept (CRF 12, default) or as a camera "
+                        "writes night video (samples.write_dark_clip camera=True, CRF 28)")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     p.add_argument("--isa", choices=tuple(ISA_TIERS), default="native",
                    help="cap the CPU's instruction set as on another CPU family (OpenVINO and "
@@ -386,12 +392,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = parse_sizes(args.sizes or (GPU_SIZES if torch.cuda.is_available() else CPU_SIZES))
     except UsageError as exc:
         return report(exc)
-    info = {**machine_info(), "isa": isa_info(args.isa)}
+    info = {**machine_info(), "isa": isa_info(args.isa),
+            "source": "your clips" if args.clips else args.source}
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = args.clips or [
             write_dark_clip(Path(tmp) / f"{width}x{height}.mp4", args.pipeline_frames, width,
-                            height, audio=False) for width, height in sizes]
+                            height, audio=False, camera=args.source == "camera")
+            for width, height in sizes]
         try:
             clips = [open_clip(path, args.preset, args.pipeline_frames) for path in paths]
         except InputError as exc:

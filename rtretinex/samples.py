@@ -1,6 +1,9 @@
 """A built-in dark test clip: a bundled photo panned across the frame, darkened by the
 low-light simulator, with a sine-tone AAC audio track (used by ``make demo`` and tests), and
-the same frames as a synthetic live camera (used by the latency and soak benchmarks)."""
+the same frames as a synthetic live camera (used by the latency and soak benchmarks). The
+clip keeps its sensor noise (CRF 12: ~70 Mbit/s at 720p, costly to decode); ``camera=True``
+writes it as a camera does at night instead (its noise reduction, CRF 28: the few Mbit/s of
+real night footage)."""
 
 from __future__ import annotations
 
@@ -14,17 +17,24 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from .data import simulate_low_light
+from .data import simulate_camera_night, simulate_low_light
 from .frames import VideoFrame
 from .io import WEBCAM_TIME_BASE, Source
 from .pixels import camera_frame
 
-__all__ = ["DarkCamera", "dark_clip_frames", "write_dark_clip"]
+__all__ = ["DarkCamera", "dark_clip_frames", "pan_frames", "write_dark_clip"]
 
 
 def dark_clip_frames(frames: int, width: int, height: int, photo: str = "astronaut",
-                     exposure: float = 0.08, seed: int = 0):
+                     exposure: float = 0.08, seed: int = 0) -> Iterator[np.ndarray]:
     """Yield ``frames`` uint8 RGB frames: a slow pan over ``photo``, dark and noisy."""
+    for i, image in enumerate(pan_frames(frames, width, height, photo)):
+        yield simulate_low_light(image, exposure=exposure, seed=seed + i)
+
+
+def pan_frames(frames: int, width: int, height: int, photo: str = "astronaut"
+               ) -> Iterator[np.ndarray]:
+    """Yield ``frames`` uint8 RGB frames of a slow pan over the bundled ``photo``."""
     image = getattr(skdata, photo)()
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
@@ -35,22 +45,24 @@ def dark_clip_frames(frames: int, width: int, height: int, photo: str = "astrona
     span = big.shape[1] - width
     for i in range(frames):
         x = round(span * i / max(1, frames - 1))
-        yield simulate_low_light(big[:height, x:x + width], exposure=exposure, seed=seed + i)
+        yield big[:height, x:x + width]
 
 
 def write_dark_clip(path: Path, frames: int = 60, width: int = 640, height: int = 360,
-                    fps: int = 30, audio: bool = True, photo: str = "astronaut") -> Path:
-    """Write the dark clip as H.264 (+ AAC audio) to ``path``."""
+                    fps: int = 30, audio: bool = True, photo: str = "astronaut",
+                    camera: bool = False) -> Path:
+    """Write the dark clip as H.264 (+ AAC audio) to ``path``; ``camera``: as a camera
+    writes it at night (``simulate_camera_night``, CRF 28; even sizes only)."""
     with av.open(str(path), mode="w") as container:
         video = container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"crf": "12", "preset": "veryfast"}
+        video.options = ({"crf": "28", "preset": "medium"} if camera
+                         else {"crf": "12", "preset": "veryfast"})
         sound = None
         if audio:
             sound = container.add_stream("aac", rate=48_000)
             sound.layout = "mono"
-        for i, image in enumerate(dark_clip_frames(frames, width, height, photo)):
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        for i, frame in enumerate(_clip_frames(frames, width, height, photo, camera)):
             frame.pts, frame.time_base = i, Fraction(1, fps)
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
@@ -65,6 +77,18 @@ def write_dark_clip(path: Path, frames: int = 60, width: int = 640, height: int 
                 container.mux(sound.encode(frame))
             container.mux(sound.encode(None))
     return Path(path)
+
+
+def _clip_frames(frames: int, width: int, height: int, photo: str, camera: bool
+                 ) -> Iterator[av.VideoFrame]:
+    if not camera:
+        for image in dark_clip_frames(frames, width, height, photo):
+            yield av.VideoFrame.from_ndarray(image, format="rgb24")
+        return
+    if width % 2 or height % 2:
+        raise ValueError(f"a camera-like clip needs even sides, got {width}x{height}")
+    for i, image in enumerate(pan_frames(frames, width, height, photo)):
+        yield av.VideoFrame.from_ndarray(simulate_camera_night(image, seed=i), format="yuv420p")
 
 
 class DarkCamera(Source):

@@ -56,18 +56,20 @@ def test_fps_benchmark_measures_a_users_clips(tmp_path):
 
 
 def test_fps_benchmark_caps_the_cpu_tier_and_says_so(tmp_path):
-    """``--isa avx2`` re-runs with OpenVINO and numba capped, the tier in the JSON."""
+    """``--isa avx2`` re-runs with OpenVINO and numba capped, the tier in the JSON (and
+    the clip generated as a camera writes it, which the JSON says too)."""
     out = tmp_path / "fps.json"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "fps.py"), "--sizes", "96x64", "--isa",
-         "avx2", "--backends", "openvino", "--modes", "fast", "--runs", "3", "--warmup", "1",
+         "avx2", "--source", "camera", "--backends", "openvino", "--modes", "fast", "--runs",
+         "3", "--warmup", "1",
          "--budget", "0.5", "--pipeline-frames", "6", "--json", str(out)],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text())
     isa = report["machine"]["isa"]
     assert isa["tier"] == "avx2" and isa["ONEDNN_MAX_CPU_ISA"] == "AVX2"
-    assert isa["NUMBA_CPU_NAME"] == "haswell"
+    assert isa["NUMBA_CPU_NAME"] == "haswell" and report["machine"]["source"] == "camera"
     (row,) = report["rows"]
     assert row["precision"] == "fp32" or "BF16" in isa["openvino_capabilities"]
     assert row["pipeline_fps"] > 0

@@ -31,6 +31,22 @@ def test_source_yields_frames_and_audio_packets(tmp_path):
     assert source.fps == pytest.approx(30) and (source.width, source.height) == (160, 90)
 
 
+def test_the_camera_like_clip_is_written_as_night_cameras_write_video(tmp_path):
+    """Smaller than the sensor-noise clip (the camera's noise reduction, CRF 28), with the
+    black level's chroma bias: what ``benchmarks/fps.py --source camera`` decodes."""
+    sensor = write_dark_clip(tmp_path / "s.mp4", frames=10, width=320, height=180, audio=False)
+    camera = write_dark_clip(tmp_path / "c.mp4", frames=10, width=320, height=180, audio=False,
+                             camera=True)
+    assert camera.stat().st_size < sensor.stat().st_size / 4
+    with open_source(str(camera)) as source:
+        frames = [f.image for f in source if isinstance(f, VideoFrame)]
+    assert len(frames) == 10
+    y, chroma = frames[0][:180], frames[0][180:]
+    assert y.mean() < 60 and chroma.mean() > 128.5  # dark, black level a code above grey
+    with pytest.raises(ValueError, match="even sides"):
+        write_dark_clip(tmp_path / "odd.mp4", frames=2, width=65, height=48, camera=True)
+
+
 def test_frames_that_are_not_plain_yuv420p_come_as_rgb(tmp_path):
     """Full-range (MJPEG-style) 4:2:0 and odd sizes go the RGB way."""
     path = write_flat_clip(tmp_path / "full.mkv", "libx264", 64, 48, "yuvj420p")
