@@ -148,7 +148,7 @@ class EnhanceSettings:
     ``scale`` None is picked from the frame size; ``denoise`` None is the mode's default.
     ``smooth`` (auto-exposure time constant, seconds), ``temporal_denoise`` and
     ``nets_every`` (fast mode: run the nets on every N-th frame, None: as often as they
-    cost about ``reuse.NET_BUDGET_MS`` a frame) act on video only; ``exposure`` (stops,
+    cost about ``reuse.NET_BUDGET_MS`` of CPU a frame) act on video only; ``exposure`` (stops,
     ±EXPOSURE_RANGE) brightens or darkens the result, never below the input."""
 
     mode: str | None = None
@@ -301,7 +301,7 @@ class Enhancer:
         image, fmt = (from_rgb(grey), YUV420P) if even else (grey, RGB24)
         for index in range(2):
             self.enhance(VideoFrame(image, index, pixel_format=fmt))
-        self.schedule.timings.clear()  # the first calls' times include loading: not the nets'
+        self.schedule.costs.clear()  # the first calls' times include loading: not the nets'
         self.reset()
 
     @property

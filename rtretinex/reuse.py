@@ -17,8 +17,11 @@ single noisy pixels out of the gain (camera-like night clips: mean-matched PSNR 
 ``NetSchedule`` decides when the nets run: on every ``every``-th frame, and at once on a
 scene cut, a new frame size or when the light on the input changes by more than
 LIGHT_STOPS since the last run. ``every`` None (the default) picks the interval from the
-nets' own measured time, so that they cost about NET_BUDGET_MS a frame on average: 1 (every
-frame) where they are that cheap, up to MAX_INTERVAL.
+CPU time the process spends while the nets run (all its threads: the nets' own and, in a
+busy pipeline, the decoder's and encoder's, which then wait longer), so that they cost about
+NET_BUDGET_MS of CPU a frame on average: 1 (every frame) where they are that cheap, up to
+MAX_INTERVAL. Wall time undercounted them: on two cores without AMX a call took 7.9 ms on
+two threads, 15.8 ms of CPU, and ran every 3rd frame.
 """
 
 from __future__ import annotations
@@ -54,14 +57,14 @@ LOG_FLOOR = 2.0 / 255.0  # the gain's input floor (enhancer.INPUT_FLOOR)
 # the luma alone, colour came only from the cell: shadow colour error 13.5 → 12.6 with σ 2
 # on a 540p one (30 frames, in-process; σ 1: 12.9, σ 4: 12.9).
 CHROMA_SIGMA = 2.0
-# The nets' average cost a frame aimed at when ``every`` is chosen automatically (ms), and
-# the longest interval then (frames: 0.2 s at 30 fps).
+# The nets' average CPU time a frame aimed at when ``every`` is chosen automatically (ms),
+# and the longest interval then (frames: 0.2 s at 30 fps).
 NET_BUDGET_MS = 3.0
 MAX_INTERVAL = 6
 # A change of the input's mean luma since the last run (stops, in linear light) that runs
 # the nets at once.
 LIGHT_STOPS = 0.25
-_TIMINGS = 9  # nets calls whose median sets the automatic interval
+_COSTS = 9  # nets calls whose median CPU time sets the automatic interval
 
 
 class GainGrid:
@@ -123,7 +126,7 @@ class NetSchedule:
         if every is not None and every < 1:
             raise ValueError(f"the nets' interval must be >= 1 frame, got {every}")
         self.every = every
-        self.timings: deque[float] = deque(maxlen=_TIMINGS)  # kept across streams
+        self.costs: deque[float] = deque(maxlen=_COSTS)  # CPU ms; kept across streams
         self.reset()
 
     def reset(self) -> None:
@@ -138,9 +141,9 @@ class NetSchedule:
         """Frames from one run of the nets to the next."""
         if self.every is not None:
             return self.every
-        if len(self.timings) < 3:
+        if len(self.costs) < 3:
             return 1
-        ms = float(np.median(self.timings))
+        ms = float(np.median(self.costs))
         return min(MAX_INTERVAL, max(1, math.ceil(ms / NET_BUDGET_MS - 0.25)))
 
     def __call__(self, source: np.ndarray, cut: bool,
@@ -154,9 +157,9 @@ class NetSchedule:
         if not stale:
             self.since += 1
             return self.grid(source)
-        start = time.perf_counter()
+        start = time.process_time()
         output = nets()
-        self.timings.append((time.perf_counter() - start) * 1e3)
+        self.costs.append((time.process_time() - start) * 1e3)
         self.since, self.input_stops, self.runs = 0, stops, self.runs + 1
         # the frames the nets ran on go through the grid too, so the output does not
         # switch between two kinds of gain from frame to frame

@@ -1,6 +1,8 @@
 """Fast mode between runs of the nets: the gain grid that stands in for them, when they
 run, and the whole video path with the nets on every 4th frame against every frame."""
 
+import hashlib
+import time
 from fractions import Fraction
 
 import cv2
@@ -76,8 +78,31 @@ def test_schedule_runs_every_nth_frame_and_at_once_on_a_cut_or_new_light():
 def test_automatic_interval_follows_the_nets_time(ms, interval):
     schedule = NetSchedule()
     assert schedule.interval == 1  # until the nets have been timed
-    schedule.timings.extend([ms] * 5)
+    schedule.costs.extend([ms] * 5)
     assert schedule.interval == interval
+
+
+def busy(seconds: float) -> None:
+    """Keep this thread's CPU busy for ``seconds`` of wall time."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        hashlib.sha256(bytes(4096)).digest()
+
+
+@pytest.mark.parametrize("work,costly", [(time.sleep, False), (busy, True)])
+def test_automatic_interval_counts_the_nets_cpu_time_not_their_wall_time(work, costly):
+    """Nets that wait (on a device, or on threads of their own) are charged the CPU time
+    the process spent meanwhile, not the time they took."""
+    frame = np.full((20, 30, 3), 0.2, np.float32)
+    schedule = NetSchedule()
+
+    def nets():
+        work(NET_BUDGET_MS * 4 / 1000)
+        return frame
+
+    for _ in range(4):
+        schedule(frame, True, nets)
+    assert (schedule.interval >= 3) == costly
 
 
 class CountingBackend:
