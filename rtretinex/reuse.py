@@ -58,9 +58,12 @@ LOG_FLOOR = 2.0 / 255.0  # the gain's input floor (enhancer.INPUT_FLOOR)
 # on a 540p one (30 frames, in-process; σ 1: 12.9, σ 4: 12.9).
 CHROMA_SIGMA = 2.0
 # The nets' average CPU time a frame aimed at when ``every`` is chosen automatically (ms),
-# and the longest interval then (frames: 0.2 s at 30 fps).
+# and the longest interval then (frames: 0.4 s at 30 fps). Every 12th frame against every
+# frame on five camera-like night clips (30 frames, in-process): SSIM within 0.0006, temporal
+# error within 2 %, shadow colour error within 3 %; a 720p fast-mode loop's CPU 19.1 → 14.8
+# ms a frame against every 6th (nets on two threads; 16.7 → 15.0 on one).
 NET_BUDGET_MS = 3.0
-MAX_INTERVAL = 6
+MAX_INTERVAL = 12
 # A change of the input's mean luma since the last run (stops, in linear light) that runs
 # the nets at once.
 LIGHT_STOPS = 0.25

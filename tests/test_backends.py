@@ -184,17 +184,3 @@ def test_openvino_under_an_avx2_cap_falls_back_to_fp32_and_runs(tmp_path):
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "fp32"
-
-
-def test_openvino_small_frames_leave_one_thread_when_it_is_too_slow(tmp_path, monkeypatch):
-    """One thread for fast mode's small frames only where that is cheap (AMX); a CPU on
-    which one thread is slow gets all threads back after a few calls."""
-    from rtretinex.backends import openvino_backend
-
-    small = np.zeros((60, 106, 3), np.uint8)
-    for limit, separate in ((1e9, True), (0.0, False)):
-        monkeypatch.setattr(openvino_backend, "ONE_THREAD_MAX_MS", limit)
-        backend = OpenVINOBackend(DEFAULT_WEIGHTS, "fp32", cache_dir=tmp_path)
-        for _ in range(openvino_backend.ONE_THREAD_TRIAL_CALLS + 1):
-            backend(small)
-        assert (backend.small_request is not backend.request) == separate

@@ -7,8 +7,6 @@ OpenVINO's compiled-model cache lives beside it, so a second start skips both st
 from __future__ import annotations
 
 import importlib.util
-import statistics
-import time
 import warnings
 from pathlib import Path
 
@@ -25,13 +23,14 @@ __all__ = ["OpenVINOBackend"]
 _HINTS = {"bf16": "bf16", "fp32": "f32"}
 # Largest difference from the torch fp32 reference that a fresh IR may show (f32 inference).
 BUILD_TOLERANCE = 1e-4
-# Inputs up to this many pixels (fast mode's ~107×60) run on one thread: two threads save
-# 0.9 ms of a 2.4 ms call but spend 0.6 ms more CPU, which a video pipeline's decoder and
-# encoder need (Intel with AMX). Where one thread takes longer than ONE_THREAD_MAX_MS (CPUs
-# without AMX: ~30 ms capped to AVX512_CORE_BF16 or AVX2 here) the nets are the frame's
-# bottleneck and get all threads again; decided on the median of the first calls.
+# Inputs up to this many pixels (fast mode's ~107×60) run on one thread. Two threads save
+# wall time on a call but spend more CPU, which a video pipeline's decoder and encoder need:
+# 0.6 ms more of a 2.4 ms call with AMX; without AMX (2-core AMD EPYC, AVX-512 bf16) a
+# 720p fast-mode loop spent ~50 ms of CPU a call on two threads (their workers keep
+# spinning after it) against ~21 ms on one, at the same wall time a frame. The nets run on
+# every N-th video frame only (``reuse``), so their latency on that frame matters less
+# than their CPU.
 ONE_THREAD_PIXELS = 20_000
-ONE_THREAD_MAX_MS, ONE_THREAD_TRIAL_CALLS = 6.0, 5
 
 
 def _reference_outputs(weights: Path, x: np.ndarray) -> list[np.ndarray]:
@@ -71,7 +70,6 @@ class OpenVINOBackend:
             self.config["INFERENCE_NUM_THREADS"] = threads
         self.request = self._request(self.config)
         self.small_request = self.request if threads else None  # compiled when first needed
-        self.small_times: list[float] = []  # the one-thread request's first calls (ms)
 
     def _request(self, config: dict):
         """An infer request compiled with ``config``. Where bf16 is listed but its compile
@@ -136,24 +134,9 @@ class OpenVINOBackend:
 
     def __call__(self, frame: np.ndarray) -> Decomposition:
         request = self.request
-        trial = False
         if frame.shape[0] * frame.shape[1] <= ONE_THREAD_PIXELS:
             if self.small_request is None:
                 self.small_request = self._request({**self.config, "INFERENCE_NUM_THREADS": 1})
             request = self.small_request
-            trial = request is not self.request and len(self.small_times) < ONE_THREAD_TRIAL_CALLS
-        start = time.perf_counter()
         request.infer([nchw_input(frame)])
-        if trial:
-            self._time_one_thread(1000 * (time.perf_counter() - start))
         return to_decomposition(*(request.get_output_tensor(i).data for i in range(3)))
-
-    def _time_one_thread(self, ms: float) -> None:
-        """After the first calls on one thread: all threads if one is too slow."""
-        self.small_times.append(ms)
-        if len(self.small_times) == ONE_THREAD_TRIAL_CALLS:
-            median = statistics.median(self.small_times[1:])  # the first call warms up
-            if median > ONE_THREAD_MAX_MS:
-                log.info("openvino: %.1f ms a small frame on one thread; using all threads",
-                         median)
-                self.small_request = self.request
