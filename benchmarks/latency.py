@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                        "camera 30 fps": lambda w=width, h=height: DarkCamera(
                            w, h, args.fps, round(args.seconds * args.fps))}
             for name, make in sources.items():
-                enhancer = Enhancer(backend, EnhanceSettings(mode=args.mode))
+                enhancer = Enhancer(backend, EnhanceSettings(mode=args.mode), live=True)
                 console.log(f"{size} {name}")
                 with make() as source:
                     enhancer.warm_up(source.width, source.height)  # as run_stream.py does

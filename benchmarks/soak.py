@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.split("x"))
     console = Console()
-    enhancer = Enhancer(create_backend("openvino"), EnhanceSettings(mode="fast"))
+    enhancer = Enhancer(create_backend("openvino"), EnhanceSettings(mode="fast"), live=True)
     camera, sink = DarkCamera(width, height, args.fps, args.frames, loop=120), LatencySink()
     samples: list[dict] = []
     done = threading.Event()

@@ -242,13 +242,16 @@ class Enhancer:
     in order (``enhance``, which keeps the temporal state of one stream)."""
 
     def __init__(self, backend: Backend, settings: EnhanceSettings | None = None,
-                 on_device: bool | None = None) -> None:
+                 on_device: bool | None = None, live: bool = False) -> None:
         """``on_device``: video frames (quality mode, and fast mode's yuv420p) keep to the
-        nets' torch device (``device.DevicePath``); None: where that device is a GPU."""
+        nets' torch device (``device.DevicePath``); None: where that device is a GPU.
+        ``live``: frames come from a live source, where fast mode refreshes the nets'
+        result in the background (``reuse.NetSchedule``) rather than on the frame it falls
+        on; a file's output then stays the same from run to run."""
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
         self.relighter: Relighter | None = None  # for large frames in quality mode
-        self.schedule = NetSchedule(self.settings.nets_every)  # fast-mode video
+        self.schedule = NetSchedule(self.settings.nets_every, background=live)  # fast video
         self.device_path = None
         self.reset()
         from .device import DevicePath, device_of  # the device path builds on this module

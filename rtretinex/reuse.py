@@ -21,7 +21,7 @@ CPU time the process spends while the nets run (all its threads: the nets' own a
 busy pipeline, the decoder's and encoder's, which then wait longer), so that they cost about
 NET_BUDGET_MS of CPU a frame on average: 1 (every frame) where they are that cheap, up to
 MAX_INTERVAL. Wall time undercounted them: on two cores without AMX a call took 7.9 ms on
-two threads, 15.8 ms of CPU, and ran every 3rd frame.
+two threads but 15.8 ms of CPU, and ran every 3rd frame.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import cv2
 import numpy as np
@@ -60,8 +61,8 @@ CHROMA_SIGMA = 2.0
 # The nets' average CPU time a frame aimed at when ``every`` is chosen automatically (ms),
 # and the longest interval then (frames: 0.4 s at 30 fps). Every 12th frame against every
 # frame on five camera-like night clips (30 frames, in-process): SSIM within 0.0006, temporal
-# error within 2 %, shadow colour error within 3 %; a 720p fast-mode loop's CPU 19.1 → 14.8
-# ms a frame against every 6th (nets on two threads; 16.7 → 15.0 on one).
+# error within 2 %, shadow colour error within 3 %; against every 6th it halves the nets'
+# CPU on two cores without AMX (14-17 ms a call: ~1.2 ms a frame less).
 NET_BUDGET_MS = 3.0
 MAX_INTERVAL = 12
 # A change of the input's mean luma since the last run (stops, in linear light) that runs
@@ -123,17 +124,25 @@ def _frame_curve(weights: np.ndarray, sums: np.ndarray) -> np.ndarray:
 
 class NetSchedule:
     """When fast mode runs the nets on a video frame (see the module docstring); ``every``
-    None: automatic, from the nets' measured time."""
+    None: automatic, from the nets' measured CPU time. ``background`` (live sources, with
+    the automatic interval): the periodic refresh runs on a thread of its own while frames
+    go on through the last grid, so the frame it falls on does not wait for the nets (a
+    scene cut, a new size or a change of light still waits: the old grid is wrong for what
+    comes). A fixed ``every`` is kept to the frame, in the frame's own thread."""
 
-    def __init__(self, every: int | None = None) -> None:
+    def __init__(self, every: int | None = None, background: bool = False) -> None:
         if every is not None and every < 1:
             raise ValueError(f"the nets' interval must be >= 1 frame, got {every}")
         self.every = every
+        self.background = background and every is None
         self.costs: deque[float] = deque(maxlen=_COSTS)  # CPU ms; kept across streams
+        self.pending: Future | None = None  # the background run: (source, output)
+        self._worker: ThreadPoolExecutor | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget the stream (the next frame runs the nets)."""
+        self._settle()
         self.grid: GainGrid | None = None
         self.since = 0
         self.input_stops = 0.0
@@ -152,19 +161,44 @@ class NetSchedule:
     def __call__(self, source: np.ndarray, cut: bool,
                  nets: Callable[[], np.ndarray]) -> np.ndarray:
         """The nets' output for the small ``source`` (h, w, 3, float32 0-1) of the next
-        frame: ``nets()`` run now, or the last run's grid applied."""
+        frame: ``nets()`` run now (or started in the background), or the last run's grid
+        applied."""
         stops = light_stops(float((source @ LUMA).mean()))
-        stale = (self.grid is None or cut or self.grid.shape != source.shape
-                 or self.since + 1 >= self.interval
-                 or abs(stops - self.input_stops) > LIGHT_STOPS)
-        if not stale:
+        if self.pending is not None and self.pending.done():
+            self._adopt(*self.pending.result())
+            self.pending = None
+        urgent = (self.grid is None or cut or self.grid.shape != source.shape
+                  or abs(stops - self.input_stops) > LIGHT_STOPS)
+        if urgent or (self.since + 1 >= self.interval and not self.background):
+            self._settle()  # the nets run one call at a time
+            self._adopt(*self._run(source, nets))
+        elif self.since + 1 >= self.interval and self.pending is None:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, thread_name_prefix="rtretinex-nets")
+            self.pending = self._worker.submit(self._run, source, nets)
             self.since += 1
-            return self.grid(source)
+        else:
+            self.since += 1
+        # the frames the nets ran on go through the grid too, so the output does not
+        # switch between two kinds of gain from frame to frame
+        return self.grid(source)
+
+    def _run(self, source: np.ndarray, nets: Callable[[], np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``nets()`` for ``source``, their CPU time recorded."""
         start = time.process_time()
         output = nets()
         self.costs.append((time.process_time() - start) * 1e3)
-        self.since, self.input_stops, self.runs = 0, stops, self.runs + 1
-        # the frames the nets ran on go through the grid too, so the output does not
-        # switch between two kinds of gain from frame to frame
+        return source, output
+
+    def _adopt(self, source: np.ndarray, output: np.ndarray) -> None:
+        """Make the grid of a run of the nets on ``source`` the one frames go through."""
         self.grid = GainGrid(source, output)
-        return self.grid(source)
+        self.since, self.runs = 0, self.runs + 1
+        self.input_stops = light_stops(float((source @ LUMA).mean()))
+
+    def _settle(self) -> None:
+        """Wait for a background run still going, and drop it."""
+        if self.pending is not None:
+            wait([self.pending])
+            self.pending = None

@@ -2,6 +2,7 @@
 run, and the whole video path with the nets on every 4th frame against every frame."""
 
 import hashlib
+import threading
 import time
 from fractions import Fraction
 
@@ -103,6 +104,70 @@ def test_automatic_interval_counts_the_nets_cpu_time_not_their_wall_time(work, c
     for _ in range(4):
         schedule(frame, True, nets)
     assert (schedule.interval >= 3) == costly
+
+
+class FakeNets:
+    """Nets that answer a constant everywhere, logging their calls and the most that ran at
+    once; ``release`` (an Event) makes a call wait for it first (at most 5 s)."""
+
+    def __init__(self, frame: np.ndarray) -> None:
+        self.frame, self.calls, self.running, self.most = frame, [], 0, 0
+        self.lock = threading.Lock()
+
+    def answer(self, value: float, release: threading.Event | None = None):
+        def nets():
+            with self.lock:
+                self.calls.append(value)
+                self.running += 1
+                self.most = max(self.most, self.running)
+            if release is not None:
+                release.wait(5)
+            with self.lock:
+                self.running -= 1
+            return np.full_like(self.frame, value)
+        return nets
+
+
+def test_background_refresh_does_not_hold_up_frames_and_is_adopted_when_done():
+    """A live source's periodic refresh runs while frames go on through the last grid;
+    its result is used from the frame after it finished."""
+    frame = np.full((60, 106, 3), 0.05, np.float32)
+    fake, release = FakeNets(frame), threading.Event()
+    schedule = NetSchedule(background=True)
+    schedule.costs.extend([NET_BUDGET_MS * 2] * 3)  # the nets every 2nd frame
+    assert schedule(frame, False, fake.answer(0.1)).mean() == pytest.approx(0.1, rel=1e-4)
+    schedule(frame, False, fake.answer(0.2, release))  # not due yet
+    start = time.perf_counter()
+    for _ in range(3):  # due: started in the background, then still running
+        out = schedule(frame, False, fake.answer(0.2, release))
+        assert out.mean() == pytest.approx(0.1, rel=1e-4)  # the last grid, not waiting for the nets
+    assert time.perf_counter() - start < 2.0
+    assert fake.calls == [0.1, 0.2]  # one background run at a time
+    release.set()
+    schedule.pending.result(timeout=5)
+    assert schedule(frame, False, fake.answer(0.3)).mean() == pytest.approx(0.2, rel=1e-4)
+
+
+def test_a_cut_waits_for_the_background_run_and_runs_the_nets_at_once():
+    frame = np.full((60, 106, 3), 0.05, np.float32)
+    fake, release = FakeNets(frame), threading.Event()
+    schedule = NetSchedule(background=True)
+    schedule(frame, False, fake.answer(0.1))
+    schedule(frame, False, fake.answer(0.2, release))  # due at once: in the background
+    threading.Timer(0.2, release.set).start()
+    out = schedule(frame, True, fake.answer(0.3))  # a cut: the nets now, after that run
+    assert out.mean() == pytest.approx(0.3, rel=1e-4)
+    assert fake.calls == [0.1, 0.2, 0.3]
+    assert fake.most == 1  # never two calls at once
+
+
+def test_a_fixed_interval_is_kept_to_the_frame_even_live():
+    frame = np.full((60, 106, 3), 0.05, np.float32)
+    fake = FakeNets(frame)
+    schedule = NetSchedule(1, background=True)  # --nets-every 1: every frame, as asked
+    for value in (0.1, 0.2, 0.3):
+        assert schedule(frame, False, fake.answer(value)).mean() == pytest.approx(value, rel=1e-4)
+    assert schedule.pending is None
 
 
 class CountingBackend:

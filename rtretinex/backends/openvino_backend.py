@@ -25,11 +25,11 @@ _HINTS = {"bf16": "bf16", "fp32": "f32"}
 BUILD_TOLERANCE = 1e-4
 # Inputs up to this many pixels (fast mode's ~107×60) run on one thread. Two threads save
 # wall time on a call but spend more CPU, which a video pipeline's decoder and encoder need:
-# 0.6 ms more of a 2.4 ms call with AMX; without AMX (2-core AMD EPYC, AVX-512 bf16) a
-# 720p fast-mode loop spent ~50 ms of CPU a call on two threads (their workers keep
-# spinning after it) against ~21 ms on one, at the same wall time a frame. The nets run on
-# every N-th video frame only (``reuse``), so their latency on that frame matters less
-# than their CPU.
+# 0.6 ms more of a 2.4 ms call with AMX; without AMX (2-core AMD EPYC, AVX-512 bf16) a call
+# took 14.2 ms of CPU on one thread, and 7.9-8.6 ms of wall time but 16.3-17.6 ms of CPU on
+# two (each call followed by 60 ms of other work, the process's CPU time). The nets run on
+# every N-th video frame only (``reuse``), and on a live source in the background, so their
+# CPU matters more than their wall time.
 ONE_THREAD_PIXELS = 20_000
 
 
