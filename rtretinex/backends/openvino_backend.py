@@ -68,8 +68,18 @@ class OpenVINOBackend:
         }
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
-        self.request = self._request(self.config)
-        self.small_request = self.request if threads else None  # compiled when first needed
+        # the small frames' request first: a bf16 compile that fails falls back here, and a
+        # video in fast mode never compiles the other (a 720p live soak: 855 → 846 MiB)
+        self.small_request = self._request({**self.config, "INFERENCE_NUM_THREADS": threads or 1})
+        self._request_all = self.small_request if threads else None
+
+    @property
+    def request(self):
+        """The infer request for frames above ONE_THREAD_PIXELS (all threads, unless
+        ``threads`` was given), compiled when first needed."""
+        if self._request_all is None:
+            self._request_all = self._request(self.config)
+        return self._request_all
 
     def _request(self, config: dict):
         """An infer request compiled with ``config``. Where bf16 is listed but its compile
@@ -133,10 +143,7 @@ class OpenVINOBackend:
         return reloaded
 
     def __call__(self, frame: np.ndarray) -> Decomposition:
-        request = self.request
-        if frame.shape[0] * frame.shape[1] <= ONE_THREAD_PIXELS:
-            if self.small_request is None:
-                self.small_request = self._request({**self.config, "INFERENCE_NUM_THREADS": 1})
-            request = self.small_request
+        small = frame.shape[0] * frame.shape[1] <= ONE_THREAD_PIXELS
+        request = self.small_request if small else self.request
         request.infer([nchw_input(frame)])
         return to_decomposition(*(request.get_output_tensor(i).data for i in range(3)))
