@@ -18,10 +18,11 @@ single noisy pixels out of the gain (camera-like night clips: mean-matched PSNR 
 scene cut, a new frame size or when the light on the input changes by more than
 LIGHT_STOPS since the last run. ``every`` None (the default) picks the interval from the
 CPU time the process spends while the nets run (all its threads: the nets' own and, in a
-busy pipeline, the decoder's and encoder's, which then wait longer), so that they cost about
-NET_BUDGET_MS of CPU a frame on average: 1 (every frame) where they are that cheap, up to
-MAX_INTERVAL. Wall time undercounted them: on two cores without AMX a call took 7.9 ms on
-two threads but 15.8 ms of CPU, and ran every 3rd frame.
+busy pipeline, the decoder's and encoder's, which then wait longer; for a refresh in the
+background, the frames' own work meanwhile), so that they cost about NET_BUDGET_MS of CPU a
+frame on average: 1 (every frame) where they are that cheap, up to MAX_INTERVAL. Wall time
+undercounted them: on two cores without AMX a call took 7.9 ms on two threads but 15.8 ms of
+CPU, and ran every 3rd frame.
 """
 
 from __future__ import annotations
