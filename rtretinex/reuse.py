@@ -129,7 +129,8 @@ class NetSchedule:
     the automatic interval): the periodic refresh runs on a thread of its own while frames
     go on through the last grid, so the frame it falls on does not wait for the nets (a
     scene cut, a new size or a change of light still waits: the old grid is wrong for what
-    comes). A fixed ``every`` is kept to the frame, in the frame's own thread."""
+    comes). A fixed ``every``, and nets cheap enough for every frame, are kept to the frame,
+    in the frame's own thread."""
 
     def __init__(self, every: int | None = None, background: bool = False) -> None:
         if every is not None and every < 1:
@@ -170,10 +171,12 @@ class NetSchedule:
             self.pending = None
         urgent = (self.grid is None or cut or self.grid.shape != source.shape
                   or abs(stops - self.input_stops) > LIGHT_STOPS)
-        if urgent or (self.since + 1 >= self.interval and not self.background):
+        due, interval = self.since + 1 >= self.interval, self.interval
+        # nets cheap enough for every frame (a GPU) stay in the frame's thread
+        if urgent or (due and (not self.background or interval == 1)):
             self._settle()  # the nets run one call at a time
             self._adopt(*self._run(source, nets))
-        elif self.since + 1 >= self.interval and self.pending is None:
+        elif due and self.pending is None:
             if self._worker is None:
                 self._worker = ThreadPoolExecutor(1, thread_name_prefix="rtretinex-nets")
             self.pending = self._worker.submit(self._run, source, nets)

@@ -152,8 +152,10 @@ def test_a_cut_waits_for_the_background_run_and_runs_the_nets_at_once():
     frame = np.full((60, 106, 3), 0.05, np.float32)
     fake, release = FakeNets(frame), threading.Event()
     schedule = NetSchedule(background=True)
+    schedule.costs.extend([NET_BUDGET_MS * 2] * 3)  # the nets every 2nd frame
     schedule(frame, False, fake.answer(0.1))
-    schedule(frame, False, fake.answer(0.2, release))  # due at once: in the background
+    schedule(frame, False, fake.answer(0.15))  # not due yet: the grid
+    schedule(frame, False, fake.answer(0.2, release))  # due: in the background
     threading.Timer(0.2, release.set).start()
     out = schedule(frame, True, fake.answer(0.3))  # a cut: the nets now, after that run
     assert out.mean() == pytest.approx(0.3, rel=1e-4)
@@ -161,10 +163,14 @@ def test_a_cut_waits_for_the_background_run_and_runs_the_nets_at_once():
     assert fake.most == 1  # never two calls at once
 
 
-def test_a_fixed_interval_is_kept_to_the_frame_even_live():
+@pytest.mark.parametrize("every,cost", [(1, 0.0), (None, 0.1)])
+def test_a_fixed_interval_or_cheap_nets_stay_in_the_frames_thread_even_live(every, cost):
+    """--nets-every N is kept to the frame; nets cheap enough for every frame (a GPU) are
+    not sent to another thread."""
     frame = np.full((60, 106, 3), 0.05, np.float32)
     fake = FakeNets(frame)
-    schedule = NetSchedule(1, background=True)  # --nets-every 1: every frame, as asked
+    schedule = NetSchedule(every, background=True)
+    schedule.costs.extend([cost] * 3)
     for value in (0.1, 0.2, 0.3):
         assert schedule(frame, False, fake.answer(value)).mean() == pytest.approx(value, rel=1e-4)
     assert schedule.pending is None
