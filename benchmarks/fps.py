@@ -46,6 +46,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+import rtretinex
 from rtretinex.backends import BACKENDS, get_spec
 from rtretinex.enhancer import (
     DEFAULT_SMOOTH,
@@ -273,15 +274,28 @@ def machine_info() -> dict:
         "cpu": cpu, "cpu_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "python": platform.python_version(), "torch": torch.__version__,
-        "openvino": _version("openvino"), "av": av.__version__,
+        "openvino": _version("openvino"), "av": av.__version__, "rtretinex": code_measured(),
     }
+
+
+def code_measured() -> str:
+    """Which rtretinex runs: its folder and, in a git checkout, its commit. An installed
+    (editable) package wins over the checkout this script sits in unless PYTHONPATH says
+    otherwise: an A/B of two checkouts must set it for the older one."""
+    folder = Path(rtretinex.__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{commit or 'no git'} at {folder}"
 
 
 def render(rows: list[dict], info: dict, console: Console) -> None:
     tier = "" if info["isa"]["tier"] == "native" else f" capped to {info['isa']['tier']}"
     title = (f"rtretinex FPS — {info['gpu'] or info['cpu']}{tier} "
              f"({info['cpu_threads']} threads) · torch {info['torch']} · "
-             f"openvino {info['openvino']} · av {info['av']}")
+             f"openvino {info['openvino']} · av {info['av']} · rtretinex {info['rtretinex']}")
     table = Table(title=title)
     for column in ("backend", "size", "mode", "nets at", "nets every", "model ms (p95)",
                    "enhance ms (p95)",
