@@ -59,10 +59,10 @@ from .jobs import (
     transcode,
     transcode_all,
 )
-from .models import DEFAULT_WEIGHTS, WeightsError
 from .pipeline import STOP_SIGNALS, PipelineStats
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
 from .vcam import AUTO_DEVICE, check_virtual_camera
+from .weightfile import DEFAULT_WEIGHTS, WeightsError
 from .workers import default_jobs, run_local, run_on_ray
 
 __all__ = ["build_parser", "main"]

@@ -64,9 +64,9 @@ from .pixels import (
     planes,
 )
 
-__all__ = ["DevicePath", "apply_yuv_gains", "area", "bilateral", "bilinear", "box", "deblock",
-           "device_of", "flat_smooth", "gaussian", "grey", "guided_filter", "half_luma",
-           "rgb_to_yuv420p", "smooth_chroma", "yuv420p_to_rgb"]
+__all__ = ["DevicePath", "OutOfMemory", "apply_yuv_gains", "area", "bilateral", "bilinear",
+           "box", "deblock", "device_of", "flat_smooth", "gaussian", "grey", "guided_filter",
+           "half_luma", "rgb_to_yuv420p", "smooth_chroma", "yuv420p_to_rgb"]
 
 # OpenCV's fixed-point BT.601 constants (20 fractional bits) for I420 ↔ RGB, and its
 # RGB → grey weights (15 bits): the device's conversions give OpenCV's codes exactly.
@@ -80,6 +80,10 @@ _GREY = (9798, 19235, 3735)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 # Bilateral filter: OpenCV's spatial sigma for the reflectance (``denoise_reflectance``).
 _SIGMA_SPACE = DIAMETER / 2
+
+
+# What the GPU raises for a frame it has no memory for (``Enhancer.enhance`` catches it).
+OutOfMemory = torch.OutOfMemoryError
 
 
 def device_of(backend: object) -> torch.device | None:

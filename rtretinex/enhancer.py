@@ -42,7 +42,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from .backends import Backend, Decomposition, create_backend
 from .denoise import (
@@ -54,7 +53,6 @@ from .denoise import (
 )
 from .errors import UsageError
 from .frames import VideoFrame
-from .models import DEFAULT_WEIGHTS
 from .night import (
     BlackLevel,
     NightCorrection,
@@ -82,7 +80,7 @@ from .pixels import (
 )
 from .reuse import NetSchedule
 from .temporal import AutoExposure, SceneCutDetector
-from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled
+from .weightfile import DEFAULT_WEIGHTS
 
 __all__ = [
     "DEFAULT_DENOISE",
@@ -250,15 +248,17 @@ class Enhancer:
         on; a file's output then stays the same from run to run."""
         self.backend = backend
         self.settings = (settings or EnhanceSettings()).for_stream(video=False)
-        self.relighter: Relighter | None = None  # for large frames in quality mode
+        self.relighter = None  # tiling.Relighter, for large frames in quality mode
         self.schedule = NetSchedule(self.settings.nets_every, background=live)  # fast video
         self.device_path = None
         self.reset()
-        from .device import DevicePath, device_of  # the device path builds on this module
+        if on_device or (on_device is None and hasattr(backend, "infer_tensor")):
+            # torch backends only: the device path needs torch, which OpenVINO runs without
+            from .device import DevicePath, device_of  # (and builds on this module)
 
-        device = device_of(backend)
-        if on_device or (on_device is None and device is not None and device.type == "cuda"):
-            self.device_path = DevicePath(self)
+            device = device_of(backend)
+            if on_device or (device is not None and device.type == "cuda"):
+                self.device_path = DevicePath(self)
 
     @classmethod
     def load(cls, mode: str | None = None, backend: str = "auto", precision: str | None = None,
@@ -330,9 +330,11 @@ class Enhancer:
         quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
         if (self.device_path is not None and frame.image.dtype == np.uint8
                 and (quality or fmt == YUV420P)):
+            from .device import OutOfMemory  # loaded with the device path
+
             try:
                 return self.device_path.enhance(frame)
-            except torch.OutOfMemoryError:  # a frame too large for the GPU: tiles on the host
+            except OutOfMemory:  # a frame too large for the GPU: tiles on the host
                 log.warning("the GPU ran out of memory for a %dx%d frame: enhancing on the "
                             "host from here on (quality mode in tiles)",
                             *frame_size(frame.image, fmt)[::-1])
@@ -416,6 +418,8 @@ class Enhancer:
 
     def _decompose(self, image: np.ndarray) -> Decomposition:
         """The nets on a whole frame; in tiles above TILE_ABOVE_PIXELS (bounded memory)."""
+        from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled  # needs torch
+
         if image.shape[0] * image.shape[1] <= TILE_ABOVE_PIXELS:
             return self.backend(image)
         if self.relighter is None:

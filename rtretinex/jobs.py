@@ -23,11 +23,11 @@ from .errors import InputError, OutputError, UsageError, existing
 from .frames import VideoFrame
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .io import DEFAULT_TIMEOUT, Source, open_source
-from .models import DEFAULT_WEIGHTS
 from .pipeline import PipelineStats, run_pipeline, signals_held
 from .pixels import as_rgb
 from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
 from .vcam import VirtualCameraSink
+from .weightfile import DEFAULT_WEIGHTS
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
            "enhance_images", "enhanced_frames", "expand_videos", "is_glob", "list_videos",

@@ -8,7 +8,6 @@ All nets take NCHW float tensors in [0, 1] of any height and width.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_write
+from .weightfile import DEFAULT_WEIGHTS, WeightsError, weights_sha256
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -38,13 +38,8 @@ __all__ = [
     "weights_sha256",
 ]
 
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "retinexnet_lol.pt"
 ARCHITECTURE = "retinexnet"
 CHANNELS = 64
-
-
-class WeightsError(ValueError):
-    """A weights file is missing, corrupt or does not match the architecture."""
 
 
 def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Conv2d:
@@ -234,11 +229,6 @@ def load_weights(model: RetinexNet, path: Path) -> WeightsMeta:
         raise WeightsError(f"weights {path} do not fit RetinexNet: {first}") from None
     model.enhance_grid = meta.enhance_grid
     return meta
-
-
-def weights_sha256(path: Path) -> str:
-    """Content hash of a weights file (used in engine cache keys)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def create_retinexnet(weights: Path | None = DEFAULT_WEIGHTS) -> RetinexNet:

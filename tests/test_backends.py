@@ -14,6 +14,7 @@ from rtretinex.backends import (
     BackendUnavailable,
     create_backend,
     get_spec,
+    nvidia_driver_loaded,
     resolve_auto,
 )
 from rtretinex.backends.cache import engine_key
@@ -184,3 +185,23 @@ def test_openvino_under_an_avx2_cap_falls_back_to_fp32_and_runs(tmp_path):
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-1] == "fp32"
+
+
+@pytest.mark.skipif(nvidia_driver_loaded(), reason="with an NVIDIA driver, 'auto' asks torch")
+def test_the_openvino_path_runs_a_cached_engine_without_importing_torch(tmp_path):
+    """Importing torch is about a second of a three-second start: a video enhanced with a
+    cached OpenVINO engine (the CPU default) must not need it."""
+    create_backend("openvino", cache_dir=tmp_path)  # builds the engine (that needs torch)
+    code = ("import sys; import numpy as np; "
+            "from rtretinex.enhancer import Enhancer, EnhanceSettings; "
+            "from rtretinex.frames import VideoFrame; from rtretinex.pixels import from_rgb; "
+            "from rtretinex.backends import create_backend, resolve_auto; "
+            "e = Enhancer(create_backend(resolve_auto().name), EnhanceSettings(mode='fast')); "
+            "frame = from_rgb(np.full((120, 212, 3), 20, np.uint8)); "
+            "[e.enhance(VideoFrame(frame, i, pixel_format='yuv420p')) for i in range(3)]; "
+            "print(resolve_auto().name, 'torch' in sys.modules)")
+    env = {**os.environ, "RTRETINEX_ENGINES": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["openvino", "False"]

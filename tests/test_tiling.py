@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rtretinex import enhancer as enhancer_module
+from rtretinex import tiling
 from rtretinex.backends import create_backend
 from rtretinex.data import simulate_low_light
 from rtretinex.enhancer import Enhancer, EnhanceSettings
@@ -48,8 +48,9 @@ def test_quality_mode_tiles_large_frames_without_seams(monkeypatch):
         calls.append(image.shape)
         return decompose_tiled(backend, image, relighter, tile=96)
 
-    monkeypatch.setattr(enhancer_module, "TILE_ABOVE_PIXELS", 10_000)
-    monkeypatch.setattr(enhancer_module, "decompose_tiled", small_tiles)
+    # the enhancer imports tiling when it first needs it (it needs torch)
+    monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 10_000)
+    monkeypatch.setattr(tiling, "decompose_tiled", small_tiles)
     tiled = Enhancer(backend, EnhanceSettings(mode="quality"))(dark)
     assert calls == [dark.shape]
     assert np.abs(tiled.astype(int) - whole).max() <= 1

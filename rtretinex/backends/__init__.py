@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from ..errors import UsageError
-from ..models import DEFAULT_WEIGHTS
+from ..weightfile import DEFAULT_WEIGHTS
 
 __all__ = [
     "BACKENDS",
@@ -26,6 +26,7 @@ __all__ = [
     "Decomposition",
     "create_backend",
     "get_spec",
+    "nvidia_driver_loaded",
     "resolve_auto",
 ]
 
@@ -73,6 +74,8 @@ class BackendSpec:
 
     def unavailable_reason(self) -> str | None:
         """None when this backend can run here, else what is missing and how to get it."""
+        if self.device == "cuda" and not nvidia_driver_loaded():
+            return "no NVIDIA driver loaded on this machine (needs an NVIDIA GPU)"
         return getattr(self._load(), self.factory).unavailable_reason()
 
     def create(self, weights: Path, precision: str | None, **options) -> Backend:
@@ -89,6 +92,12 @@ class BackendSpec:
 
     def _load(self):
         return importlib.import_module(f"{__name__}.{self.module}")
+
+
+def nvidia_driver_loaded() -> bool:
+    """False where Linux shows no NVIDIA driver: the GPU backends are then out without
+    importing torch (a second of start-up); elsewhere True, and torch decides."""
+    return not Path("/proc/version").exists() or Path("/proc/driver/nvidia/version").exists()
 
 
 BACKENDS: tuple[BackendSpec, ...] = (

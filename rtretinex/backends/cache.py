@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..models import weights_sha256
+from ..weightfile import weights_sha256
 
 __all__ = ["ENGINES_DIR", "engine_key", "engine_path", "engines_dir", "log"]
 
