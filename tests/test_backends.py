@@ -205,3 +205,15 @@ def test_the_openvino_path_runs_a_cached_engine_without_importing_torch(tmp_path
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["openvino", "False"]
+
+
+@pytest.mark.skipif(not Path("/proc/version").exists(), reason="reads Linux's /proc")
+def test_gpu_backends_are_ruled_out_only_without_any_trace_of_an_nvidia_gpu(tmp_path, monkeypatch):
+    from rtretinex import backends
+
+    trace = tmp_path / "dxg"
+    monkeypatch.setattr(backends, "_NVIDIA_TRACES", (str(trace),))
+    assert not backends.nvidia_driver_loaded()
+    assert "no NVIDIA driver" in get_spec("cuda").unavailable_reason()
+    trace.touch()  # e.g. WSL 2's GPU device: torch decides
+    assert backends.nvidia_driver_loaded()

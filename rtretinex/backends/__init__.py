@@ -94,10 +94,17 @@ class BackendSpec:
         return importlib.import_module(f"{__name__}.{self.module}")
 
 
+# What Linux shows of an NVIDIA GPU: its driver, its control device, or WSL 2's GPU device.
+_NVIDIA_TRACES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg")
+
+
 def nvidia_driver_loaded() -> bool:
-    """False where Linux shows no NVIDIA driver: the GPU backends are then out without
-    importing torch (a second of start-up); elsewhere True, and torch decides."""
-    return not Path("/proc/version").exists() or Path("/proc/driver/nvidia/version").exists()
+    """False only where Linux shows no trace of an NVIDIA GPU (_NVIDIA_TRACES): the GPU
+    backends are then out without importing torch (a second of start-up); elsewhere True,
+    and torch decides."""
+    if not Path("/proc/version").exists():
+        return True
+    return any(Path(trace).exists() for trace in _NVIDIA_TRACES)
 
 
 BACKENDS: tuple[BackendSpec, ...] = (
