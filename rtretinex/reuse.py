@@ -171,35 +171,34 @@ class NetSchedule:
             self.pending = None
         urgent = (self.grid is None or cut or self.grid.shape != source.shape
                   or abs(stops - self.input_stops) > LIGHT_STOPS)
-        due, interval = self.since + 1 >= self.interval, self.interval
+        interval = self.interval
+        due = self.since + 1 >= interval
         # nets cheap enough for every frame (a GPU) stay in the frame's thread
         if urgent or (due and (not self.background or interval == 1)):
             self._settle()  # the nets run one call at a time
-            self._adopt(*self._run(source, nets))
-        elif due and self.pending is None:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(1, thread_name_prefix="rtretinex-nets")
-            self.pending = self._worker.submit(self._run, source, nets)
-            self.since += 1
+            self._adopt(*self._run(source, stops, nets))
         else:
+            if due and self.pending is None:
+                if self._worker is None:
+                    self._worker = ThreadPoolExecutor(1, thread_name_prefix="rtretinex-nets")
+                self.pending = self._worker.submit(self._run, source, stops, nets)
             self.since += 1
         # the frames the nets ran on go through the grid too, so the output does not
         # switch between two kinds of gain from frame to frame
         return self.grid(source)
 
-    def _run(self, source: np.ndarray, nets: Callable[[], np.ndarray]
-             ) -> tuple[np.ndarray, np.ndarray]:
-        """``nets()`` for ``source``, their CPU time recorded."""
+    def _run(self, source: np.ndarray, stops: float, nets: Callable[[], np.ndarray]
+             ) -> tuple[np.ndarray, float, np.ndarray]:
+        """``nets()`` for ``source`` (its light ``stops``), their CPU time recorded."""
         start = time.process_time()
         output = nets()
         self.costs.append((time.process_time() - start) * 1e3)
-        return source, output
+        return source, stops, output
 
-    def _adopt(self, source: np.ndarray, output: np.ndarray) -> None:
+    def _adopt(self, source: np.ndarray, stops: float, output: np.ndarray) -> None:
         """Make the grid of a run of the nets on ``source`` the one frames go through."""
         self.grid = GainGrid(source, output)
-        self.since, self.runs = 0, self.runs + 1
-        self.input_stops = light_stops(float((source @ LUMA).mean()))
+        self.since, self.runs, self.input_stops = 0, self.runs + 1, stops
 
     def _settle(self) -> None:
         """Wait for a background run still going, and drop it."""
