@@ -291,18 +291,18 @@ def apply_yuv_gains(y: torch.Tensor, half: tuple[torch.Tensor, ...], gains: np.n
     lr, lg, lb = LUMA.tolist()
     black, knee, saturated = (float(n) for n in night)
     y0 = y_half + share * (y_smooth - y_half) - 16.0
-    rolled = (saturated / (lr * gain_r + lg * gain_g + lb * gain_b).clamp(min=1e-6)).clamp(
-        max=1.0) if saturated > 0 else 1.0
-    u0 = (u + share * (u_smooth - u) - 128.0) * rolled
-    v0 = (v + share * (v_smooth - v) - 128.0) * rolled
+    u0 = u + share * (u_smooth - u) - 128.0
+    v0 = v + share * (v_smooth - v) - 128.0
     lift = _lift_share(to_rgb[0][0] * y0, black, knee)  # 255/219 · (Y − 16): full-range luma
     lifts = [1.0 + (gain - 1.0) * lift for gain in (gain_r, gain_g, gain_b)]
     red, green, blue = (((row[0] * y0 + row[1] * u0 + row[2] * v0) * channel_lift).clamp(0, 255)
                         for row, channel_lift in zip(to_rgb, lifts, strict=True))
     detail = (lr * lifts[0] + lg * lifts[1] + lb * lifts[2]) * (1.0 - share)
     base = to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + 16.0 - detail * y_half
-    out_u, out_v = (_round_uint8(row[0] * red + row[1] * green + row[2] * blue + 128.0)
-                    for row in to_yuv[1:])
+    rolled = (saturated / torch.minimum(torch.minimum(gain_r, gain_g), gain_b).clamp(
+        min=1e-6)).clamp(max=1.0) if saturated > 0 else 1.0
+    out_u, out_v = (_round_uint8((row[0] * red + row[1] * green + row[2] * blue) * rolled
+                                 + 128.0) for row in to_yuv[1:])
     full = (y.shape[1], y.shape[0])
     out_y = _round_uint8(y.float() * bilinear(detail[None], full)[0]
                          + bilinear(base[None], full)[0])

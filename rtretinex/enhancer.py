@@ -25,7 +25,8 @@ Three guards make the output safe to leave on, in both modes and in one place ea
   lift stops at the black point and rises over a knee that follows the noise (the
   mid-tones keep the frame's brightness), and where the gain is high the luma's flat areas
   (the codec's blocks and bands) are smoothed and deblocked in float before the gain, and
-  colour is rolled off above a gain of 16.
+  colour is rolled off above a gain of 16 (the gain of a pixel's strongest channel, so
+  a dark saturated colour keeps its hue).
 Video frames (``enhance``) also go through the temporal denoiser first, and in fast mode the
 nets' result reaches the gain through a per-cell tone curve (``reuse.GainGrid``) that stands
 in for them between runs (``reuse.NetSchedule``); still images (``__call__``) never carry

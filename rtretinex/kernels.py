@@ -155,10 +155,6 @@ def _gains_row(rows, c, out):
         y0 = y_old + weight * (rows[3, x] - y_old) - _BLACK
         u0 = u_old + weight * (rows[4, x] - u_old) - _GREY
         v0 = v_old + weight * (rows[5, x] - v_old) - _GREY
-        # colour above the roll-off gain is mostly the codec's chroma steps
-        rolled = min(one, saturated / max(lr * gain_r + lg * gain_g + lb * gain_b, _TINY))
-        u0 *= rolled
-        v0 *= rolled
         red = ry * y0 + ru * u0 + rv * v0
         green = gy * y0 + gu * u0 + gv * v0
         blue = by * y0 + bu * u0 + bv * v0
@@ -170,8 +166,15 @@ def _gains_row(rows, c, out):
         green = min(max(green * lift_g, zero), full)
         blue = min(max(blue * lift_b, zero), full)
         detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
-        out[0, x] = min(max(np.rint(ur * red + ug * green + ub * blue + _GREY), zero), full)
-        out[1, x] = min(max(np.rint(vr * red + vg * green + vb * blue + _GREY), zero), full)
+        # colour lifted by more than the roll-off gain is mostly the codec's chroma steps;
+        # the gain of the pixel's strongest channel counts (a saturated colour's other
+        # channels sit near zero, with large gains), and the output's colour is rolled
+        # towards its own grey (rolling the input's made grey, then cyan by those gains)
+        rolled = min(one, saturated / max(min(gain_r, gain_g, gain_b), _TINY))
+        out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * rolled + _GREY),
+                            zero), full)
+        out[1, x] = min(max(np.rint((vr * red + vg * green + vb * blue) * rolled + _GREY),
+                            zero), full)
         out[2, x] = detail
         out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
 
@@ -369,9 +372,9 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     ``night`` (black point, knee: full-range codes; the gain above which colour is rolled
     off; default 0, 0, 0: the gains as they are) is for night footage: each gain g becomes
     1 + (g − 1)·``_lift_share``, so blacks stay black and a signal at the noise floor is
-    lifted little, and where the gains' luma exceeds the roll-off gain, U and V are scaled
-    by roll-off / that luma. The filtered Y (the first of ``filtered``) is mixed in by the
-    weight like U and V, before the gain."""
+    lifted little, and where the smallest of a pixel's three gains exceeds the roll-off
+    gain, its output U and V are scaled by roll-off / that gain. The filtered Y (the first
+    of ``filtered``) is mixed in by the weight like U and V, before the gain."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:

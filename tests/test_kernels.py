@@ -84,16 +84,14 @@ def reference_gains_at_chroma(y_half, u, v, filtered, maps, night=(0.0, 0.0, 0.0
     u = u + weight * (filtered[1] - u)
     v = v + weight * (filtered[2] - v)
     black, knee, saturated = night
-    if saturated > 0:
-        rolled = np.minimum(1.0, saturated / np.maximum(gains @ LUMA, 1e-6))
-        u, v = (128 + (c - 128) * rolled for c in (u, v))
+    rolled = np.minimum(1.0, saturated / np.maximum(gains.min(axis=2), 1e-6)) if saturated else 1
     yuv = np.dstack([y - 16, u - 128, v - 128])
     share = reference_lift_share(YUV_TO_RGB[0, 0] * (y - 16), black, knee)[..., None]
     gains = 1 + (gains - 1) * share
     rgb = np.clip((yuv @ YUV_TO_RGB.T) * gains, 0, 255)
     out = rgb @ RGB_TO_YUV.T
     detail = (gains @ LUMA) * (1 - weight)
-    u_out, v_out = (np.clip(np.rint(out[..., c] + 128), 0, 255) for c in (1, 2))
+    u_out, v_out = (np.clip(np.rint(out[..., c] * rolled + 128), 0, 255) for c in (1, 2))
     return u_out, v_out, detail, out[..., 0] + 16 - detail * y_half
 
 
@@ -193,3 +191,30 @@ def test_grid_sums_and_slice_match_dense_references(height, width):
                           for b in range(9)], axis=2).reshape(height, width, 9, 3)
     expected = (weights[..., None] * upsampled).sum(axis=2)
     assert np.allclose(slice_grid(grid, position, 4), expected, atol=1e-4)
+
+
+def test_colour_roll_off_keeps_a_dark_saturated_colour_and_never_turns_it_cyan():
+    """A dark red (its G and B at zero, where the gains are large: the nets' G and B over
+    the input floor) stays red; a neutral area lifted past the roll-off gain loses its
+    chroma steps."""
+    size = (8, 8)
+    red = np.array([40.0, 0.0, 0.0], np.float32) @ RGB_TO_YUV.T + [16, 128, 128]
+    planes = tuple(np.full(size, c, np.float32) for c in red)
+    out_u, out_v = np.empty(size, np.uint8), np.empty(size, np.uint8)
+    red_gains = np.array([4.0, 40.0, 40.0, 0.0], np.float32)[:, None, None] * np.ones((4, 1, 8))
+    night = np.array([0.0, 0.0, 16.0], np.float32)
+    detail, base = gains_at_chroma(*planes, planes, np.float32(red_gains), YUV_TO_RGB,
+                                   RGB_TO_YUV, LUMA, out_u, out_v, night)
+    yuv = np.array([base[0, 0] + detail[0, 0] * planes[0][0, 0] - 16,
+                    float(out_u[0, 0]) - 128, float(out_v[0, 0]) - 128])
+    r, g, b = YUV_TO_RGB @ yuv
+    assert r > 100 and g < 0.3 * r and b < 0.3 * r  # red, not grey or cyan
+    grey = tuple(np.full(size, c, np.float32) for c in (20.0, 129.0, 129.0))
+    neutral_gains = np.array([30.0, 30.0, 30.0, 0.0], np.float32)[:, None, None] * np.ones(
+        (4, 1, 8))
+    gains_at_chroma(*grey, grey, np.float32(neutral_gains), YUV_TO_RGB, RGB_TO_YUV, LUMA,
+                    out_u, out_v, night)
+    rolled_u = float(out_u[0, 0]) - 128
+    gains_at_chroma(*grey, grey, np.float32(neutral_gains), YUV_TO_RGB, RGB_TO_YUV, LUMA,
+                    out_u, out_v, np.zeros(3, np.float32))
+    assert abs(rolled_u) < 0.6 * abs(float(out_u[0, 0]) - 128)
