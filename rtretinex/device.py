@@ -25,7 +25,7 @@ Gaussian filters. On "cpu" the path matches the NumPy path within a code or two
 channels_last).
 
 Frames are not tiled in quality mode: the device is expected to hold a 4K frame's nets
-(~6 GB in fp16). RGB frames in fast mode (odd sizes, 10-bit, full range) take the host path.
+(~6 GB in fp16). RGB frames in fast mode (video with odd sizes) take the host path.
 """
 
 from __future__ import annotations

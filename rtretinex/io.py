@@ -2,8 +2,10 @@
 
 A source yields ``VideoFrame``s (uint8 pixels plus timestamps) and, for files, the audio and
 subtitle ``Packet``s in demux order, so a sink can copy them without buffering a file.
-Video decoded as plain yuv420p (limited range, even size: nearly every H.264/H.265/VP9/AV1
-file) stays in it; anything else (webcams, 10-bit, 4:2:2, full range) comes as RGB.
+Video with even sides comes as limited-range yuv420p, the layout the fast path works on:
+plain yuv420p (nearly every H.264/H.265/VP9/AV1 file) as decoded, anything else (full range
+as IP cameras and MJPEG send it, 10-bit, 4:2:2, 4:4:4) converted by FFmpeg's scaler, so
+the night-footage corrections reach it too; odd sizes come as RGB.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import BinaryIO
 
 import av
 import cv2
+import numpy as np
 from av.codec.hwaccel import HWAccel
 
 from .errors import InputError, UsageError, existing
@@ -44,8 +47,8 @@ MAX_DAMAGED_AT_START = 50
 WEBCAM_TIME_BASE = Fraction(1, 1_000_000)
 
 Packet = av.Packet
-# FFmpeg's colour range of full-range ("JPEG") video.
-FULL_RANGE = 2
+# FFmpeg's colour ranges: limited ("MPEG", 16-235) and full ("JPEG", 0-255).
+LIMITED_RANGE, FULL_RANGE = 1, 2
 # PyAV from which hardware-decoded frames convert reliably (18.0 fixed NVDEC frames' reformat
 # failing on their colour tags).
 HWACCEL_AV = (18, 0)
@@ -58,6 +61,16 @@ def is_plain_yuv420p(frame: av.VideoFrame) -> bool:
     samples with U and V interleaved)."""
     return (frame.format.name in (YUV420P, "nv12") and frame.color_range != FULL_RANGE
             and frame.width % 2 == 0 and frame.height % 2 == 0)
+
+
+def decoded_image(frame: av.VideoFrame) -> tuple[np.ndarray, str]:
+    """A decoded frame's pixels and their format: limited-range yuv420p where its sides are
+    even (full range scaled to 16-235, more bits or chroma reduced), RGB otherwise."""
+    if is_plain_yuv420p(frame):
+        return frame.to_ndarray(format=YUV420P), YUV420P
+    if frame.width % 2 or frame.height % 2:
+        return frame.to_ndarray(format=RGB24), RGB24
+    return frame.to_ndarray(format=YUV420P, dst_color_range=LIMITED_RANGE), YUV420P
 
 
 class Source:
@@ -164,8 +177,8 @@ class VideoSource(Source):
                                          ) from None
                     continue
                 for frame in frames:
-                    fmt = YUV420P if is_plain_yuv420p(frame) else RGB24
-                    yield VideoFrame(frame.to_ndarray(format=fmt), index, frame.pts,
+                    image, fmt = decoded_image(frame)
+                    yield VideoFrame(image, index, frame.pts,
                                      frame.time_base, int(frame.rotation or 0),
                                      pixel_format=fmt)
                     index += 1

@@ -47,13 +47,27 @@ def test_the_camera_like_clip_is_written_as_night_cameras_write_video(tmp_path):
         write_dark_clip(tmp_path / "odd.mp4", frames=2, width=65, height=48, camera=True)
 
 
-def test_frames_that_are_not_plain_yuv420p_come_as_rgb(tmp_path):
-    """Full-range (MJPEG-style) 4:2:0 and odd sizes go the RGB way."""
-    path = write_flat_clip(tmp_path / "full.mkv", "libx264", 64, 48, "yuvj420p")
+@pytest.mark.parametrize(("codec", "pix_fmt"), [("libx264", "yuvj420p"), ("libx264", "yuv422p"),
+                                             ("libx265", "yuv420p10le")])
+def test_other_layouts_come_as_limited_range_yuv420p(tmp_path, codec, pix_fmt):
+    """Full range (IP cameras, MJPEG), 4:2:2 and 10-bit reach the fast YUV path, scaled to
+    the limited range: grey level L decodes to Y = 16 + L · 219/255, U = V = 128."""
+    path = write_flat_clip(tmp_path / "c.mkv", codec, 64, 48, pix_fmt)
+    with open_source(str(path)) as source:
+        frames = [i for i in source if isinstance(i, VideoFrame)]
+    assert [f.pixel_format for f in frames] == ["yuv420p"] * 3
+    for frame, level in zip(frames, (30, 40, 50)):
+        assert frame.image.shape == (72, 64)
+        assert abs(frame.image[:48].mean() - (16 + level * 219 / 255)) < 1.5
+        assert abs(frame.image[48:].mean() - 128) < 1
+
+
+def test_odd_sized_frames_come_as_rgb(tmp_path):
+    path = write_flat_clip(tmp_path / "odd.mkv", "ffv1", 63, 47, "yuv420p")
     with open_source(str(path)) as source:
         frames = [i for i in source if isinstance(i, VideoFrame)]
     assert [f.pixel_format for f in frames] == ["rgb24"] * 3
-    assert frames[0].image.shape == (48, 64, 3)
+    assert frames[0].image.shape == (47, 63, 3)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU here may have NVDEC")

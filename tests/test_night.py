@@ -17,7 +17,7 @@ from rtretinex.frames import VideoFrame
 from rtretinex.kernels import lift_shares
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance
 from rtretinex.night import BlackLevel, NightCorrection, keep_mean, neutral_blacks
-from rtretinex.pixels import RGB_TO_YUV, YUV420P, half_planes, planes, to_rgb
+from rtretinex.pixels import RGB_TO_YUV, YUV420P, as_rgb, half_planes, planes, to_rgb
 
 
 def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
@@ -222,3 +222,41 @@ def test_a_photo_bias_is_read_off_its_grey_surface_not_its_darkest_colours():
         grey = BlackLevel.measure(y, u, v, grey_surface=True)[1:]
         assert grey.tolist() == pytest.approx([bias, bias], abs=0.2)
         assert np.abs(darkest - bias).min() > 2.0
+
+
+def write_night_clip(path, frames, pix_fmt):
+    """The camera-like night frames as a nearly lossless H.264 file in ``pix_fmt``."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 256, 192, pix_fmt
+        stream.options = {"qp": "0"}
+        for buffer in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(to_rgb(buffer), format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_full_range_night_clip_gets_the_night_corrections_too(backend, tmp_path):
+    """IP cameras and MJPEG send full-range video: decoded to limited-range yuv420p, it
+    takes the fast YUV path with its black level, deblocking and chroma smoothing, and comes
+    out as the same clip in limited range does (it went the RGB way: a magenta cast and the
+    codec's blocks)."""
+    from rtretinex.io import open_source
+
+    frames = camera_night_frames()
+    outs = {}
+    for pix_fmt in ("yuv420p", "yuvj420p"):
+        enhancer = Enhancer(backend, EnhanceSettings(mode="fast", scale=2).for_stream(video=True))
+        with open_source(str(write_night_clip(tmp_path / f"{pix_fmt}.mkv", frames, pix_fmt))
+                         ) as source:
+            outs[pix_fmt] = [as_rgb(enhancer.enhance(f), f.pixel_format) for f in source
+                             if isinstance(f, VideoFrame)][-1]
+    full, limited = outs["yuvj420p"], outs["yuv420p"]
+    naive = times_gain(to_rgb(frames[-1]), full)
+    # 1.8 and 0.005 as limited range gives 1.9 and 0.005 (the RGB way: 8.4, and 10 codes apart)
+    assert neutral_chroma_distance(full) < min(0.75 * neutral_chroma_distance(naive),
+                                               neutral_chroma_distance(limited) + 1.0)
+    assert flat_stepped_blocks(full) < 0.5 * flat_stepped_blocks(naive)
+    assert np.abs(full.astype(int) - limited).mean() < 3
