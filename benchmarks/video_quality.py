@@ -20,7 +20,8 @@ itself (decode → enhance → encode), so the figures are the product's.
    over mean Y), global flicker (mean |Δ mean Y| / 255), chromaticity shift (L1 distance of
    the mean r, g, b proportions, input vs output), shadow chroma distance from neutral
    (mean |Cr−128|+|Cb−128| at luma 20-110) and the share of 8×8 blocks there that are flat
-   inside but step by ≥ 3 codes at an edge (amplified codec blocks).
+   inside but step by ≥ 3 codes at an edge (amplified codec blocks). ``--full-range`` also
+   measures each of them re-encoded in full range, as IP cameras and MJPEG send video.
 3. **No harm** (the clean clips themselves as input, and ``--images``): PSNR(out, in) and how
    many come out darker (mean luma below 0.99× the input's).
 
@@ -55,6 +56,7 @@ from rich.table import Table
 
 from rtretinex.data import simulate_camera_night, simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
+from rtretinex.io import FULL_RANGE
 from rtretinex.metrics import (
     chromaticity_shift,
     flat_stepped_blocks,
@@ -105,6 +107,23 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float, crf: int = 10,
                 stream.width, stream.height = frame.width, frame.height
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+
+
+def full_range_copy(clip: Path, path: Path, limit: int) -> Path:
+    """Up to ``limit`` frames of ``clip`` re-encoded as full-range H.264 (yuvj420p, CRF 16),
+    the range IP cameras and MJPEG webcams send, at ``path``."""
+    with av.open(str(clip)) as source, av.open(str(path), "w") as target:
+        video = source.streams.video[0]
+        stream = target.add_stream("libx264", rate=video.average_rate or 30)
+        stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuvj420p"
+        stream.codec_context.color_range = FULL_RANGE
+        stream.options = {"crf": "16", "preset": "fast"}
+        for frame in itertools.islice(source.decode(video), limit):
+            frame = frame.reformat(format="yuvj420p", dst_color_range=FULL_RANGE)
+            frame.pts = None
+            target.mux(stream.encode(frame))
+        target.mux(stream.encode(None))
+    return path
 
 
 def enhance(run_stream: Path, source: Path, target: Path, extra: list[str]) -> None:
@@ -204,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--args", default="--preset veryfast",
                    help="extra run_stream.py arguments for every run")
     p.add_argument("--no-lit", action="store_true", help="skip the clean clips as input")
+    p.add_argument("--full-range", action="store_true",
+                   help="also measure each --dark clip re-encoded in full range")
     p.add_argument("--json", type=Path)
     p.add_argument("--sheet", type=Path,
                    help="PNG: input × gain | each version, camera-like, real dark, lit frame")
@@ -281,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
                 if clip == args.clean[0]:
                     sheet_rows.setdefault("lit", [lit_in[len(out) // 2]]).append(
                         out[len(out) // 2])
-        for clip in args.dark:
+        dark_clips = list(args.dark)
+        if args.full_range:
+            dark_clips += [full_range_copy(clip, tmp / f"{clip.stem}_full_range.mp4", args.frames)
+                           for clip in args.dark]
+        for clip in dark_clips:
             frames, _ = read_frames(clip, args.frames)
             outputs = measured(clip, args.frames)
             anchor = times_gain(frames, outputs[-1])

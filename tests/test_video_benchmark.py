@@ -1,0 +1,27 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rtretinex.samples import write_dark_clip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_video_benchmark_measures_a_night_clip_and_its_full_range_copy_alike(tmp_path):
+    """``--full-range`` re-encodes each real dark clip as IP cameras send it; both copies
+    take the same path, so their figures agree."""
+    clip = write_dark_clip(tmp_path / "night.mp4", frames=8, width=192, height=108, audio=False,
+                           camera=True)
+    out = tmp_path / "vq.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "video_quality.py"), "--dark", str(clip),
+         "--frames", "8", "--no-lit", "--full-range", "--json", str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = {(r["clip"], r["version"]): r for r in json.loads(out.read_text())["real_dark"]}
+    assert set(rows) == {(c, v) for c in ("night.mp4", "night_full_range.mp4") for v in ("gain", 0)}
+    limited, full = rows[("night.mp4", 0)], rows[("night_full_range.mp4", 0)]
+    assert full["mean_luma"] > 2 * full["input"]["mean_luma"]
+    assert abs(full["mean_luma"] - limited["mean_luma"]) < 3
+    assert abs(full["shadow_chroma"] - limited["shadow_chroma"]) < 2
