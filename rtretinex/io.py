@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 COPIED_STREAM_TYPES = ("audio", "subtitle")
+# What a video stream's pixels mean, carried to the output where it stays in YUV.
+COLOUR_TAGS = ("color_primaries", "color_trc", "colorspace")
 # Seconds a network stream may take to open or to deliver the next data.
 DEFAULT_TIMEOUT = 10.0
 # Damaged packets before the first frame after which an input counts as undecodable.
@@ -49,6 +51,8 @@ WEBCAM_TIME_BASE = Fraction(1, 1_000_000)
 Packet = av.Packet
 # FFmpeg's colour ranges: limited ("MPEG", 16-235) and full ("JPEG", 0-255).
 LIMITED_RANGE, FULL_RANGE = 1, 2
+# FFmpeg's "unspecified" primaries, transfer and matrix.
+UNSPECIFIED = 2
 # PyAV from which hardware-decoded frames convert reliably (18.0 fixed NVDEC frames' reformat
 # failing on their colour tags).
 HWACCEL_AV = (18, 0)
@@ -81,6 +85,8 @@ class Source:
     fps: float = 30.0
     frame_count: int | None = None
     copied_streams: tuple = ()
+    # the colour primaries, transfer and matrix the source is tagged with (FFmpeg's codes)
+    colour_tags: tuple[tuple[str, int], ...] = ()
 
     @property
     def warnings(self) -> list[str]:
@@ -134,6 +140,8 @@ class VideoSource(Source):
         rate = self.stream.average_rate or self.stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self.frame_count = self.stream.frames or None
+        self.colour_tags = tuple((name, getattr(ctx, name)) for name in COLOUR_TAGS
+                                 if getattr(ctx, name) not in (None, UNSPECIFIED))
         # Live streams pass video only: a live queue drops items, packets must not be dropped.
         self.copied_streams = () if live else tuple(
             s for s in self.container.streams if s.type in COPIED_STREAM_TYPES

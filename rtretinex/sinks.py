@@ -19,8 +19,8 @@ import numpy as np
 from .atomic import AtomicFile
 from .errors import InputError, OutputError, UsageError
 from .frames import VideoFrame
-from .io import Packet, Source, reason
-from .pixels import even_yuv420p, frame_size
+from .io import LIMITED_RANGE, Packet, Source, reason
+from .pixels import YUV420P, even_yuv420p, frame_size
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 
@@ -151,6 +151,10 @@ class FileSink:
             raise UsageError(f"cannot use codec {self.codec!r}: {reason(exc)}") from None
         self.video.width, self.video.height = width + width % 2, height + height % 2
         self.video.pix_fmt = "yuv420p"
+        if frame.pixel_format == YUV420P:  # the source's YUV values, in the source's colours
+            for name, value in self.source.colour_tags:
+                setattr(self.video.codec_context, name, value)
+            self.video.codec_context.color_range = LIMITED_RANGE
         # Timestamps stay in the input's time base: no rounding, variable frame rate kept.
         # (the muxer may change the stream's own time base when the header is written)
         self.time_base = frame.time_base or Fraction(1, 90_000)

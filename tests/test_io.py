@@ -242,3 +242,35 @@ def _hold_a_temporary_file_and_die(target: str) -> None:
 
     AtomicFile(target).tmp.write_bytes(b"half a video")
     os._exit(9)  # as SIGKILL would: no clean-up
+
+
+@pytest.mark.parametrize(("codec", "pix_fmt", "width", "tagged"),
+                         [("libx265", "yuv420p10le", 64, True), ("ffv1", "yuv444p10le", 63, False)])
+def test_the_output_keeps_the_sources_colour_tags_where_it_keeps_its_yuv(tmp_path, codec, pix_fmt,
+                                                                         width, tagged):
+    """An HDR (HLG, BT.2020) phone clip stays HLG: the YUV values pass through in the
+    source's colours, so the output says which; RGB frames (odd sizes) are written untagged."""
+    src = tmp_path / "hlg.mkv"
+    tags = {"color_primaries": 9, "color_trc": 18, "colorspace": 9}  # BT.2020, HLG
+    with av.open(str(src), "w") as c:
+        s = c.add_stream(codec, rate=30)
+        s.width, s.height, s.pix_fmt = width, 48, pix_fmt
+        if codec == "libx265":
+            s.options = {"x265-params": "log-level=error"}
+        for name, value in tags.items():
+            setattr(s.codec_context, name, value)
+        for _ in range(3):
+            image = np.full((48, width, 3), 40, np.uint8)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        c.mux(s.encode(None))
+    out = tmp_path / "out.mp4"
+    with VideoSource(str(src)) as source:
+        assert dict(source.colour_tags) == tags
+        sink = FileSink(out, source)
+        for item in source:
+            sink.write(item)
+        sink.close()
+    with av.open(str(out)) as c:
+        ctx = c.streams.video[0].codec_context
+        written = {name: getattr(ctx, name) for name in tags}
+    assert written == (tags if tagged else dict.fromkeys(tags, 2))
