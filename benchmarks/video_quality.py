@@ -3,7 +3,8 @@
 well-exposed input that must come out unharmed. Every clip goes through ``run_stream.py``
 itself (decode → enhance → encode), so the figures are the product's.
 
-1. **Synthetic dark clips** (``--clean`` clips), two kinds (``--degrade``):
+1. **Synthetic dark clips** (``--clean`` clips, and with ``--pan PHOTO`` a 720p camera pan
+   over a bundled photo: a moving camera), two kinds (``--degrade``):
    - ``sensor``: each frame darkened by the low-light simulator (exposure 0.08, shot + read
      noise, fresh noise every frame), written as H.264 (crf 10);
    - ``camera``: as a camera writes night video (``simulate_camera_night``): exposure 0.02
@@ -53,6 +54,7 @@ import cv2
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from skimage import data as skdata
 
 from rtretinex.data import simulate_camera_night, simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
@@ -67,6 +69,7 @@ from rtretinex.metrics import (
     ssim,
 )
 from rtretinex.pixels import LUMA
+from rtretinex.samples import pan_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 # The camera-like degradation's defaults (each an option, ``--camera-*``).
@@ -222,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                         "compare versions; default this checkout's)")
     p.add_argument("--args", default="--preset veryfast",
                    help="extra run_stream.py arguments for every run")
+    p.add_argument("--pan", nargs="*", default=[], metavar="PHOTO",
+                   help="also a clean 720p pan over each bundled photo (astronaut, coffee, ...)")
     p.add_argument("--no-lit", action="store_true", help="skip the clean clips as input")
     p.add_argument("--full-range", action="store_true",
                    help="also measure each --dark clip re-encoded in full range")
@@ -230,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="PNG: input × gain | each version, camera-like, real dark, lit frame")
     args = p.parse_args(argv)
     degradations = args.degrade.split(",")
+    unknown = [photo for photo in args.pan if not hasattr(skdata, photo)]
+    if unknown:
+        p.error(f"--pan takes bundled photos (skimage.data: astronaut, coffee, chelsea, ...), "
+                f"got {', '.join(unknown)}")
     if not set(degradations) <= set(DEGRADATIONS):
         p.error(f"--degrade takes {', '.join(DEGRADATIONS)}, got {args.degrade}")
     versions = args.run_stream or [str(ROOT / "run_stream.py")]
@@ -252,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        for photo in args.pan:
+            pan = tmp / f"pan_{photo}_720p.mp4"
+            write_clip(pan, list(pan_frames(args.frames, 1280, 720, photo)), 30.0)
+            args.clean.append(pan)
         for clip in args.clean:
             clean, fps = read_frames(clip, args.frames)
             clean = [f[: f.shape[0] - f.shape[0] % 2, : f.shape[1] - f.shape[1] % 2]

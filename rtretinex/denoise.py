@@ -8,7 +8,9 @@ frame's noise level, estimated on the frame itself with Immerkær's operator, so
 pan cannot inflate it). Where nothing moved k falls to its floor (strength 1: 0.2, about
 9 frames averaged); where something moved k is 1 and the pixel is the new frame. The
 previous estimate is first scaled by the change in mean brightness, so a flickering light
-is not mistaken for motion; a scene cut restarts the filter.
+is not mistaken for motion, and moved by the camera's motion between the frames (a pan, a
+hand's shake: ``global_shift``), so what the camera moved is averaged again rather than
+taken new; a scene cut restarts the filter.
 
 **In space**:
 
@@ -30,7 +32,10 @@ better still but costs ~500 ms a frame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -38,13 +43,21 @@ import numpy as np
 from .kernels import update_chroma, update_luma
 from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
-__all__ = ["TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
-           "flat_smooth", "gaussian", "guided_coefficients", "guided_filter", "mix", "noise_sigma"]
+__all__ = ["Motion", "TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
+           "flat_smooth", "gaussian", "global_shift", "guided_coefficients", "guided_filter", "mix",
+           "noise_sigma", "shifted"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
 # gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
 STILL_SIGMAS, MOVING_SIGMAS = 1.2, 2.0
+# Camera motion is found by phase correlation of the half-resolution lumas, downscaled to
+# about SHIFT_ROWS rows (never up), and followed only where it aligns them better than no
+# shift by SHIFT_GAIN (a large object moving in a still scene must not move the
+# background's estimate) and is at most MAX_SHIFT of the frame's side (a faster pan is
+# taken as new). It is looked for only while the camera is followed or at least PAN_SHARE
+# of the last frame moved (a still camera costs nothing).
+SHIFT_ROWS, SHIFT_GAIN, MAX_SHIFT, PAN_SHARE = 180, 0.8, 0.125, 0.25
 # Smallest noise level assumed (levels, 0-255): 8-bit rounding alone gives 0.29.
 MIN_SIGMA = 0.3
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -184,6 +197,53 @@ def noise_sigma(luma: np.ndarray, rows: int = 48) -> float:
     return max(MIN_SIGMA, float(np.median(np.abs(response))) / (0.6745 * 6.0))
 
 
+class Motion(NamedTuple):
+    """What the temporal denoiser takes from one frame to the next."""
+
+    k: np.ndarray  # share of the new frame per half-resolution pixel
+    light: float  # change of light to apply to the previous estimate first
+    shift: tuple[int, int]  # (x, y) pixels to move the half-resolution planes by
+    full_shift: tuple[int, int]  # the same for the full-resolution planes
+
+
+def global_shift(previous: np.ndarray, current: np.ndarray) -> np.ndarray | None:
+    """The camera's motion between two float32 half-resolution lumas: the whole-frame
+    translation (x, y, in their pixels, to a tenth or so) that carries ``previous`` onto
+    ``current``; None where none aligns them clearly better (see SHIFT_GAIN, MAX_SHIFT)."""
+    height, width = current.shape
+    scale = max(1, height // SHIFT_ROWS)
+    size = (width // scale, height // scale)
+    if min(size) < 8:  # too small to tell
+        return None
+    before = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
+    after = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
+    (dx, dy), _ = cv2.phaseCorrelate(before, after, _hanning(size))
+    if max(abs(dx), abs(dy)) < 0.5 / scale or abs(dx) > MAX_SHIFT * size[0] \
+            or abs(dy) > MAX_SHIFT * size[1]:
+        return None
+    moved = cv2.warpAffine(before, np.float32([[1, 0, dx], [0, 1, dy]]), size,
+                           borderMode=cv2.BORDER_REPLICATE)
+    inside = (slice(math.ceil(abs(dy)), size[1] - math.ceil(abs(dy))),
+              slice(math.ceil(abs(dx)), size[0] - math.ceil(abs(dx))))
+    aligned = float(cv2.absdiff(moved[inside], after[inside]).mean())
+    unaligned = float(cv2.absdiff(before[inside], after[inside]).mean())
+    return np.array([dx, dy]) * scale if aligned < SHIFT_GAIN * unaligned else None
+
+
+@lru_cache(maxsize=4)
+def _hanning(size: tuple[int, int]) -> np.ndarray:
+    return cv2.createHanningWindow(size, cv2.CV_32F)
+
+
+def shifted(image: np.ndarray, shift: tuple[int, int], out: np.ndarray | None = None
+            ) -> np.ndarray:
+    """``image`` moved by ``shift`` (x, y pixels; into ``out``, not ``image`` itself), the
+    strip it uncovers filled with its edge."""
+    matrix = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+    return cv2.warpAffine(image, matrix, image.shape[1::-1], dst=out, flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 class TemporalDenoiser:
     """Motion-adaptive recursive filter over frames (see the module docstring);
     ``strength`` 0 disables it, 1 lets static pixels average about 9 frames.
@@ -206,9 +266,14 @@ class TemporalDenoiser:
 
     def reset(self) -> None:
         self.state: np.ndarray | None = None
+        self.spare: np.ndarray | None = None  # the state's buffer to move it into
         self.small_luma: np.ndarray | None = None
         self.shape: tuple[int, ...] | None = None
         self.mean = 0.0
+        self.moving = 0.0  # share of the last frame's small pixels that moved
+        # what the moves so far fell short of the camera's motion, by whole pixels (at half
+        # and full resolution): carried into the next move, so the estimate never drifts
+        self.carried: np.ndarray | None = None
 
     def __call__(self, frame: np.ndarray, cut: bool = False, half: np.ndarray | None = None,
                  pixel_format: str = RGB24, noise: float | None = None) -> np.ndarray:
@@ -224,7 +289,9 @@ class TemporalDenoiser:
         if motion is None:
             self.state = frame.astype(np.float32)
             return self.state
-        k_small, light = motion
+        if motion.shift != (0, 0) or motion.full_shift != (0, 0):
+            self._move(motion, pixel_format)
+        k_small, light = motion.k, motion.light
         if pixel_format == YUV420P:  # in place, one fused pass a plane; U and V at k's size
             y, *uv = planes(frame)
             state_y, *state_uv = planes(self.state)
@@ -237,23 +304,39 @@ class TemporalDenoiser:
         self.state = mix(np.float32(frame), previous, k, out=self.state)
         return self.state
 
+    def _move(self, motion: Motion, pixel_format: str) -> None:
+        """Move the estimate with the camera (``motion``'s shifts), through the spare
+        buffer."""
+        if self.spare is None or self.spare.shape != self.state.shape:
+            self.spare = np.empty_like(self.state)
+        if pixel_format == YUV420P:
+            for plane, out, by in zip(planes(self.state), planes(self.spare),
+                                      (motion.full_shift, motion.shift, motion.shift),
+                                      strict=True):
+                shifted(plane, by, out=out)
+        else:
+            shifted(self.state, motion.full_shift, out=self.spare)
+        self.state, self.spare = self.spare, self.state
+
     def motion(self, half: np.ndarray, cut: bool, shape: tuple[int, ...],
-               noise: float | None = None) -> tuple[np.ndarray, float] | None:
-        """The share of the new frame to take per small pixel (k, at ``half``'s size) and
-        the change of light to apply to the previous estimate first, for the frame with
-        ``half_luma`` ``half`` and buffer ``shape``; None when the filter restarts with
-        this frame (first frame, a cut, a new size). Updates the small luma's recursion,
-        so the caller must then update its full-resolution estimate."""
+               noise: float | None = None) -> Motion | None:
+        """What to take from the frame with ``half_luma`` ``half`` and buffer ``shape``
+        (``Motion``: k at ``half``'s size); None when the filter restarts with this frame
+        (first frame, a cut, a new size). Updates the small luma's recursion, so the
+        caller must then move and update its full-resolution estimate."""
         luma = half.astype(np.float32)
         mean, previous_mean = float(luma.mean()), self.mean
         self.mean = mean
         if cut or self.small_luma is None or self.shape != shape:
-            self.small_luma, self.shape = luma, shape
+            self.small_luma, self.shape, self.carried = luma, shape, None
             return None
         # a flickering light changes the whole frame: follow it before testing for motion
         gain = mean / previous_mean if previous_mean > 0 else 1.0
         light = gain if abs(gain - 1.0) > 0.01 else 1.0
         previous_luma = self.small_luma * light
+        shift, full_shift = self._camera(previous_luma, luma)
+        if shift != (0, 0):
+            previous_luma = shifted(previous_luma, shift)
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
         # signed differences would cancel), in units of the noise of one small pixel
         motion = cv2.blur(cv2.absdiff(luma, previous_luma), (3, 3))
@@ -266,5 +349,22 @@ class TemporalDenoiser:
         k_small *= 1.0 / (sigma * span)
         k_small += self.k_still - STILL_SIGMAS / span
         np.clip(k_small, self.k_still, 1.0, out=k_small)
+        self.moving = float(np.count_nonzero(k_small > 0.5)) / k_small.size
         self.small_luma = mix(luma, previous_luma, k_small)
-        return k_small, light
+        return Motion(k_small, light, shift, full_shift)
+
+    def _camera(self, previous: np.ndarray, luma: np.ndarray
+                ) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The whole pixels to move the half- and full-resolution estimates by with the
+        camera from the small ``previous`` luma estimate to this frame's ``luma``."""
+        if self.carried is None and self.moving < PAN_SHARE:
+            return (0, 0), (0, 0)
+        found = global_shift(previous, luma)
+        if found is None:
+            self.carried = None
+            return (0, 0), (0, 0)
+        wanted = (np.zeros(4) if self.carried is None else self.carried) + np.r_[found, 2 * found]
+        moves = np.round(wanted)
+        self.carried = wanted - moves
+        half_x, half_y, full_x, full_y = (int(m) for m in moves)
+        return (half_x, half_y), (full_x, full_y)

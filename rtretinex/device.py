@@ -151,6 +151,19 @@ def area(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return image
 
 
+def moved(image: torch.Tensor, shift: tuple[int, int]) -> torch.Tensor:
+    """A (C, H, W) ``image`` moved by ``shift`` (x, y pixels), the strip it uncovers filled
+    with its edge (``denoise.shifted``)."""
+    if shift == (0, 0):
+        return image
+    dx, dy = shift
+    height, width = image.shape[1:]
+    padded = F.pad(image[None], (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)),
+                   mode="replicate")[0]
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[:, top:top + height, left:left + width]
+
+
 def bilinear(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(C, H, W) bilinear resize of a (C, h, w) float tensor to ``size`` (w, h), as
     OpenCV's INTER_LINEAR (half-pixel centres, edges clamped)."""
@@ -419,14 +432,15 @@ class DevicePath:
         if motion is None or self.planes is None:
             self.planes = tuple(plane.float() for plane in current)
             return self.planes
-        k_half, light = motion
-        k = torch.from_numpy(k_half).to(self.device)
+        k = torch.from_numpy(motion.k).to(self.device)
         height, width = current[0].shape
         shares = (bilinear(k[None], (width, height))[0], k, k)
         pivots = (16.0, 128.0, 128.0)  # Y scales above black, chroma around grey
+        shifts = (motion.full_shift, motion.shift, motion.shift)  # Y at twice k's resolution
         updated = []
-        for plane, state, share, pivot in zip(current, self.planes, shares, pivots, strict=True):
-            previous = (state - pivot) * light + pivot
+        for plane, state, share, pivot, by in zip(current, self.planes, shares, pivots, shifts,
+                                                  strict=True):
+            previous = (moved(state[None], by)[0] - pivot) * motion.light + pivot
             updated.append(previous + share * (plane - previous))
         self.planes = tuple(updated)
         return self.planes
@@ -442,10 +456,11 @@ class DevicePath:
         if motion is None or self.state is None:
             self.state = rgb.float()
             return self.state
-        k_small, light = motion
         height, width = rgb.shape[1:]
-        k = bilinear(torch.from_numpy(k_small).to(self.device)[None], (width, height))
-        previous = self.state if light == 1.0 else self.state * light
+        k = bilinear(torch.from_numpy(motion.k).to(self.device)[None], (width, height))
+        previous = moved(self.state, motion.full_shift)
+        if motion.light != 1.0:
+            previous = previous * motion.light
         self.state = rgb.float() * k + previous * (1.0 - k)
         return self.state
 

@@ -1,6 +1,7 @@
 import cv2
 import numpy as np
 import pytest
+from skimage import data as skdata
 
 from rtretinex.denoise import denoise_frame, denoise_reflectance
 from rtretinex.pixels import from_rgb, to_rgb
@@ -120,6 +121,38 @@ def test_temporal_denoiser_does_not_ghost_a_moving_scene(pixel_format):
     raw = as_sent(frames[-1], pixel_format)
     reference = as_sent(clean[-1], pixel_format)
     assert _error(out[-1], reference) <= 1.05 * _error(raw, reference)
+
+
+@pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])
+def test_temporal_denoiser_follows_a_camera_pan(pixel_format, monkeypatch):
+    """A pan is averaged as a still scene is (its estimate moved with the camera), except
+    for the strip it uncovers; without following the camera it is taken new each frame."""
+    from rtretinex import denoise
+
+    clean, frames = noisy_sequence(12, shift=4)
+    raw = as_sent(frames[-1], pixel_format)[:, 16:]
+    reference = as_sent(clean[-1], pixel_format)[:, 16:]
+    followed = filtered(frames, pixel_format)[-1][:, 16:]
+    assert _error(followed, reference) < 0.6 * _error(raw, reference)
+    monkeypatch.setattr(denoise, "SHIFT_GAIN", 0.0)  # no shift is ever good enough
+    assert _error(filtered(frames, pixel_format)[-1][:, 16:], reference) > 0.9 * _error(
+        raw, reference)
+
+
+def test_global_shift_finds_the_camera_not_an_object_moving_in_a_still_scene():
+    from rtretinex.denoise import global_shift
+
+    rng = np.random.default_rng(1)
+    luma = skdata.camera()[:300, :480].astype(np.float32)
+
+    def view(x, y):
+        return luma[y:y + 180, x:x + 320] + rng.normal(0, 3, (180, 320)).astype(np.float32)
+
+    assert np.abs(global_shift(view(80, 60), view(73, 64)) - (7, -4)).max() < 0.25  # a pan
+    assert global_shift(view(80, 60), view(80, 60)) is None  # noise only
+    still, moving = view(80, 60), view(80, 60)
+    still[60:120, 40:100] = moving[60:120, 70:130] = 250.0  # a bright box moves 30 px
+    assert global_shift(still, moving) is None
 
 
 @pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])

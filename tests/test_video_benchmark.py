@@ -25,3 +25,20 @@ def test_video_benchmark_measures_a_night_clip_and_its_full_range_copy_alike(tmp
     assert full["mean_luma"] > 2 * full["input"]["mean_luma"]
     assert abs(full["mean_luma"] - limited["mean_luma"]) < 3
     assert abs(full["shadow_chroma"] - limited["shadow_chroma"]) < 2
+
+
+def test_video_benchmark_pans_over_a_bundled_photo(tmp_path):
+    """``--pan`` adds a moving camera as a clean clip, scored against its own clean frames;
+    a photo that is not bundled is refused in one line."""
+    out = tmp_path / "vq.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "video_quality.py"), "--frames", "4",
+               "--degrade", "sensor", "--no-lit", "--json", str(out)]
+    result = subprocess.run([*command, "--pan", "astronaut"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = {r["version"]: r for r in json.loads(out.read_text())["synthetic"]}
+    assert rows[0]["clip"] == "pan_astronaut_720p.mp4" and rows[0]["size"] == "1280x720"
+    assert rows[0]["mm_psnr"] > rows["gain"]["mm_psnr"] and rows[0]["mm_ssim"] > 0.5
+    refused = subprocess.run([*command, "--pan", "nosuch"], capture_output=True, text=True,
+                             timeout=600)
+    assert refused.returncode == 2 and "--pan takes bundled photos" in refused.stderr
