@@ -45,19 +45,19 @@ from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
 
 __all__ = ["Motion", "TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
            "flat_smooth", "gaussian", "global_shift", "guided_coefficients", "guided_filter", "mix",
-           "noise_sigma", "shifted"]
+           "noise_sigma", "shift_probe", "shifted"]
 
 DIAMETER = 5
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
 # gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
 STILL_SIGMAS, MOVING_SIGMAS = 1.2, 2.0
-# Camera motion is found by phase correlation of the half-resolution lumas, downscaled to
-# about SHIFT_ROWS rows (never up), and followed only where it aligns them better than no
-# shift by SHIFT_GAIN (a large object moving in a still scene must not move the
-# background's estimate) and is at most MAX_SHIFT of the frame's side (a faster pan is
-# taken as new). It is looked for only while the camera is followed or at least PAN_SHARE
-# of the last frame moved (a still camera costs nothing).
-SHIFT_ROWS, SHIFT_GAIN, MAX_SHIFT, PAN_SHARE = 180, 0.8, 0.125, 0.25
+# Camera motion is found by phase correlation of consecutive frames' half-resolution lumas,
+# downscaled to about SHIFT_ROWS rows (never up; first at half that size, to skip the rest
+# where nothing moved), and followed only where it is at least a full-resolution pixel,
+# aligns the frames better than no shift by SHIFT_GAIN (a large object moving in a still
+# scene must not move the background's estimate) and is at most MAX_SHIFT of the frame's
+# side (a faster pan is taken as new).
+SHIFT_ROWS, SHIFT_GAIN, MAX_SHIFT = 180, 0.8, 0.125
 # Smallest noise level assumed (levels, 0-255): 8-bit rounding alone gives 0.29.
 MIN_SIGMA = 0.3
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -206,28 +206,41 @@ class Motion(NamedTuple):
     full_shift: tuple[int, int]  # the same for the full-resolution planes
 
 
-def global_shift(previous: np.ndarray, current: np.ndarray) -> np.ndarray | None:
-    """The camera's motion between two float32 half-resolution lumas: the whole-frame
-    translation (x, y, in their pixels, to a tenth or so) that carries ``previous`` onto
-    ``current``; None where none aligns them clearly better (see SHIFT_GAIN, MAX_SHIFT)."""
+def shift_probe(half: np.ndarray) -> tuple[np.ndarray, int]:
+    """What ``global_shift`` compares of a frame: its float32 half-resolution luma
+    downscaled by an integer factor to about SHIFT_ROWS rows (never up), and the factor."""
+    scale = max(1, half.shape[0] // SHIFT_ROWS)
+    if scale == 1:
+        return half, 1
+    size = (half.shape[1] // scale, half.shape[0] // scale)
+    return cv2.resize(half, size, interpolation=cv2.INTER_AREA), scale
+
+
+def global_shift(previous: np.ndarray, current: np.ndarray, least: float
+                 ) -> np.ndarray | None:
+    """The camera's motion between two frames' probes (``shift_probe``, float32, one size):
+    the whole-frame translation (x, y, in their pixels, to a tenth or so) that carries
+    ``previous`` onto ``current``; None where it is under ``least`` pixels or none aligns
+    them clearly better (see SHIFT_GAIN, MAX_SHIFT)."""
     height, width = current.shape
-    scale = max(1, height // SHIFT_ROWS)
-    size = (width // scale, height // scale)
-    if min(size) < 8:  # too small to tell
+    if min(height, width) < 16:  # too small to tell
         return None
-    before = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
-    after = cv2.resize(current, size, interpolation=cv2.INTER_AREA)
-    (dx, dy), _ = cv2.phaseCorrelate(before, after, _hanning(size))
-    if max(abs(dx), abs(dy)) < 0.5 / scale or abs(dx) > MAX_SHIFT * size[0] \
-            or abs(dy) > MAX_SHIFT * size[1]:
+    coarse = [cv2.resize(probe, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+              for probe in (previous, current)]
+    (dx, dy), _ = cv2.phaseCorrelate(*coarse, _hanning((width // 2, height // 2)))
+    if 4 * max(abs(dx), abs(dy)) < least:  # nothing near a pixel moved: no finer look
         return None
-    moved = cv2.warpAffine(before, np.float32([[1, 0, dx], [0, 1, dy]]), size,
+    (dx, dy), _ = cv2.phaseCorrelate(previous, current, _hanning((width, height)))
+    if max(abs(dx), abs(dy)) < least or abs(dx) > MAX_SHIFT * width \
+            or abs(dy) > MAX_SHIFT * height:
+        return None
+    moved = cv2.warpAffine(previous, np.float32([[1, 0, dx], [0, 1, dy]]), (width, height),
                            borderMode=cv2.BORDER_REPLICATE)
-    inside = (slice(math.ceil(abs(dy)), size[1] - math.ceil(abs(dy))),
-              slice(math.ceil(abs(dx)), size[0] - math.ceil(abs(dx))))
-    aligned = float(cv2.absdiff(moved[inside], after[inside]).mean())
-    unaligned = float(cv2.absdiff(before[inside], after[inside]).mean())
-    return np.array([dx, dy]) * scale if aligned < SHIFT_GAIN * unaligned else None
+    inside = (slice(math.ceil(abs(dy)), height - math.ceil(abs(dy))),
+              slice(math.ceil(abs(dx)), width - math.ceil(abs(dx))))
+    aligned = float(cv2.absdiff(moved[inside], current[inside]).mean())
+    unaligned = float(cv2.absdiff(previous[inside], current[inside]).mean())
+    return np.array([dx, dy]) if aligned < SHIFT_GAIN * unaligned else None
 
 
 @lru_cache(maxsize=4)
@@ -270,7 +283,7 @@ class TemporalDenoiser:
         self.small_luma: np.ndarray | None = None
         self.shape: tuple[int, ...] | None = None
         self.mean = 0.0
-        self.moving = 0.0  # share of the last frame's small pixels that moved
+        self.probe: np.ndarray | None = None  # the last frame's ``shift_probe``
         # what the moves so far fell short of the camera's motion, by whole pixels (at half
         # and full resolution): carried into the next move, so the estimate never drifts
         self.carried: np.ndarray | None = None
@@ -327,6 +340,8 @@ class TemporalDenoiser:
         luma = half.astype(np.float32)
         mean, previous_mean = float(luma.mean()), self.mean
         self.mean = mean
+        probe, scale = shift_probe(luma)
+        previous_probe, self.probe = self.probe, probe
         if cut or self.small_luma is None or self.shape != shape:
             self.small_luma, self.shape, self.carried = luma, shape, None
             return None
@@ -334,7 +349,8 @@ class TemporalDenoiser:
         gain = mean / previous_mean if previous_mean > 0 else 1.0
         light = gain if abs(gain - 1.0) > 0.01 else 1.0
         previous_luma = self.small_luma * light
-        shift, full_shift = self._camera(previous_luma, luma)
+        shift, full_shift = self._camera(global_shift(previous_probe * light, probe,
+                                                      0.5 / scale), scale)
         if shift != (0, 0):
             previous_luma = shifted(previous_luma, shift)
         # mean |difference| over 3×3 small pixels (absolute first: a moving texture's
@@ -349,21 +365,19 @@ class TemporalDenoiser:
         k_small *= 1.0 / (sigma * span)
         k_small += self.k_still - STILL_SIGMAS / span
         np.clip(k_small, self.k_still, 1.0, out=k_small)
-        self.moving = float(np.count_nonzero(k_small > 0.5)) / k_small.size
         self.small_luma = mix(luma, previous_luma, k_small)
         return Motion(k_small, light, shift, full_shift)
 
-    def _camera(self, previous: np.ndarray, luma: np.ndarray
+    def _camera(self, found: np.ndarray | None, scale: int
                 ) -> tuple[tuple[int, int], tuple[int, int]]:
-        """The whole pixels to move the half- and full-resolution estimates by with the
-        camera from the small ``previous`` luma estimate to this frame's ``luma``."""
-        if self.carried is None and self.moving < PAN_SHARE:
-            return (0, 0), (0, 0)
-        found = global_shift(previous, luma)
+        """The whole pixels to move the half- and full-resolution estimates by for the
+        camera's motion ``found`` between the frames (``global_shift``, in pixels of probes
+        ``scale`` times smaller than half resolution)."""
         if found is None:
             self.carried = None
             return (0, 0), (0, 0)
-        wanted = (np.zeros(4) if self.carried is None else self.carried) + np.r_[found, 2 * found]
+        half = found * scale
+        wanted = np.r_[half, 2 * half] + (0.0 if self.carried is None else self.carried)
         moves = np.round(wanted)
         self.carried = wanted - moves
         half_x, half_y, full_x, full_y = (int(m) for m in moves)

@@ -148,11 +148,12 @@ def test_global_shift_finds_the_camera_not_an_object_moving_in_a_still_scene():
     def view(x, y):
         return luma[y:y + 180, x:x + 320] + rng.normal(0, 3, (180, 320)).astype(np.float32)
 
-    assert np.abs(global_shift(view(80, 60), view(73, 64)) - (7, -4)).max() < 0.25  # a pan
-    assert global_shift(view(80, 60), view(80, 60)) is None  # noise only
+    assert np.abs(global_shift(view(80, 60), view(73, 64), 0.5) - (7, -4)).max() < 0.25  # a pan
+    assert global_shift(view(80, 60), view(80, 60), 0.5) is None  # noise only
+    assert global_shift(view(80, 60), view(79, 60), 1.5) is None  # less than asked
     still, moving = view(80, 60), view(80, 60)
     still[60:120, 40:100] = moving[60:120, 70:130] = 250.0  # a bright box moves 30 px
-    assert global_shift(still, moving) is None
+    assert global_shift(still, moving, 0.5) is None
 
 
 @pytest.mark.parametrize("pixel_format", ["rgb24", "yuv420p"])
