@@ -261,11 +261,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        clean_clips = list(args.clean)
         for photo in args.pan:
-            pan = tmp / f"pan_{photo}_720p.mp4"
-            write_clip(pan, list(pan_frames(args.frames, 1280, 720, photo)), 30.0)
-            args.clean.append(pan)
-        for clip in args.clean:
+            clean_clips.append(tmp / f"pan_{photo}_720p.mp4")
+            write_clip(clean_clips[-1], list(pan_frames(args.frames, 1280, 720, photo)), 30.0)
+        for clip in clean_clips:
             clean, fps = read_frames(clip, args.frames)
             clean = [f[: f.shape[0] - f.shape[0] % 2, : f.shape[1] - f.shape[1] % 2]
                      for f in clean]
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 if kind != "camera":
                     continue
                 middle = len(dark) // 2
-                if clip == args.clean[0]:
+                if clip == clean_clips[0]:
                     sheet_rows["camera"] = [anchor[middle], *(o[middle] for o in outputs)]
                 # the same frame as a photo (an image goes through the images' path)
                 write_image(tmp / "photo.png", dark[middle])
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                     enhance(run_stream, tmp / "photo.png", tmp / f"photo{v}.png", own)
                     photos.append(read_image(tmp / f"photo{v}.png"))
                 photo_anchor = times_gain([dark[middle]], photos[-1:])[0]
-                if clip == args.clean[0]:
+                if clip == clean_clips[0]:
                     sheet_rows["photo"] = [photo_anchor, *photos]
                 for v, out in [(GAIN, photo_anchor), *enumerate(photos)]:
                     result["night_photos"].append({"clip": clip.name, "version": v,
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                     "luma_in": float(np.mean([luma(f).mean() for f in lit_in])),
                     "luma_out": float(np.mean([luma(f).mean() for f in out])),
                     "darker_frames": int(sum(darker(o, c) for o, c in zip(out, lit_in)))})
-                if clip == args.clean[0]:
+                if clip == clean_clips[0]:
                     sheet_rows.setdefault("lit", [lit_in[len(out) // 2]]).append(
                         out[len(out) // 2])
         dark_clips = list(args.dark)
