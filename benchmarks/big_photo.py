@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 from skimage import data as skdata
 
-from rtretinex.data import simulate_low_light
 from rtretinex.images import write_image
+from rtretinex.training.data import simulate_low_light
 
 ROOT = Path(__file__).resolve().parent.parent
 

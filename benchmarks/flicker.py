@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.table import Table
 from skimage import data as skdata
 
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
+from rtretinex.frame.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
 from rtretinex.metrics import flicker
+from rtretinex.nets.backends import create_backend
+from rtretinex.training.data import simulate_low_light
+from rtretinex.video.frames import VideoFrame
 
 
 def clip(kind: str, frames: int, width: int, height: int) -> list[np.ndarray]:

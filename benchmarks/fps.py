@@ -47,22 +47,22 @@ from rich.markup import escape
 from rich.table import Table
 
 import rtretinex
-from rtretinex.backends import BACKENDS, get_spec
-from rtretinex.enhancer import (
+from rtretinex.errors import InputError, UsageError, report
+from rtretinex.frame.enhancer import (
     DEFAULT_SMOOTH,
     DEFAULT_TEMPORAL_DENOISE,
     MODES,
     Enhancer,
     EnhanceSettings,
 )
-from rtretinex.errors import InputError, UsageError, report
-from rtretinex.frames import VideoFrame
-from rtretinex.io import VideoSource
-from rtretinex.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
-from rtretinex.pipeline import run_pipeline
-from rtretinex.pixels import as_rgb
+from rtretinex.nets.backends import BACKENDS, get_spec
+from rtretinex.nets.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
+from rtretinex.pixelops.formats import as_rgb
 from rtretinex.samples import write_dark_clip
-from rtretinex.sinks import FileSink
+from rtretinex.video.frames import VideoFrame
+from rtretinex.video.pipeline import run_pipeline
+from rtretinex.video.sinks import FileSink
+from rtretinex.video.sources import VideoSource
 
 # CPU tiers (``--isa``): what OpenVINO's oneDNN kernels and numba's compiled loops may use.
 # Both read their cap when they load, so a capped run re-executes this script with the cap

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from rtretinex.models import DEFAULT_WEIGHTS, RetinexHeads, count_macs, create_retinexnet
+from rtretinex.nets.models import DEFAULT_WEIGHTS, RetinexHeads, count_macs, create_retinexnet
 
 RUNS, WARMUP = 20, 3
 

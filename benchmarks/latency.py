@@ -24,12 +24,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from rtretinex.backends import create_backend
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
-from rtretinex.io import PacedSource, Source, VideoSource
-from rtretinex.pipeline import run_pipeline
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.nets.backends import create_backend
 from rtretinex.samples import DarkCamera, write_dark_clip
+from rtretinex.video.frames import VideoFrame
+from rtretinex.video.pipeline import run_pipeline
+from rtretinex.video.sources import PacedSource, Source, VideoSource
 
 
 class TakeSink:

@@ -21,11 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from rtretinex import metrics
-from rtretinex.backends import BACKENDS, BackendUnavailable, create_backend
-from rtretinex.data import PairedImages, find_pairs
-from rtretinex.enhancer import DEFAULT_DENOISE, MODES, Enhancer, EnhanceSettings
 from rtretinex.errors import InputError, UsageError, report
-from rtretinex.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
+from rtretinex.frame.enhancer import DEFAULT_DENOISE, MODES, Enhancer, EnhanceSettings
+from rtretinex.nets.backends import BACKENDS, BackendUnavailable, create_backend
+from rtretinex.nets.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
+from rtretinex.training.data import PairedImages, find_pairs
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from video_quality import CAMERA, ROOT, camera_clip, contact_sheet, enhance, read_frames
 
-from rtretinex.reuse import MAX_INTERVAL
+from rtretinex.frame.schedule import MAX_INTERVAL
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from rtretinex.backends import create_backend
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
-from rtretinex.pipeline import run_pipeline
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.nets.backends import create_backend
 from rtretinex.samples import DarkCamera
+from rtretinex.video.frames import VideoFrame
+from rtretinex.video.pipeline import run_pipeline
 
 
 def rss_mib() -> float:

@@ -56,9 +56,7 @@ from rich.console import Console
 from rich.table import Table
 from skimage import data as skdata
 
-from rtretinex.data import simulate_camera_night, simulate_low_light
 from rtretinex.images import IMAGE_SUFFIXES, read_image, write_image
-from rtretinex.io import FULL_RANGE
 from rtretinex.metrics import (
     chromaticity_shift,
     flat_stepped_blocks,
@@ -68,8 +66,10 @@ from rtretinex.metrics import (
     shadow_colour_error,
     ssim,
 )
-from rtretinex.pixels import LUMA
+from rtretinex.pixelops.formats import LUMA
 from rtretinex.samples import pan_frames
+from rtretinex.training.data import simulate_camera_night, simulate_low_light
+from rtretinex.video.sources import FULL_RANGE
 
 ROOT = Path(__file__).resolve().parents[1]
 # The camera-like degradation's defaults (each an option, ``--camera-*``).

@@ -33,9 +33,8 @@ from rich.progress import (
 from rich.table import Table
 
 from .atomic import atomic_write_bytes
-from .backends import BACKENDS, BackendUnavailable
-from .display import KEYS
-from .enhancer import (
+from .errors import InputError, OutputError, UsageError, existing, report
+from .frame.enhancer import (
     DEFAULT_DENOISE,
     DEFAULT_SMOOTH,
     DEFAULT_TEMPORAL_DENOISE,
@@ -44,9 +43,7 @@ from .enhancer import (
     Enhancer,
     EnhanceSettings,
 )
-from .errors import InputError, OutputError, UsageError, existing, report
 from .images import IMAGE_SUFFIXES
-from .io import DEFAULT_TIMEOUT, Source
 from .jobs import (
     BackendChoice,
     EncoderOptions,
@@ -59,10 +56,13 @@ from .jobs import (
     transcode,
     transcode_all,
 )
-from .pipeline import STOP_SIGNALS, PipelineStats
-from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
-from .vcam import AUTO_DEVICE, check_virtual_camera
-from .weightfile import DEFAULT_WEIGHTS, WeightsError
+from .nets.backends import BACKENDS, BackendUnavailable
+from .nets.weightfile import DEFAULT_WEIGHTS, WeightsError
+from .video.display import KEYS
+from .video.pipeline import STOP_SIGNALS, PipelineStats
+from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from .video.sources import DEFAULT_TIMEOUT, Source
+from .video.vcam import AUTO_DEVICE, check_virtual_camera
 from .workers import default_jobs, run_local, run_on_ray
 
 __all__ = ["build_parser", "main"]

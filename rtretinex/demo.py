@@ -20,11 +20,11 @@ from rich.table import Table
 from skimage import data as skdata
 
 from . import cli, metrics
-from .backends import create_backend
-from .data import simulate_low_light
-from .enhancer import Enhancer
+from .frame.enhancer import Enhancer
 from .images import write_image
+from .nets.backends import create_backend
 from .samples import write_dark_clip
+from .training.data import simulate_low_light
 
 __all__ = ["main"]
 

@@ -10,10 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .backends import BACKENDS, BackendUnavailable, create_backend
-from .backends.tensorrt_backend import ShapeProfile
 from .errors import UsageError, report
-from .models import DEFAULT_WEIGHTS, WeightsError
+from .nets.backends import BACKENDS, BackendUnavailable, create_backend
+from .nets.backends.tensorrt_backend import ShapeProfile
+from .nets.models import DEFAULT_WEIGHTS, WeightsError
 
 __all__ = ["main"]
 

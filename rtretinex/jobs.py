@@ -16,18 +16,18 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .backends import Backend, BackendSpec, create_backend, get_spec, resolve_auto
-from .display import DisplaySink
-from .enhancer import Enhancer, EnhanceSettings
 from .errors import InputError, OutputError, UsageError, existing
-from .frames import VideoFrame
+from .frame.enhancer import Enhancer, EnhanceSettings
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
-from .io import DEFAULT_TIMEOUT, Source, open_source
-from .pipeline import PipelineStats, run_pipeline, signals_held
-from .pixels import as_rgb
-from .sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
-from .vcam import VirtualCameraSink
-from .weightfile import DEFAULT_WEIGHTS
+from .nets.backends import Backend, BackendSpec, create_backend, get_spec, resolve_auto
+from .nets.weightfile import DEFAULT_WEIGHTS
+from .pixelops.formats import as_rgb
+from .video.display import DisplaySink
+from .video.frames import VideoFrame
+from .video.pipeline import PipelineStats, run_pipeline, signals_held
+from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
+from .video.sources import DEFAULT_TIMEOUT, Source, open_source
+from .video.vcam import VirtualCameraSink
 
 __all__ = ["VIDEO_SUFFIXES", "BackendChoice", "EncoderOptions", "FileReport", "ImageReport",
            "enhance_images", "enhanced_frames", "expand_videos", "is_glob", "list_videos",

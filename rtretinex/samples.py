@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from .data import simulate_camera_night, simulate_low_light
-from .frames import VideoFrame
-from .io import WEBCAM_TIME_BASE, Source
-from .pixels import camera_frame
+from .pixelops.formats import camera_frame
+from .training.data import simulate_camera_night, simulate_low_light
+from .video.frames import VideoFrame
+from .video.sources import WEBCAM_TIME_BASE, Source
 
 __all__ = ["DarkCamera", "dark_clip_frames", "pan_frames", "write_dark_clip"]
 

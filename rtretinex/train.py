@@ -26,10 +26,8 @@ import torch
 from rich.console import Console
 
 from . import metrics
-from .data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
 from .errors import InputError, UsageError, report
-from .losses import decom_loss, output_loss, relight_loss
-from .models import (
+from .nets.models import (
     DEFAULT_WEIGHTS,
     RetinexNet,
     WeightsMeta,
@@ -38,6 +36,8 @@ from .models import (
     save_weights,
     weights_sha256,
 )
+from .training.data import PairedImages, find_pairs, split_names, to_tensor, to_uint8
+from .training.losses import decom_loss, output_loss, relight_loss
 
 __all__ = ["Stage", "Trainer", "main", "parse_stages"]
 

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from .enhancer import Enhancer
 from .errors import UsageError
-from .io import Source
+from .frame.enhancer import Enhancer
 from .jobs import BackendChoice, FileReport, transcode_file
-from .pipeline import PipelineStats
+from .video.pipeline import PipelineStats
+from .video.sources import Source
 
 __all__ = ["RAY_RETRIES", "default_jobs", "run_local", "run_on_ray"]
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from rtretinex.data import simulate_low_light
 from rtretinex.images import write_image
+from rtretinex.training.data import simulate_low_light
 
 
 def interruptible() -> None:

@@ -5,9 +5,9 @@ import re
 
 import numpy as np
 
-from rtretinex.data import simulate_low_light
 from rtretinex.images import write_image
 from rtretinex.samples import write_dark_clip
+from rtretinex.training.data import simulate_low_light
 
 from .conftest import small_photo
 from .test_cli import ROOT

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex.backends import (
+from rtretinex.errors import UsageError
+from rtretinex.nets.backends import (
     BACKENDS,
     BackendUnavailable,
     create_backend,
@@ -17,12 +18,10 @@ from rtretinex.backends import (
     nvidia_driver_loaded,
     resolve_auto,
 )
-from rtretinex.backends.cache import engine_key
-from rtretinex.backends.openvino_backend import OpenVINOBackend
-from rtretinex.backends.tensorrt_backend import ShapeProfile, library_versions
-from rtretinex.data import simulate_low_light
-from rtretinex.errors import UsageError
-from rtretinex.models import (
+from rtretinex.nets.backends.cache import engine_key
+from rtretinex.nets.backends.openvino_backend import OpenVINOBackend
+from rtretinex.nets.backends.tensorrt_backend import ShapeProfile, library_versions
+from rtretinex.nets.models import (
     DEFAULT_WEIGHTS,
     RetinexHeads,
     RetinexNet,
@@ -30,6 +29,7 @@ from rtretinex.models import (
     create_retinexnet,
     save_weights,
 )
+from rtretinex.training.data import simulate_low_light
 
 from .conftest import small_photo
 
@@ -159,7 +159,7 @@ def test_openvino_compiles_in_the_requested_precision(tmp_path, precision, ov_ty
 
 
 def test_engine_cache_location(monkeypatch, tmp_path):
-    from rtretinex.backends import cache
+    from rtretinex.nets.backends import cache
 
     monkeypatch.delenv("RTRETINEX_ENGINES", raising=False)
     assert cache.engines_dir() == Path(__file__).resolve().parents[1] / "engines"
@@ -177,7 +177,7 @@ def test_openvino_under_an_avx2_cap_falls_back_to_fp32_and_runs(tmp_path):
     """Capped to AVX2, OpenVINO may still list BF16 yet fail to compile in it: the
     backend must fall back to fp32 with a warning, not end the run."""
     code = ("import numpy as np; from pathlib import Path; "
-            "from rtretinex.backends import create_backend; "
+            "from rtretinex.nets.backends import create_backend; "
             f"b = create_backend('openvino', cache_dir=Path({str(tmp_path)!r})); "
             "b(np.zeros((60, 106, 3), np.uint8)); print(b.precision)")
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -193,9 +193,10 @@ def test_the_openvino_path_runs_a_cached_engine_without_importing_torch(tmp_path
     cached OpenVINO engine (the CPU default) must not need it."""
     create_backend("openvino", cache_dir=tmp_path)  # builds the engine (that needs torch)
     code = ("import sys; import numpy as np; "
-            "from rtretinex.enhancer import Enhancer, EnhanceSettings; "
-            "from rtretinex.frames import VideoFrame; from rtretinex.pixels import from_rgb; "
-            "from rtretinex.backends import create_backend, resolve_auto; "
+            "from rtretinex.frame.enhancer import Enhancer, EnhanceSettings; "
+            "from rtretinex.video.frames import VideoFrame; "
+            "from rtretinex.pixelops.formats import from_rgb; "
+            "from rtretinex.nets.backends import create_backend, resolve_auto; "
             "e = Enhancer(create_backend(resolve_auto().name), EnhanceSettings(mode='fast')); "
             "frame = from_rgb(np.full((120, 212, 3), 20, np.uint8)); "
             "[e.enhance(VideoFrame(frame, i, pixel_format='yuv420p')) for i in range(3)]; "
@@ -209,7 +210,7 @@ def test_the_openvino_path_runs_a_cached_engine_without_importing_torch(tmp_path
 
 @pytest.mark.skipif(not Path("/proc/version").exists(), reason="reads Linux's /proc")
 def test_gpu_backends_are_ruled_out_only_without_any_trace_of_an_nvidia_gpu(tmp_path, monkeypatch):
-    from rtretinex import backends
+    from rtretinex.nets import backends
 
     trace = tmp_path / "dxg"
     monkeypatch.setattr(backends, "_NVIDIA_TRACES", (str(trace),))

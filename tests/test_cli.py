@@ -29,7 +29,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int, fragme
 
 @pytest.fixture
 def dark_png(tmp_path: Path) -> Path:
-    from rtretinex.data import simulate_low_light
+    from rtretinex.training.data import simulate_low_light
 
     path = tmp_path / "dark.png"
     write_image(path, simulate_low_light(small_photo(height=60, width=80)))
@@ -117,8 +117,8 @@ def test_missing_backend_says_what_to_install(dark_png, tmp_path):
 def test_16_bit_png_stays_16_bit_and_alpha_is_carried(tmp_path):
     import cv2
 
-    from rtretinex.data import simulate_low_light
     from rtretinex.images import load_image
+    from rtretinex.training.data import simulate_low_light
 
     dark = simulate_low_light(small_photo(height=60, width=80)).astype(np.uint16) * 257
     dark += np.random.default_rng(0).integers(0, 257, dark.shape, dtype=np.uint16)  # below 8 bits

@@ -96,7 +96,7 @@ def flickering_static_clip(path, frames=30):
     """A still dark scene under a light flickering ±15 %, fresh sensor noise every frame."""
     from fractions import Fraction
 
-    from rtretinex.data import simulate_low_light
+    from rtretinex.training.data import simulate_low_light
     from tests.conftest import small_photo
 
     base = small_photo(height=96, width=160)

@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
 
-from rtretinex.data import PairedImages, find_pairs, simulate_low_light, split_names, to_tensor
 from rtretinex.errors import InputError
 from rtretinex.images import write_image
+from rtretinex.training.data import (
+    PairedImages,
+    find_pairs,
+    simulate_low_light,
+    split_names,
+    to_tensor,
+)
 
 from .conftest import make_lol_folder, small_photo
 

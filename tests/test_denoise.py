@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from rtretinex.denoise import denoise_frame, denoise_reflectance
-from rtretinex.pixels import from_rgb, to_rgb
+from rtretinex.frame.denoise import denoise_frame, denoise_reflectance
+from rtretinex.pixelops.formats import from_rgb, to_rgb
 
 from .conftest import small_photo
 
@@ -62,7 +62,7 @@ def test_float_reflectance_stays_float_in_range():
 def noisy_sequence(frames, shift=0, sigma=6.0, gain=None):
     """A photo (optionally panning ``shift`` px a frame, optionally scaled by ``gain[i]``)
     with fresh Gaussian noise per frame: (clean, noisy) lists."""
-    from rtretinex.denoise import TemporalDenoiser  # noqa: F401  (imported where used)
+    from rtretinex.frame.denoise import TemporalDenoiser  # noqa: F401  (imported where used)
 
     base = small_photo(height=120, width=200).astype(np.float32)
     rng = np.random.default_rng(0)
@@ -75,7 +75,7 @@ def noisy_sequence(frames, shift=0, sigma=6.0, gain=None):
 
 
 def test_noise_sigma_is_estimated_from_one_frame():
-    from rtretinex.denoise import noise_sigma
+    from rtretinex.frame.denoise import noise_sigma
 
     for sigma in (3.0, 8.0):
         _, frames = noisy_sequence(1, sigma=sigma)
@@ -86,7 +86,7 @@ def test_noise_sigma_is_estimated_from_one_frame():
 def filtered(frames, pixel_format, strength=1.0):
     """The temporal denoiser's output for RGB ``frames``, fed in ``pixel_format``, as RGB
     (float32; a yuv420p result is converted back)."""
-    from rtretinex.denoise import TemporalDenoiser
+    from rtretinex.frame.denoise import TemporalDenoiser
 
     tnr = TemporalDenoiser(strength)
     if pixel_format == "rgb24":
@@ -127,7 +127,7 @@ def test_temporal_denoiser_does_not_ghost_a_moving_scene(pixel_format):
 def test_temporal_denoiser_follows_a_camera_pan(pixel_format, monkeypatch):
     """A pan is averaged as a still scene is (its estimate moved with the camera), except
     for the strip it uncovers; without following the camera it is taken new each frame."""
-    from rtretinex import denoise
+    from rtretinex.frame import denoise
 
     clean, frames = noisy_sequence(12, shift=4)
     raw = as_sent(frames[-1], pixel_format)[:, 16:]
@@ -140,7 +140,7 @@ def test_temporal_denoiser_follows_a_camera_pan(pixel_format, monkeypatch):
 
 
 def test_global_shift_finds_the_camera_not_an_object_moving_in_a_still_scene():
-    from rtretinex.denoise import global_shift
+    from rtretinex.frame.denoise import global_shift
 
     rng = np.random.default_rng(1)
     luma = skdata.camera()[:300, :480].astype(np.float32)
@@ -167,7 +167,7 @@ def test_temporal_denoiser_follows_flicker(pixel_format):
 
 
 def test_temporal_denoiser_restarts_at_cuts():
-    from rtretinex.denoise import TemporalDenoiser
+    from rtretinex.frame.denoise import TemporalDenoiser
 
     _, frames = noisy_sequence(3)
     tnr = TemporalDenoiser(1.0)

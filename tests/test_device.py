@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex import device, kernels, night
-from rtretinex.backends import create_backend, get_spec
-from rtretinex.data import simulate_camera_night, simulate_low_light
-from rtretinex.denoise import denoise_reflectance, flat_smooth, gaussian
-from rtretinex.enhancer import R_SIGMA, Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
-from rtretinex.pixels import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
+from rtretinex.frame import night
+from rtretinex.frame.denoise import denoise_reflectance, flat_smooth, gaussian
+from rtretinex.frame.enhancer import R_SIGMA, Enhancer, EnhanceSettings
+from rtretinex.nets.backends import create_backend, get_spec
+from rtretinex.pixelops import loops, torch_ops
+from rtretinex.pixelops.formats import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
+from rtretinex.training.data import simulate_camera_night, simulate_low_light
+from rtretinex.video.frames import VideoFrame
 
 from .conftest import small_photo
 from .test_cli import ROOT
@@ -119,11 +120,11 @@ def test_conversions_are_opencvs():
     rgb = rng.integers(0, 256, (36, 50, 3), dtype=np.uint8)
     tensor = torch.from_numpy(rgb).permute(2, 0, 1)
     buffer = from_rgb(rgb)
-    assert np.array_equal(device.rgb_to_yuv420p(tensor).numpy(), buffer)
-    assert np.array_equal(device.yuv420p_to_rgb(torch.from_numpy(buffer)).permute(1, 2, 0)
+    assert np.array_equal(torch_ops.rgb_to_yuv420p(tensor).numpy(), buffer)
+    assert np.array_equal(torch_ops.yuv420p_to_rgb(torch.from_numpy(buffer)).permute(1, 2, 0)
                           .numpy(), to_rgb(buffer))
-    assert np.array_equal(device.grey(tensor).numpy(), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    assert np.array_equal(device.half_luma(tensor).numpy(), half_luma(rgb))
+    assert np.array_equal(torch_ops.grey(tensor).numpy(), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    assert np.array_equal(torch_ops.half_luma(tensor).numpy(), half_luma(rgb))
 
 
 @pytest.mark.parametrize("size", [(25, 18), (7, 5), (3, 2)])
@@ -131,9 +132,9 @@ def test_area_and_bilinear_are_opencvs(size):
     rng = np.random.default_rng(1)
     image = rng.uniform(0, 255, (36, 50, 3)).astype(np.float32)
     tensor = torch.from_numpy(image).permute(2, 0, 1)
-    small = device.area(tensor, size).permute(1, 2, 0).numpy()
+    small = torch_ops.area(tensor, size).permute(1, 2, 0).numpy()
     np.testing.assert_allclose(small, downscale(image, size), atol=1e-3)
-    big = device.bilinear(torch.from_numpy(small).permute(2, 0, 1), (50, 36))
+    big = torch_ops.bilinear(torch.from_numpy(small).permute(2, 0, 1), (50, 36))
     np.testing.assert_allclose(big.permute(1, 2, 0).numpy(),
                                cv2.resize(small, (50, 36), interpolation=cv2.INTER_LINEAR),
                                atol=1e-3)
@@ -145,7 +146,7 @@ def test_bilateral_is_opencvs():
     reflectance[:, 20:] += 0.3  # an edge to keep
     gain = np.full((30, 40), 10.0, np.float32)  # filtered in full
     want = denoise_reflectance(reflectance, gain, 1.0, R_SIGMA)
-    got = device.bilateral(torch.from_numpy(reflectance).permute(2, 0, 1), R_SIGMA)
+    got = torch_ops.bilateral(torch.from_numpy(reflectance).permute(2, 0, 1), R_SIGMA)
     np.testing.assert_allclose(got.permute(1, 2, 0).numpy(), want, atol=2e-3)
 
 
@@ -155,22 +156,22 @@ def test_fast_mode_filters_are_the_host_ones():
     plane[:, 36:] += 40  # an edge
     plane[::8, :] += 1  # steps the deblocking evens out
     tensor = torch.from_numpy(plane)
-    np.testing.assert_allclose(device.flat_smooth(tensor, 1, 1.5).numpy(),
+    np.testing.assert_allclose(torch_ops.flat_smooth(tensor, 1, 1.5).numpy(),
                                flat_smooth(plane, 1, 1.5), atol=1e-3)
     deblocked = plane.copy()
-    kernels.deblock(deblocked, 4, 3.0, 0.5)
-    np.testing.assert_allclose(device.deblock(tensor, 4, 3.0, 0.5).numpy(), deblocked,
+    loops.deblock(deblocked, 4, 3.0, 0.5)
+    np.testing.assert_allclose(torch_ops.deblock(tensor, 4, 3.0, 0.5).numpy(), deblocked,
                                atol=1e-4)
     assert not np.array_equal(deblocked, plane)
     buffer = np.random.default_rng(4).integers(0, 256, (72, 64)).astype(np.uint8)
     weight = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
     smoothed = buffer.copy()
     night.smooth_chroma(smoothed, weight)
-    got = device.smooth_chroma(torch.from_numpy(buffer), weight).numpy()
+    got = torch_ops.smooth_chroma(torch.from_numpy(buffer), weight).numpy()
     assert np.abs(got.astype(int) - smoothed).max() <= 1 and not np.array_equal(smoothed, buffer)
     codes = plane.astype(np.uint8)
     for image in (plane, codes):
-        np.testing.assert_allclose(device.gaussian(torch.from_numpy(image)).numpy(),
+        np.testing.assert_allclose(torch_ops.gaussian(torch.from_numpy(image)).numpy(),
                                    gaussian(image), atol=1e-3)
 
 
@@ -178,7 +179,7 @@ def test_a_backend_without_a_torch_device_has_no_device_path():
     if get_spec("openvino").unavailable_reason():
         pytest.skip(get_spec("openvino").unavailable_reason())
     openvino = create_backend("openvino", "fp32")
-    assert device.device_of(openvino) is None
+    assert torch_ops.device_of(openvino) is None
     assert Enhancer(openvino, settings()).device_path is None
     with pytest.raises(ValueError, match="no torch device"):
         Enhancer(openvino, settings(), on_device=True)

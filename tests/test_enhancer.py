@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings, default_scale
 from rtretinex.errors import UsageError
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings, default_scale
 from rtretinex.metrics import psnr
-from rtretinex.pixels import downscale
+from rtretinex.nets.backends import create_backend
+from rtretinex.pixelops.formats import downscale
+from rtretinex.training.data import simulate_low_light
 
 from .conftest import small_photo
 
@@ -111,8 +111,9 @@ def test_warm_up_leaves_no_trace_in_the_stream(backend, size):
 
 def test_warm_up_loads_the_compiled_loops():
     """In a new process: after warm_up the YUV path's loops are compiled or loaded."""
-    code = ("from rtretinex.backends import create_backend; from rtretinex import kernels; "
-            "from rtretinex.enhancer import Enhancer, EnhanceSettings; "
+    code = ("from rtretinex.nets.backends import create_backend; "
+            "from rtretinex.pixelops import loops as kernels; "
+            "from rtretinex.frame.enhancer import Enhancer, EnhanceSettings; "
             "e = Enhancer(create_backend('openvino'), EnhanceSettings(mode='fast')"
             ".for_stream(video=True)); e.warm_up(320, 180); "
             "print(*(len(k.signatures) for k in (kernels._update_luma, kernels._update_chroma, "

@@ -240,8 +240,8 @@ def test_a_full_disk_leaves_the_old_target_and_no_temp_file(long_clip, tmp_path,
     if kind == "video":
         source, out = long_clip, tmp_path / "out.mp4"
     else:
-        from rtretinex.data import simulate_low_light
         from rtretinex.images import write_image
+        from rtretinex.training.data import simulate_low_light
 
         from .conftest import small_photo
 
@@ -340,7 +340,7 @@ def test_a_stream_that_stops_half_way_does_not_hang(tmp_path):
 
 def test_out_of_memory_is_one_line(tmp_path, monkeypatch, capsys):
     from rtretinex import cli
-    from rtretinex.enhancer import Enhancer
+    from rtretinex.frame.enhancer import Enhancer
 
     def exhausted(self, image):
         raise MemoryError

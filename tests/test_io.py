@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex import io
 from rtretinex.errors import InputError, UsageError
-from rtretinex.frames import VideoFrame
-from rtretinex.io import VideoSource, is_plain_yuv420p, open_source
 from rtretinex.samples import write_dark_clip
-from rtretinex.sinks import FileSink
+from rtretinex.video import sources
+from rtretinex.video.frames import VideoFrame
+from rtretinex.video.sinks import FileSink
+from rtretinex.video.sources import VideoSource, is_plain_yuv420p, open_source
 
 from .conftest import write_flat_clip
 
@@ -85,7 +85,7 @@ def test_a_hardware_decoder_that_cannot_open_leaves_software_decoding_and_a_note
 
 def test_hardware_decoding_waits_for_a_pyav_that_converts_its_frames(tmp_path, monkeypatch):
     clip = write_dark_clip(tmp_path / "c.mp4", frames=2, width=64, height=48, audio=False)
-    monkeypatch.setattr(io, "_AV_VERSION", (17, 1))
+    monkeypatch.setattr(sources, "_AV_VERSION", (17, 1))
     source = VideoSource(str(clip), hwaccel="cuda")
     assert source.hwaccel is None
     assert any("cuda decoding needs PyAV 18.0 or newer" in w for w in source.warnings)
@@ -201,7 +201,7 @@ def test_two_writers_of_one_target_never_share_a_temporary_file(tmp_path):
 
 
 def test_paced_source_plays_a_file_in_real_time(tmp_path):
-    from rtretinex.io import PacedSource
+    from rtretinex.video.sources import PacedSource
 
     clip = write_dark_clip(tmp_path / "c.mp4", frames=12, width=64, height=48, fps=30)
     with PacedSource(VideoSource(str(clip))) as source:

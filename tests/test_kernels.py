@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.kernels import (
+from rtretinex.pixelops.formats import LUMA, RGB_TO_YUV, YUV_TO_RGB
+from rtretinex.pixelops.loops import (
     compose_luma,
     deblock,
     gains_at_chroma,
@@ -18,7 +19,6 @@ from rtretinex.kernels import (
     update_chroma,
     update_luma,
 )
-from rtretinex.pixels import LUMA, RGB_TO_YUV, YUV_TO_RGB
 
 # odd half sizes and a 1-row map reach every edge case of the 2× upsampling
 SIZES = [(36, 64), (10, 14), (2, 6)]
@@ -153,7 +153,7 @@ def test_maps_of_the_wrong_size_are_refused():
 def test_an_install_with_nowhere_to_cache_still_runs():
     """A read-only install and no writable cache folder: numba compiles each run instead
     of failing at import (simulated by leaving numba no cache locator it can use)."""
-    code = ("import numpy as np; from rtretinex.kernels import update_chroma; "
+    code = ("import numpy as np; from rtretinex.pixelops.loops import update_chroma; "
             "s = np.zeros((2, 2), np.float32); "
             "update_chroma(np.full((2, 2), 10, np.uint8), s, np.ones((2, 2), np.float32), 1.0); "
             "print(s.sum())")

@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from rtretinex.display import fit
+from rtretinex.video.display import fit
 
 from .test_cli import ROOT
 
@@ -222,9 +222,9 @@ def test_a_file_shown_plays_at_its_own_rate(xserver, tmp_path):
 
 
 def test_the_readout_shows_the_exposure_in_use(xserver, monkeypatch):
-    from rtretinex.backends import create_backend
-    from rtretinex.display import DisplaySink
-    from rtretinex.enhancer import Enhancer, EnhanceSettings
+    from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+    from rtretinex.nets.backends import create_backend
+    from rtretinex.video.display import DisplaySink
 
     monkeypatch.setenv("DISPLAY", xserver[0])
     enhancer = Enhancer(create_backend("torch-cpu"), EnhanceSettings(exposure=1.0))

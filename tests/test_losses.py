@@ -1,7 +1,14 @@
 import torch
 
-from rtretinex.losses import decom_loss, gradient, output_loss, relight_loss, smoothness, ssim
-from rtretinex.models import RetinexOutput
+from rtretinex.nets.models import RetinexOutput
+from rtretinex.training.losses import (
+    decom_loss,
+    gradient,
+    output_loss,
+    relight_loss,
+    smoothness,
+    ssim,
+)
 
 
 def test_gradient_of_a_ramp():

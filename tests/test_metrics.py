@@ -4,14 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.data import simulate_camera_night
 from rtretinex.metrics import (
     flat_stepped_blocks,
     mean_matched,
     neutral_chroma_distance,
     shadow_colour_error,
 )
-from rtretinex.pixels import planes
+from rtretinex.pixelops.formats import planes
+from rtretinex.training.data import simulate_camera_night
 
 from .conftest import small_photo
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rtretinex.models import (
+from rtretinex.nets.models import (
     DEFAULT_WEIGHTS,
     RetinexHeads,
     RetinexNet,

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from rtretinex import night
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_camera_night
-from rtretinex.denoise import flat_smooth
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
-from rtretinex.kernels import lift_shares
+from rtretinex.frame import night
+from rtretinex.frame.denoise import flat_smooth
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, neutral_blacks
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance
-from rtretinex.night import BlackLevel, NightCorrection, keep_mean, neutral_blacks
-from rtretinex.pixels import RGB_TO_YUV, YUV420P, as_rgb, half_planes, planes, to_rgb
+from rtretinex.nets.backends import create_backend
+from rtretinex.pixelops.formats import RGB_TO_YUV, YUV420P, as_rgb, half_planes, planes, to_rgb
+from rtretinex.pixelops.loops import lift_shares
+from rtretinex.training.data import simulate_camera_night
+from rtretinex.video.frames import VideoFrame
 
 
 def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
@@ -243,7 +243,7 @@ def test_a_full_range_night_clip_gets_the_night_corrections_too(backend, tmp_pat
     takes the fast YUV path with its black level, deblocking and chroma smoothing, and comes
     out as the same clip in limited range does (it went the RGB way: a magenta cast and the
     codec's blocks)."""
-    from rtretinex.io import open_source
+    from rtretinex.video.sources import open_source
 
     frames = camera_night_frames()
     outs = {}

@@ -9,9 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from rtretinex.frames import VideoFrame
-from rtretinex.io import Source
-from rtretinex.pipeline import LatestSlot, StageTimer, run_pipeline
+from rtretinex.video.frames import VideoFrame
+from rtretinex.video.pipeline import LatestSlot, StageTimer, run_pipeline
+from rtretinex.video.sources import Source
 
 
 class SyntheticCamera(Source):
@@ -131,7 +131,7 @@ def test_a_truncated_source_becomes_a_warning():
 FAULTS_SCRIPT = """
 import resource, sys
 import numpy as np
-from rtretinex.pipeline import keep_freed_buffers
+from rtretinex.video.pipeline import keep_freed_buffers
 if sys.argv[1] == "keep":
     assert keep_freed_buffers()
 def churn():

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.pixels import (
+from rtretinex.pixelops.formats import (
     YUV_OFFSET,
     YUV_TO_RGB,
     apply_yuv_gains,
@@ -114,7 +114,7 @@ def test_half_luma_and_small_rgb_agree_with_rgb():
 
 
 def test_camera_frames_take_the_yuv_path_when_they_can():
-    from rtretinex.pixels import camera_frame
+    from rtretinex.pixelops.formats import camera_frame
 
     image = small_photo(height=90, width=160)
     buffer, fmt = camera_frame(image[:, :, ::-1].copy(), bgr=True)

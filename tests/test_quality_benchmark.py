@@ -41,7 +41,7 @@ def test_mismatched_names_fail_cleanly(lol_folder):
 
 
 def test_held_out_uses_only_the_pairs_the_weights_never_saw(lol_folder, tmp_path):
-    from rtretinex.models import (
+    from rtretinex.nets.models import (
         DEFAULT_WEIGHTS,
         RetinexNet,
         WeightsMeta,

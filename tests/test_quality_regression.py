@@ -10,12 +10,12 @@ denoise or a lost brightness guard costs far more than the tolerance.
 import numpy as np
 import pytest
 
-from rtretinex.backends import create_backend, get_spec
-from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
 from rtretinex.metrics import chromaticity_shift, psnr, ssim
-from rtretinex.pixels import YUV420P, from_rgb, to_rgb
+from rtretinex.nets.backends import create_backend, get_spec
+from rtretinex.pixelops.formats import YUV420P, from_rgb, to_rgb
+from rtretinex.training.data import simulate_low_light
+from rtretinex.video.frames import VideoFrame
 
 from .conftest import small_photo
 

@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_camera_night
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
-from rtretinex.pixels import LUMA, YUV420P, to_rgb
-from rtretinex.reuse import LIGHT_STOPS, MAX_INTERVAL, NET_BUDGET_MS, GainGrid, NetSchedule
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frame.schedule import LIGHT_STOPS, MAX_INTERVAL, NET_BUDGET_MS, GainGrid, NetSchedule
+from rtretinex.nets.backends import create_backend
+from rtretinex.pixelops.formats import LUMA, YUV420P, to_rgb
+from rtretinex.training.data import simulate_camera_night
+from rtretinex.video.frames import VideoFrame
 
 from .conftest import small_photo
 

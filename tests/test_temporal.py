@@ -7,13 +7,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frames import VideoFrame
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frame.exposure import AutoExposure, SceneCutDetector
 from rtretinex.metrics import flicker
-from rtretinex.pixels import half_luma
-from rtretinex.temporal import AutoExposure, SceneCutDetector
+from rtretinex.nets.backends import create_backend
+from rtretinex.pixelops.formats import half_luma
+from rtretinex.training.data import simulate_low_light
+from rtretinex.video.frames import VideoFrame
 
 from .conftest import small_photo
 

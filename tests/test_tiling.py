@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from rtretinex import tiling
-from rtretinex.backends import create_backend
-from rtretinex.data import simulate_low_light
-from rtretinex.enhancer import Enhancer, EnhanceSettings
-from rtretinex.tiling import MARGIN, Relighter, decompose_tiled, tiles
+from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.nets import tiling
+from rtretinex.nets.backends import create_backend
+from rtretinex.nets.tiling import MARGIN, Relighter, decompose_tiled, tiles
+from rtretinex.training.data import simulate_low_light
 
 from .conftest import small_photo
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from rtretinex import train
-from rtretinex.data import PairedImages
-from rtretinex.losses import output_loss
-from rtretinex.models import RetinexNet, WeightsMeta, load_weights, save_weights
+from rtretinex.nets.models import RetinexNet, WeightsMeta, load_weights, save_weights
+from rtretinex.training.data import PairedImages
+from rtretinex.training.losses import output_loss
 
 
 def _trainer(folder, stages, seed=0, enhance_grid=0):

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OutputError, UsageError
+from ..errors import OutputError, UsageError
+from ..pixelops.formats import even_yuv420p
 from .frames import VideoFrame
-from .io import Packet, Source
 from .pipeline import LatestSlot
-from .pixels import even_yuv420p
+from .sources import Packet, Source
 
 __all__ = ["AUTO_DEVICE", "LOOPBACK_HINT", "V4L2Output", "VirtualCameraSink",
            "check_virtual_camera"]

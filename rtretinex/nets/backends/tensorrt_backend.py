@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_write
+from ...atomic import atomic_write
 from ..models import RetinexHeads, create_retinexnet
 from .cache import ENGINES_DIR, engine_key, engine_path, log
 from .torch_backend import _DTYPES, TorchBackend

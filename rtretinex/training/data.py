@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from .errors import InputError
-from .images import IMAGE_SUFFIXES, read_image
+from ..errors import InputError
+from ..images import IMAGE_SUFFIXES, read_image
 
 __all__ = [
     "PairedImages",

@@ -15,7 +15,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from ..errors import UsageError
+from ...errors import UsageError
 from ..weightfile import DEFAULT_WEIGHTS
 
 __all__ = [

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import atomic_write
+from ..atomic import atomic_write
 from .weightfile import DEFAULT_WEIGHTS, WeightsError, weights_sha256
 
 __all__ = [

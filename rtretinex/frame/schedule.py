@@ -36,9 +36,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 import cv2
 import numpy as np
 
-from .kernels import grid_sums, slice_grid
-from .pixels import LUMA
-from .temporal import light_stops
+from ..pixelops.formats import LUMA
+from ..pixelops.loops import grid_sums, slice_grid
+from .exposure import light_stops
 
 __all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
 

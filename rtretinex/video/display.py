@@ -21,11 +21,11 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from ..errors import OutputError
+from ..images import write_image
+from ..pixelops.formats import to_bgr
 from .frames import VideoFrame
-from .images import write_image
-from .io import Packet
-from .pixels import to_bgr
+from .sources import Packet
 
 __all__ = ["KEYS", "DisplaySink", "screen_size"]
 

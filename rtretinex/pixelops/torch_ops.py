@@ -37,10 +37,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .denoise import DIAMETER, denoise_weight, noise_sigma
-from .enhancer import EPSILON, R_SIGMA, Enhancer, Moment, colour_grid
-from .frames import VideoFrame
-from .night import (
+from ..frame.denoise import DIAMETER, denoise_weight, noise_sigma
+from ..frame.enhancer import EPSILON, R_SIGMA, Enhancer, Moment, colour_grid
+from ..frame.night import (
     BLOCK_SPACING,
     CHROMA_EPS,
     CHROMA_RADIUS,
@@ -52,7 +51,8 @@ from .night import (
     BlackLevel,
     magenta_offset,
 )
-from .pixels import (
+from ..video.frames import VideoFrame
+from .formats import (
     LUMA,
     RGB_TO_YUV,
     Y_TO_LUMA,

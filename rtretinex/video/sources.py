@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 from av.codec.hwaccel import HWAccel
 
-from .errors import InputError, UsageError, existing
+from ..errors import InputError, UsageError, existing
+from ..pixelops.formats import RGB24, YUV420P, camera_frame
 from .frames import VideoFrame
-from .pixels import RGB24, YUV420P, camera_frame
 
 __all__ = [
     "PacedSource",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ...atomic import atomic_write
 from . import Decomposition, nchw_input, to_decomposition
 from .cache import ENGINES_DIR, engine_key, engine_path, log
 

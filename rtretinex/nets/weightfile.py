@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_WEIGHTS", "WeightsError", "weights_sha256"]
 
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "retinexnet_lol.pt"
+DEFAULT_WEIGHTS = Path(__file__).parents[1] / "weights" / "retinexnet_lol.pt"
 
 
 class WeightsError(ValueError):

@@ -32,8 +32,8 @@ from typing import Protocol
 import numpy as np
 
 from .frames import VideoFrame
-from .io import Packet, Source
 from .sinks import Sink
+from .sources import Packet, Source
 
 __all__ = ["STOP_SIGNALS", "FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer",
            "keep_freed_buffers", "run_pipeline", "signals_held"]

@@ -40,8 +40,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from .kernels import update_chroma, update_luma
-from .pixels import RGB24, YUV420P, frame_size, half_luma, planes
+from ..pixelops.formats import RGB24, YUV420P, frame_size, half_luma, planes
+from ..pixelops.loops import update_chroma, update_luma
 
 __all__ = ["Motion", "TemporalDenoiser", "denoise_frame", "denoise_reflectance", "denoise_weight",
            "flat_smooth", "gaussian", "global_shift", "guided_coefficients", "guided_filter", "mix",

@@ -23,7 +23,7 @@ def engines_dir() -> Path:
     """The engine cache folder for this install (see the module docstring)."""
     if os.environ.get("RTRETINEX_ENGINES"):
         return Path(os.environ["RTRETINEX_ENGINES"])
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]
     if (checkout / "pyproject.toml").is_file() and (checkout / "rtretinex").is_dir():
         return checkout / "engines"
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

@@ -44,27 +44,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .backends import Backend, Decomposition, create_backend
-from .denoise import (
-    TemporalDenoiser,
-    denoise_frame,
-    denoise_reflectance,
-    denoise_weight,
-    noise_sigma,
-)
-from .errors import UsageError
-from .frames import VideoFrame
-from .night import (
-    BlackLevel,
-    NightCorrection,
-    correction,
-    filtered_planes,
-    keep_mean,
-    neutral_blacks,
-    neutral_blacks_rgb,
-    smooth_chroma,
-)
-from .pixels import (
+from ..errors import UsageError
+from ..nets.backends import Backend, Decomposition, create_backend
+from ..nets.weightfile import DEFAULT_WEIGHTS
+from ..pixelops.formats import (
     LUMA,
     RGB24,
     YUV420P,
@@ -79,9 +62,26 @@ from .pixels import (
     small_rgb,
     to_rgb,
 )
-from .reuse import NetSchedule
-from .temporal import AutoExposure, SceneCutDetector
-from .weightfile import DEFAULT_WEIGHTS
+from ..video.frames import VideoFrame
+from .denoise import (
+    TemporalDenoiser,
+    denoise_frame,
+    denoise_reflectance,
+    denoise_weight,
+    noise_sigma,
+)
+from .exposure import AutoExposure, SceneCutDetector
+from .night import (
+    BlackLevel,
+    NightCorrection,
+    correction,
+    filtered_planes,
+    keep_mean,
+    neutral_blacks,
+    neutral_blacks_rgb,
+    smooth_chroma,
+)
+from .schedule import NetSchedule
 
 __all__ = [
     "DEFAULT_DENOISE",
@@ -255,7 +255,7 @@ class Enhancer:
         self.reset()
         if on_device or (on_device is None and hasattr(backend, "infer_tensor")):
             # torch backends only: the device path needs torch, which OpenVINO runs without
-            from .device import DevicePath, device_of  # (and builds on this module)
+            from ..pixelops.torch_ops import DevicePath, device_of  # (and builds on this module)
 
             device = device_of(backend)
             if on_device or (device is not None and device.type == "cuda"):
@@ -331,7 +331,7 @@ class Enhancer:
         quality = self.scale_for(*frame_size(frame.image, fmt)) == 1
         if (self.device_path is not None and frame.image.dtype == np.uint8
                 and (quality or fmt == YUV420P)):
-            from .device import OutOfMemory  # loaded with the device path
+            from ..pixelops.torch_ops import OutOfMemory  # loaded with the device path
 
             try:
                 return self.device_path.enhance(frame)
@@ -419,7 +419,7 @@ class Enhancer:
 
     def _decompose(self, image: np.ndarray) -> Decomposition:
         """The nets on a whole frame; in tiles above TILE_ABOVE_PIXELS (bounded memory)."""
-        from .tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled  # needs torch
+        from ..nets.tiling import TILE_ABOVE_PIXELS, Relighter, decompose_tiled  # needs torch
 
         if image.shape[0] * image.shape[1] <= TILE_ABOVE_PIXELS:
             return self.backend(image)

@@ -16,11 +16,11 @@ from typing import Protocol
 import av
 import numpy as np
 
-from .atomic import AtomicFile
-from .errors import InputError, OutputError, UsageError
+from ..atomic import AtomicFile
+from ..errors import InputError, OutputError, UsageError
+from ..pixelops.formats import YUV420P, even_yuv420p, frame_size
 from .frames import VideoFrame
-from .io import LIMITED_RANGE, Packet, Source, reason
-from .pixels import YUV420P, even_yuv420p, frame_size
+from .sources import LIMITED_RANGE, Packet, Source, reason
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
 

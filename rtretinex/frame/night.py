@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..pixelops.formats import YUV_TO_RGB, planes
+from ..pixelops.loops import deblock, lift_shares
+from ..pixelops.loops import smooth_chroma as kernel_smooth_chroma
 from .denoise import flat_smooth, gaussian, guided_coefficients
-from .kernels import deblock, lift_shares
-from .kernels import smooth_chroma as kernel_smooth_chroma
-from .pixels import YUV_TO_RGB, planes
-from .temporal import follow_share
+from .exposure import follow_share
 
 __all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
            "grey_surface_chroma", "keep_mean", "magenta_offset", "neutral_blacks",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .models import RetinexOutput
+from ..nets.models import RetinexOutput
 
 __all__ = [
     "decom_loss",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .kernels import NEUTRAL_NIGHT, compose_luma, gains_at_chroma
+from .loops import NEUTRAL_NIGHT, compose_luma, gains_at_chroma
 
 __all__ = [
     "RGB24",
