@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.table import Table
 from skimage import data as skdata
 
-from rtretinex.frame.enhancer import DEFAULT_SMOOTH, MODES, Enhancer, EnhanceSettings
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import DEFAULT_SMOOTH, MODES, EnhanceSettings
 from rtretinex.metrics import flicker
 from rtretinex.nets.backends import create_backend
 from rtretinex.training.data import simulate_low_light

@@ -48,11 +48,11 @@ from rich.table import Table
 
 import rtretinex
 from rtretinex.errors import InputError, UsageError, report
-from rtretinex.frame.enhancer import (
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import (
     DEFAULT_SMOOTH,
     DEFAULT_TEMPORAL_DENOISE,
     MODES,
-    Enhancer,
     EnhanceSettings,
 )
 from rtretinex.nets.backends import BACKENDS, get_spec
@@ -203,7 +203,7 @@ def bench_backend(name: str, precision: str | None, clips: list[Clip], modes, ar
             enhancer = Enhancer(backend, EnhanceSettings(
                 mode=mode, smooth=args.smooth, denoise=args.denoise,
                 temporal_denoise=args.temporal_denoise, nets_every=args.nets_every))
-            scale = enhancer.scale_for(height, width)
+            scale = enhancer.settings.scale_for(height, width)
             net_input = cv2.resize(image, (width // scale, height // scale),
                                    interpolation=cv2.INTER_AREA)
             console.log(f"{name} {backend.precision} {width}x{height} {mode} (nets at "
@@ -230,9 +230,9 @@ def bench_backend(name: str, precision: str | None, clips: list[Clip], modes, ar
                 row["passthrough_cpu_ms"] = clip.passthrough_cpu_ms
                 row["enhance_cpu_ms"] = row["pipeline_cpu_ms"] - row["passthrough_cpu_ms"]
                 row["pipeline_ratio"] = row["pipeline_fps"] / row["passthrough_fps"]
-                if mode == "fast":  # how often the nets ran in the pipeline (``reuse``)
-                    row["nets_interval"] = enhancer.schedule.interval
-                    row["nets_runs"] = enhancer.schedule.runs
+                if mode == "fast":  # how often the nets ran in the pipeline (``schedule``)
+                    row["nets_interval"] = enhancer.decisions.schedule.interval
+                    row["nets_runs"] = enhancer.decisions.schedule.runs
             else:
                 row["pipeline_skipped"] = (f"would take ~{expected_s:.0f} s "
                                            f"(> --pipeline-budget {args.pipeline_budget:.0f} s)")

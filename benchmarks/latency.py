@@ -24,7 +24,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import EnhanceSettings
 from rtretinex.nets.backends import create_backend
 from rtretinex.samples import DarkCamera, write_dark_clip
 from rtretinex.video.frames import VideoFrame

@@ -22,7 +22,8 @@ from rich.table import Table
 
 from rtretinex import metrics
 from rtretinex.errors import InputError, UsageError, report
-from rtretinex.frame.enhancer import DEFAULT_DENOISE, MODES, Enhancer, EnhanceSettings
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import DEFAULT_DENOISE, MODES, EnhanceSettings
 from rtretinex.nets.backends import BACKENDS, BackendUnavailable, create_backend
 from rtretinex.nets.models import DEFAULT_WEIGHTS, RetinexNet, WeightsError, load_weights
 from rtretinex.training.data import PairedImages, find_pairs
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(args.data),
         "held_out_only": args.held_out,
         "mode": args.mode,
-        "scale": enhancer.scale_for(*data.low[0].shape[:2]),
+        "scale": enhancer.settings.scale_for(*data.low[0].shape[:2]),
         "denoise": enhancer.settings.denoise,
         "backend": backend.name,
         "precision": backend.precision,

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import EnhanceSettings
 from rtretinex.nets.backends import create_backend
 from rtretinex.samples import DarkCamera
 from rtretinex.video.frames import VideoFrame

@@ -4,7 +4,8 @@
 # first, creating OpenCV's Qt window (--display) hangs.
 import cv2  # noqa: F401
 
-from .frame.enhancer import Enhancer, EnhanceSettings
+from .frame.enhancer import Enhancer
+from .frame.settings import EnhanceSettings
 from .jobs import enhanced_frames, transcode
 
 __all__ = ["EnhanceSettings", "Enhancer", "enhanced_frames", "transcode"]

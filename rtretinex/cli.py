@@ -34,13 +34,13 @@ from rich.table import Table
 
 from .atomic import atomic_write_bytes
 from .errors import InputError, OutputError, UsageError, existing, report
-from .frame.enhancer import (
+from .frame.enhancer import Enhancer
+from .frame.settings import (
     DEFAULT_DENOISE,
     DEFAULT_SMOOTH,
     DEFAULT_TEMPORAL_DENOISE,
     EXPOSURE_RANGE,
     MODES,
-    Enhancer,
     EnhanceSettings,
 )
 from .images import IMAGE_SUFFIXES

@@ -17,7 +17,8 @@ import av
 import numpy as np
 
 from .errors import InputError, OutputError, UsageError, existing
-from .frame.enhancer import Enhancer, EnhanceSettings
+from .frame.enhancer import Enhancer
+from .frame.settings import EnhanceSettings
 from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
 from .nets.backends import Backend, BackendSpec, create_backend, get_spec, resolve_auto
 from .nets.weightfile import DEFAULT_WEIGHTS
@@ -190,7 +191,7 @@ def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: S
 def describe(enhancer: Enhancer) -> str:
     """'openvino bf16, fast mode' — what ran ('…, frames on the GPU' for the device path)."""
     b, s = enhancer.backend, enhancer.settings
-    where = ", frames on the GPU" if enhancer.device_path is not None else ""
+    where = ", frames on the GPU" if enhancer.executor.on_gpu else ""
     return f"{b.name} {b.precision}, {s.mode} mode{where}"
 
 

@@ -193,7 +193,7 @@ def test_the_openvino_path_runs_a_cached_engine_without_importing_torch(tmp_path
     cached OpenVINO engine (the CPU default) must not need it."""
     create_backend("openvino", cache_dir=tmp_path)  # builds the engine (that needs torch)
     code = ("import sys; import numpy as np; "
-            "from rtretinex.frame.enhancer import Enhancer, EnhanceSettings; "
+            "from rtretinex import Enhancer, EnhanceSettings; "
             "from rtretinex.video.frames import VideoFrame; "
             "from rtretinex.pixelops.formats import from_rgb; "
             "from rtretinex.nets.backends import create_backend, resolve_auto; "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rtretinex.frame.enhancer import EnhanceSettings
+from rtretinex import EnhanceSettings
 from rtretinex.samples import write_dark_clip
 
 from .test_cli import ROOT, assert_one_line_error, run

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from rtretinex.frame.denoise import denoise_frame, denoise_reflectance
-from rtretinex.pixelops.formats import from_rgb, to_rgb
+from rtretinex.pixelops.formats import from_rgb, half_luma, to_rgb
+from rtretinex.pixelops.host import HostExecutor, denoise_frame, denoise_reflectance
 
 from .conftest import small_photo
 
@@ -90,9 +90,15 @@ def filtered(frames, pixel_format, strength=1.0):
 
     tnr = TemporalDenoiser(strength)
     if pixel_format == "rgb24":
-        return [tnr(f) for f in frames]
-    return [to_rgb(np.clip(tnr(from_rgb(f), pixel_format="yuv420p") + 0.5, 0, 255)
+        return [denoised(tnr, f) for f in frames]
+    return [to_rgb(np.clip(denoised(tnr, from_rgb(f), "yuv420p") + 0.5, 0, 255)
                    .astype(np.uint8)).astype(np.float32) for f in frames]
+
+
+def denoised(tnr, frame, pixel_format="rgb24", cut=False):
+    """One frame through the temporal denoiser on the host executor."""
+    return tnr(frame, half_luma(frame, pixel_format), cut, None, pixel_format,
+               HostExecutor(None))
 
 
 def as_sent(frame, pixel_format):
@@ -172,6 +178,6 @@ def test_temporal_denoiser_restarts_at_cuts():
     _, frames = noisy_sequence(3)
     tnr = TemporalDenoiser(1.0)
     for f in frames:
-        tnr(f)
+        denoised(tnr, f)
     other = np.ascontiguousarray(frames[0][::-1])
-    assert np.array_equal(tnr(other, cut=True), other.astype(np.float32))
+    assert np.array_equal(denoised(tnr, other, cut=True), other.astype(np.float32))

@@ -1,7 +1,8 @@
-"""The device path (``rtretinex/device.py``): quality mode with the frame on the nets' torch
-device. On "cpu" it must give what the NumPy/OpenCV path gives, within 2 codes at the 99.9th
-percentile and 4 at most, on video with its temporal state, on RGB and yuv420p frames; its
-conversions and resampling must be OpenCV's. The CUDA checks skip without a GPU."""
+"""The torch executor (``rtretinex/pixelops/torch_ops.py``) end to end: video frames on the
+nets' torch device, in both modes. On "cpu" it must give what the host executor gives, within
+2 codes at the 99.9th percentile and 4 at most, on video with its temporal state, on RGB and
+yuv420p frames; its conversions and resampling must be OpenCV's (its formulas are held to the
+reference in ``test_pixel_ops.py``). The CUDA checks skip without a GPU."""
 
 import json
 import subprocess
@@ -13,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from rtretinex.frame import night
-from rtretinex.frame.denoise import denoise_reflectance, flat_smooth, gaussian
-from rtretinex.frame.enhancer import R_SIGMA, Enhancer, EnhanceSettings
+from rtretinex.frame.enhancer import Enhancer
+from rtretinex.frame.settings import EnhanceSettings
 from rtretinex.nets.backends import create_backend, get_spec
-from rtretinex.pixelops import loops, torch_ops
+from rtretinex.pixelops import torch_ops
 from rtretinex.pixelops.formats import RGB24, YUV420P, downscale, from_rgb, half_luma, to_rgb
 from rtretinex.training.data import simulate_camera_night, simulate_low_light
 from rtretinex.video.frames import VideoFrame
@@ -52,7 +52,7 @@ def both_paths(backend, frames, fmt, **options):
     """Each frame enhanced by the host path and the device path (on the CPU)."""
     host = Enhancer(backend, settings(**options), on_device=False)
     on_device = Enhancer(backend, settings(**options), on_device=True)
-    assert host.device_path is None and on_device.device_path is not None
+    assert not host.on_device and on_device.on_device
     pairs = []
     for i, image in enumerate(frames):
         frame = VideoFrame(image, i, i, Fraction(1, 30), pixel_format=fmt)
@@ -140,53 +140,18 @@ def test_area_and_bilinear_are_opencvs(size):
                                atol=1e-3)
 
 
-def test_bilateral_is_opencvs():
-    rng = np.random.default_rng(2)
-    reflectance = np.clip(rng.normal(0.4, 0.08, (30, 40, 3)), 0, 1).astype(np.float32)
-    reflectance[:, 20:] += 0.3  # an edge to keep
-    gain = np.full((30, 40), 10.0, np.float32)  # filtered in full
-    want = denoise_reflectance(reflectance, gain, 1.0, R_SIGMA)
-    got = torch_ops.bilateral(torch.from_numpy(reflectance).permute(2, 0, 1), R_SIGMA)
-    np.testing.assert_allclose(got.permute(1, 2, 0).numpy(), want, atol=2e-3)
-
-
-def test_fast_mode_filters_are_the_host_ones():
-    rng = np.random.default_rng(3)
-    plane = np.round(rng.normal(20, 1.5, (48, 64))).astype(np.float32)
-    plane[:, 36:] += 40  # an edge
-    plane[::8, :] += 1  # steps the deblocking evens out
-    tensor = torch.from_numpy(plane)
-    np.testing.assert_allclose(torch_ops.flat_smooth(tensor, 1, 1.5).numpy(),
-                               flat_smooth(plane, 1, 1.5), atol=1e-3)
-    deblocked = plane.copy()
-    loops.deblock(deblocked, 4, 3.0, 0.5)
-    np.testing.assert_allclose(torch_ops.deblock(tensor, 4, 3.0, 0.5).numpy(), deblocked,
-                               atol=1e-4)
-    assert not np.array_equal(deblocked, plane)
-    buffer = np.random.default_rng(4).integers(0, 256, (72, 64)).astype(np.uint8)
-    weight = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
-    smoothed = buffer.copy()
-    night.smooth_chroma(smoothed, weight)
-    got = torch_ops.smooth_chroma(torch.from_numpy(buffer), weight).numpy()
-    assert np.abs(got.astype(int) - smoothed).max() <= 1 and not np.array_equal(smoothed, buffer)
-    codes = plane.astype(np.uint8)
-    for image in (plane, codes):
-        np.testing.assert_allclose(torch_ops.gaussian(torch.from_numpy(image)).numpy(),
-                                   gaussian(image), atol=1e-3)
-
-
-def test_a_backend_without_a_torch_device_has_no_device_path():
+def test_a_backend_without_a_torch_device_has_no_torch_executor():
     if get_spec("openvino").unavailable_reason():
         pytest.skip(get_spec("openvino").unavailable_reason())
     openvino = create_backend("openvino", "fp32")
     assert torch_ops.device_of(openvino) is None
-    assert Enhancer(openvino, settings()).device_path is None
+    assert not Enhancer(openvino, settings()).on_device
     with pytest.raises(ValueError, match="no torch device"):
         Enhancer(openvino, settings(), on_device=True)
 
 
-def test_the_device_path_is_taken_only_where_the_nets_run_on_a_gpu(backend):
-    assert Enhancer(backend, settings()).device_path is None  # torch-cpu: host path
+def test_the_torch_executor_is_taken_only_where_the_nets_run_on_a_gpu(backend):
+    assert not Enhancer(backend, settings()).on_device  # torch-cpu: the host executor
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_GPU)
@@ -195,7 +160,7 @@ def test_on_a_gpu_fp32_matches_the_host_path_and_fp16_the_cpu_reference(backend)
     host = Enhancer(backend, settings(), on_device=False)
     for precision, p999, most in (("fp32", 2, 4), ("fp16", 2, 8)):
         gpu = Enhancer(create_backend("cuda", precision), settings())
-        assert gpu.device_path is not None and gpu.device_path.device.type == "cuda"
+        assert gpu.on_device and gpu.executor.device.type == "cuda"
         host.reset()
         for i, image in enumerate(frames):
             frame = VideoFrame(image, i, i, Fraction(1, 30), pixel_format=YUV420P)
@@ -226,11 +191,11 @@ def test_a_frame_the_gpu_has_no_memory_for_goes_on_on_the_host(backend, monkeypa
     host = Enhancer(backend, settings(), on_device=False)
     frames = camera_clip(2)
 
-    def out_of_memory(frame):
+    def out_of_memory(image):
         raise torch.OutOfMemoryError("CUDA out of memory")
 
-    monkeypatch.setattr(enhancer.device_path, "enhance", out_of_memory)
+    monkeypatch.setattr(enhancer.executor, "upload", out_of_memory)
     first = enhancer.enhance(VideoFrame(frames[0], 0, 0, Fraction(1, 30), pixel_format=YUV420P))
-    assert enhancer.device_path is None and "ran out of memory for a 128x96 frame" in caplog.text
+    assert not enhancer.on_device and "ran out of memory for a 128x96 frame" in caplog.text
     assert np.array_equal(first, host.enhance(VideoFrame(frames[0], 0, 0, Fraction(1, 30),
                                                          pixel_format=YUV420P)))

@@ -5,8 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.errors import UsageError
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings, default_scale
+from rtretinex.frame.settings import default_scale
 from rtretinex.metrics import psnr
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import downscale
@@ -113,7 +114,7 @@ def test_warm_up_loads_the_compiled_loops():
     """In a new process: after warm_up the YUV path's loops are compiled or loaded."""
     code = ("from rtretinex.nets.backends import create_backend; "
             "from rtretinex.pixelops import loops as kernels; "
-            "from rtretinex.frame.enhancer import Enhancer, EnhanceSettings; "
+            "from rtretinex import Enhancer, EnhanceSettings; "
             "e = Enhancer(create_backend('openvino'), EnhanceSettings(mode='fast')"
             ".for_stream(video=True)); e.warm_up(320, 180); "
             "print(*(len(k.signatures) for k in (kernels._update_luma, kernels._update_chroma, "

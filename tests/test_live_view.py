@@ -222,7 +222,7 @@ def test_a_file_shown_plays_at_its_own_rate(xserver, tmp_path):
 
 
 def test_the_readout_shows_the_exposure_in_use(xserver, monkeypatch):
-    from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+    from rtretinex import Enhancer, EnhanceSettings
     from rtretinex.nets.backends import create_backend
     from rtretinex.video.display import DisplaySink
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame import night
-from rtretinex.frame.denoise import flat_smooth
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
-from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, neutral_blacks
+from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, magenta_offset
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import RGB_TO_YUV, YUV420P, as_rgb, half_planes, planes, to_rgb
+from rtretinex.pixelops.host import HostExecutor
 from rtretinex.pixelops.loops import lift_shares
 from rtretinex.training.data import simulate_camera_night
 from rtretinex.video.frames import VideoFrame
@@ -73,9 +73,9 @@ def test_a_falling_black_point_is_followed_at_once():
     assert level((y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
 
 
-def test_neutral_blacks_takes_the_bias_off_u_and_v_only():
+def test_the_bias_comes_off_u_and_v_only():
     half = dark_planes()
-    y, u, v = neutral_blacks(half, np.array([1.0, 1.0, 2.0], np.float32))
+    y, u, v = HostExecutor(None).without_bias(half, np.array([1.0, 1.0, 2.0], np.float32))
     assert y is half[0]
     assert u[0, 0] == pytest.approx(128.0) and v[0, 0] == pytest.approx(128.0)
 
@@ -91,39 +91,6 @@ def test_keep_mean_restores_the_brightness_the_black_point_takes():
     got = (source * (1 + (kept.mean(axis=2) - 1) * share)).mean()
     assert got == pytest.approx(wanted, rel=1e-3)
     assert (kept >= gains).all() and kept.max() <= 1 + night.MAX_LIFT_BOOST * 3 + 1e-4
-
-
-def test_flat_smooth_removes_one_code_blocks_and_keeps_edges():
-    plane = np.full((32, 64), 18.0, np.float32)
-    plane[:, 8:16] = plane[:, 24:32] = 19.0  # the codec's one-code steps
-    plane[:, 48:] = 60.0  # a real edge
-    smooth = flat_smooth(plane, 3, 2.0**2)
-    steps = np.abs(np.diff(smooth[16, :40]))
-    assert steps.max() < 0.35 < np.abs(np.diff(plane[16, :40])).max()
-    assert smooth[16, 50:].min() > 59.0 and smooth[16, :44].max() < 20.0
-
-
-def test_smooth_chroma_removes_blotches_where_the_gain_is_high_and_keeps_colour_edges():
-    rng = np.random.default_rng(1)
-    height, width = 96, 128
-    buffer = np.empty((height * 3 // 2, width), np.uint8)
-    y, u, v = planes(buffer)
-    y[:] = 90
-    y[:, 64:] = 160  # a grey wall beside a bright red door
-    u[:], v[:] = 128, 128
-    v[:, 32:] = 190
-    blotches = cv2.resize(rng.normal(0, 6, (12, 16)), (64, 48), interpolation=cv2.INTER_NEAREST)
-    u[:, :32] = np.clip(128 + np.round(blotches[:, :32]), 0, 255)  # codec-block chroma noise
-    wall, door = (slice(4, 44), slice(4, 28)), (slice(4, 44), slice(36, 60))
-    out = buffer.copy()
-    night.smooth_chroma(out, np.ones((6, 8), np.float32))
-    _, out_u, out_v = planes(out)
-    assert np.abs(out_u[wall].astype(int) - 128).mean() < 0.5 * np.abs(u[wall] - 128.0).mean()
-    assert np.abs(out_v[door].astype(int) - 190).max() <= 1  # the door's colour stays its own
-    assert np.abs(out_v[wall].astype(int) - 128).max() <= 1  # and does not bleed on the wall
-    kept = buffer.copy()
-    night.smooth_chroma(kept, np.zeros((6, 8), np.float32))  # no gain: nothing changes
-    assert np.array_equal(kept, buffer)
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +168,8 @@ def test_a_night_photo_comes_out_neutral_in_both_modes(backend, mode, monkeypatc
 
 def test_the_rgb_path_takes_off_only_the_magenta_part_of_the_bias():
     image = np.full((4, 4, 3), 20.0, np.float32)
-    assert night.neutral_blacks_rgb(image, np.array([0.0, 0.8, -1.2], np.float32)) is image
-    grey = night.neutral_blacks_rgb(image, np.array([0.0, 1.5, 2.0], np.float32))
+    assert magenta_offset(np.array([0.0, 0.8, -1.2], np.float32)) is None
+    grey = HostExecutor(None).minus(image, magenta_offset(np.array([0.0, 1.5, 2.0], np.float32)))
     delta = RGB_TO_YUV @ (grey[0, 0] - image[0, 0])  # the smaller bias off both U and V
     assert delta.tolist() == pytest.approx([0.0, -1.5, -1.5], abs=0.01)
 

@@ -7,7 +7,6 @@ import pytest
 from rtretinex.pixelops.formats import (
     YUV_OFFSET,
     YUV_TO_RGB,
-    apply_yuv_gains,
     downscale,
     from_rgb,
     half_luma,
@@ -16,6 +15,7 @@ from rtretinex.pixelops.formats import (
     small_rgb,
     to_rgb,
 )
+from rtretinex.pixelops.host import apply_yuv_gains
 
 from .conftest import small_photo
 

@@ -10,7 +10,7 @@ denoise or a lost brightness guard costs far more than the tolerance.
 import numpy as np
 import pytest
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.metrics import chromaticity_shift, psnr, ssim
 from rtretinex.nets.backends import create_backend, get_spec
 from rtretinex.pixelops.formats import YUV420P, from_rgb, to_rgb

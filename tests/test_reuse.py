@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame.schedule import LIGHT_STOPS, MAX_INTERVAL, NET_BUDGET_MS, GainGrid, NetSchedule
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import LUMA, YUV420P, to_rgb

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame.exposure import AutoExposure, SceneCutDetector
 from rtretinex.metrics import flicker
 from rtretinex.nets.backends import create_backend

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rtretinex.frame.enhancer import Enhancer, EnhanceSettings
+from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.nets import tiling
 from rtretinex.nets.backends import create_backend
 from rtretinex.nets.tiling import MARGIN, Relighter, decompose_tiled, tiles

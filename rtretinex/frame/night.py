@@ -10,16 +10,16 @@ and a toe that lifts a signal at the noise floor less than the rest (the idea of
 enhancement, Xu et al., CVPR 2022). Here:
 
 - ``BlackLevel`` measures the black point and the chroma of the darkest pixels of each
-  frame and follows them slowly, like the auto-exposure; ``neutral_blacks`` takes that
-  chroma off U and V before the nets and the gain see the frame (``neutral_blacks_rgb``:
-  its magenta part off an RGB image, in both modes);
+  frame and follows them slowly, like the auto-exposure; the executors take that chroma
+  off U and V before the nets and the gain see the frame (``without_bias``; an RGB image
+  loses its magenta part, ``magenta_offset``);
 - the lift stops at the black point and rises over a knee that follows the noise
-  (``kernels._lift_share``), and ``keep_mean`` raises the mid-tones' gain so the frame's
+  (``reference.lift_share``), and ``keep_mean`` raises the mid-tones' gain so the frame's
   brightness stays what the nets and the auto-exposure chose;
 - where the gain is high the luma's flat areas, the codec's blocks and bands among them,
-  are smoothed before the gain by an edge-preserving filter (``denoise.flat_smooth``) and
-  the block edges left in them turned into ramps (``kernels.deblock``), in float, so
-  one-code steps become gradients; the share taken follows the gain;
+  are smoothed before the gain and the block edges left in them turned into ramps, in
+  float, so one-code steps become gradients (the executors' ``filtered_planes``), and the
+  output's chroma is smoothed along its luma (``smooth_chroma``);
 - above a gain of SATURATED_GAIN the colour is rolled off, as camera ISPs do at high ISO.
 """
 
@@ -27,18 +27,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from ..pixelops.formats import YUV_TO_RGB, planes
-from ..pixelops.loops import deblock, lift_shares
-from ..pixelops.loops import smooth_chroma as kernel_smooth_chroma
-from .denoise import flat_smooth, gaussian, guided_coefficients
+from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
+from ..pixelops.loops import lift_shares
 from .exposure import follow_share
 
-__all__ = ["SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction", "filtered_planes",
-           "grey_surface_chroma", "keep_mean", "magenta_offset", "neutral_blacks",
-           "neutral_blacks_rgb", "smooth_chroma"]
+__all__ = ["SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction",
+           "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
 # The darkest share of a frame's pixels whose level is its black point. At 0.2 % scenes
 # without real blacks lost their darkest shadows and the bias was read on too light a set
@@ -64,21 +60,6 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # The knee above the black point (codes): a fixed part for the codec's quantization steps
 # and a part that follows the frame's noise (standard deviations).
 KNEE_CODES, KNEE_NOISE = 0.5, 1.0
-# ``flat_smooth``'s eps on the luma (levels²): variation up to about 1.25 codes is
-# flattened (the codec's one-code steps and bands; ``deblock`` takes the larger block
-# edges). More smooths low-contrast texture away (a 336p camera-like clip: SSIM 0.524 at
-# 1 code, 0.515 at 1.25, 0.503 at 1.5, 0.499 at 2); less leaves more of the codec's
-# mottle moving from frame to frame (a 1080p stand-in: relative MABD 0.030 at 1.5, 0.032
-# at 1.25, 0.035 at 1, 0.043 at 0.6).
-FLAT_EPS = 1.25**2
-# Its window radius at half the chroma resolution (where ``flat_smooth`` works): 1 spans
-# 12 full-resolution pixels, past the codec's 8×8 blocks.
-FLAT_RADIUS = 1
-# Block edges of the codec (every BLOCK_SPACING pixels at chroma resolution: the 8×8 luma
-# blocks) stepping less than DEBLOCK_STEP codes between sides flat within DEBLOCK_FLAT
-# become ramps (``kernels.deblock``): on a 1080p yard-camera stand-in the flat-stepped
-# blocks went 2.6 → 0.2 %, at a cost of 0.005 SSIM on a 336p camera-like clip.
-BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
 # Above this gain the colour is rolled off (the output's chroma × SATURATED_GAIN / gain):
 # what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps (the yard
 # stand-in's shadow chroma distance 7.3 → 4.5; 8 took real colour: cups' shadow colour
@@ -87,18 +68,10 @@ BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
 # turned dark red cups grey with cyan fringes (a 1080p stand-in at exposure 0.006: shadow
 # colour error against the clean frames 49.8 → 30.0, mean-matched PSNR 15.4 → 18.2 dB).
 SATURATED_GAIN = 16.0
-# The output's chroma where the gain is high is smoothed along its luma (``smooth_chroma``:
-# the guided filter at half the chroma resolution, windows of 5 × 5 there, eps in output
-# luma levels²): what a high gain lifts in the chroma is blotches of noise and the codec's
-# chroma blocks, many pixels wide, which the camera's noise reduction left. Camera-like
-# clips (30 frames, in-process): SSIM +0.010 to +0.035, shadow colour error −0.8 to −1.7.
-CHROMA_RADIUS, CHROMA_EPS = 2, 10.0**2
 # Time constant (s) the black level follows; a scene cut is followed at once.
 BLACK_SECONDS = 1.0
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
-# Limited-range Y to full-range luma.
-_FULL = 255.0 / 219.0
 SAMPLE = 4  # every 4th pixel and row: the darkest 0.2 % is found as well on 1/16 of them
 
 
@@ -112,7 +85,7 @@ class NightCorrection:
     knee: float = 0.0
 
     def lift(self) -> np.ndarray:
-        """The kernel's ``night`` argument (``kernels.gains_at_chroma``)."""
+        """The ``night`` argument of ``apply_yuv_gains``: black point, knee, roll-off gain."""
         return np.array([self.black, self.knee, SATURATED_GAIN], np.float32)
 
 
@@ -144,7 +117,7 @@ class BlackLevel:
     def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
                      ) -> np.ndarray:
         """``measure`` of the planes' every SAMPLE-th pixel of every SAMPLE-th row."""
-        luma = (y.astype(np.float32) - 16.0) * np.float32(_FULL)
+        luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
             return np.zeros(3, np.float32)
@@ -207,32 +180,11 @@ def correction(level: np.ndarray, noise: float) -> NightCorrection:
     return NightCorrection(black=float(level[0]), knee=KNEE_CODES + KNEE_NOISE * noise)
 
 
-def neutral_blacks(half: tuple[np.ndarray, ...], level: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``half_planes`` with the black level's chroma bias (``level[1:]``) taken off U and
-    V (float32 then), so that black is grey before the nets and the gain see it."""
-    y_half, u, v = half
-    if not level[1] and not level[2]:
-        return half
-    return (y_half, *(np.subtract(plane, bias, dtype=np.float32)
-                      for plane, bias in zip((u, v), level[1:], strict=True)))
-
-
-def neutral_blacks_rgb(image: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """An RGB image (0-255 scale) with the magenta part of the black level's chroma bias
-    (``level[1:]``, U and V codes: what both have above 0) taken off as the RGB it amounts
-    to: float32 then, or the image itself when there is none. The RGB path keeps the nets'
-    colour in the darkest areas, and the nets learned to undo the bluish blacks of LOL's
-    cameras (U up, V down; taking those off cost 0.4 dB on the held-out LOL pairs), not
-    the magenta of night video."""
-    offset = magenta_offset(level)
-    if offset is None:
-        return image
-    return np.maximum(np.subtract(image, offset, dtype=np.float32), 0.0)
-
-
 def magenta_offset(level: np.ndarray) -> np.ndarray | None:
-    """The RGB (3 codes) of the magenta part of a black ``level``'s chroma bias (see
-    ``neutral_blacks_rgb``); None when there is none."""
+    """The RGB (3 codes) of the magenta part of a black ``level``'s chroma bias (U and V
+    codes: what both have above 0), None when there is none: what comes off an RGB image.
+    The RGB path keeps the nets' colour in the darkest areas, and the nets learned to undo
+    the bluish blacks of LOL's cameras (U up, V down), not the magenta of night video."""
     magenta = max(min(float(level[1]), float(level[2])), 0.0)
     if not magenta:
         return None
@@ -252,32 +204,3 @@ def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection
         return gains
     boost = np.float32(min(max(wanted / kept, 1.0), MAX_LIFT_BOOST))
     return 1.0 + boost * (gains - 1.0)
-
-
-def filtered_planes(half: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-    """What the fast path mixes into ``half`` (``half_planes``) where the gain is high: Y
-    with its flat areas smoothed (``flat_smooth``) and the block edges left in them made
-    ramps (``kernels.deblock``), U and V through the fast mode's Gaussian."""
-    y_half, u, v = half
-    y = flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS)
-    deblock(y, BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT)
-    return y, gaussian(u), gaussian(v)
-
-
-def smooth_chroma(buffer: np.ndarray, weight: np.ndarray) -> None:
-    """Smooth a yuv420p output ``buffer``'s U and V (in place) along its luma, by that share
-    of the guided filter (CHROMA_RADIUS, CHROMA_EPS) where ``weight`` (h, w; 0-1, the
-    denoise weight of the gains) is above 0: chroma noise reduction that follows the gain,
-    as camera ISPs do in low light, without colour bleeding across the picture's edges.
-    One pass at chroma resolution (``kernels.smooth_chroma``)."""
-    y, u, v = planes(buffer)
-    width = u.shape[1]
-    guide = cv2.resize(y, (width, u.shape[0]), interpolation=cv2.INTER_AREA)
-    (a_u, b_u), (a_v, b_v) = guided_coefficients(np.float32(guide), (np.float32(u),
-                                                 np.float32(v)), CHROMA_RADIUS, CHROMA_EPS)
-    rows = a_u.shape[0]
-    share = cv2.resize(weight, (a_u.shape[1], rows), interpolation=cv2.INTER_LINEAR)
-    maps = np.empty((5, rows, width), np.float32)
-    for plane, out in zip((a_u, b_u, a_v, b_v, share), maps, strict=True):
-        cv2.resize(plane, (width, rows), dst=out, interpolation=cv2.INTER_LINEAR)
-    kernel_smooth_chroma(u, v, guide, maps)

@@ -40,7 +40,7 @@ from ..pixelops.formats import LUMA
 from ..pixelops.loops import grid_sums, slice_grid
 from .exposure import light_stops
 
-__all__ = ["LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
+__all__ = ["INPUT_FLOOR", "LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
 
 # Brightness bins: one per stop of input luma from 2^-BIN_STOPS to 1.
 BIN_STOPS = 8
@@ -52,12 +52,14 @@ CELL = 4
 # Weight (in pixels) of the frame-wide curve mixed into each cell: a cell with few pixels
 # of a brightness takes that brightness's gain mostly from the whole frame.
 PRIOR_PIXELS = 4.0
-LOG_FLOOR = 2.0 / 255.0  # the gain's input floor (enhancer.INPUT_FLOOR)
+# A gain divides by its input: dark pixels below this level (0-1) count as this level, which
+# caps the gain (at ~127× for a fully bright output). The grid's log gains use the same.
+INPUT_FLOOR = 2.0 / 255.0
+# The nets' output (0-1) is taken as at least this before its log.
+OUTPUT_FLOOR = 1e-4
 # The gains act on the small frame's luma with the chromaticity of its copy smoothed by a
-# Gaussian of this many small pixels. Against each channel's own value (the first try) the
-# grid passed on the chroma noise: temporal error +16 % on a 336p camera-like clip; against
-# the luma alone, colour came only from the cell: shadow colour error 13.5 → 12.6 with σ 2
-# on a 540p one (30 frames, in-process; σ 1: 12.9, σ 4: 12.9).
+# Gaussian of this many small pixels: against each channel's own value the grid passes on
+# the chroma noise; against the luma alone colour comes only from the cell.
 CHROMA_SIGMA = 2.0
 # The nets' average CPU time a frame aimed at when ``every`` is chosen automatically (ms),
 # and the longest interval then (frames: 0.4 s at 30 fps). Every 12th frame against every
@@ -82,8 +84,8 @@ class GainGrid:
         made of it (R ∘ Î, same shape)."""
         self.shape = source.shape
         luma = source @ LUMA
-        log_gain = (np.log(np.maximum(output, 1e-4))
-                    - np.log(np.maximum(_base(source, luma), LOG_FLOOR))).astype(np.float32)
+        log_gain = (np.log(np.maximum(output, OUTPUT_FLOOR))
+                    - np.log(np.maximum(_base(source, luma), INPUT_FLOOR))).astype(np.float32)
         sums = grid_sums(_positions(luma), log_gain, CELL, BIN_STOPS + 1)
         cell_gain, cell_weight = sums[..., :3], sums[..., 3:]
         # the frame's own curve is a prior for cells with few pixels at a brightness
@@ -94,7 +96,7 @@ class GainGrid:
         """What the nets' last run says ``source`` (same shape as the fitted frame) becomes."""
         luma = source @ LUMA
         log_gain = slice_grid(self.grid, _positions(luma), CELL)
-        return np.maximum(_base(source, luma), LOG_FLOOR) * np.exp(log_gain)
+        return np.maximum(_base(source, luma), INPUT_FLOOR) * np.exp(log_gain)
 
 
 def _base(source: np.ndarray, luma: np.ndarray) -> np.ndarray:
@@ -102,7 +104,7 @@ def _base(source: np.ndarray, luma: np.ndarray) -> np.ndarray:
     Gaussian-smoothed copy (CHROMA_SIGMA), so a pixel keeps its own colour but not its
     chroma noise."""
     blurred = cv2.GaussianBlur(source, (0, 0), CHROMA_SIGMA)
-    return luma[..., None] * blurred / np.maximum(blurred @ LUMA, LOG_FLOOR)[..., None]
+    return luma[..., None] * blurred / np.maximum(blurred @ LUMA, INPUT_FLOOR)[..., None]
 
 
 def _positions(luma: np.ndarray) -> np.ndarray:

@@ -5,10 +5,8 @@ themselves instead of converting every frame to RGB and back. A ``yuv420p`` buff
 uint8 array (H·3/2, W): the Y plane, then U and V (H/2 × W/2 each), BT.601 limited range as
 in OpenCV's conversions; an ``rgb24`` image is (H, W, 3).
 
-Per-channel RGB gains do not commute with the YUV matrix (a gain on red moves Y, U and V),
-so ``apply_yuv_gains`` does not scale the planes one by one: it runs the RGB path at chroma
-resolution, where the chroma lives anyway, and adds Y's finer detail scaled by the luma of
-the gains.
+The colour constants are owned here: BT.601 luma weights, OpenCV's limited-range matrices,
+the limited range's black and chroma zero.
 """
 
 from __future__ import annotations
@@ -16,12 +14,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .loops import NEUTRAL_NIGHT, compose_luma, gains_at_chroma
-
 __all__ = [
+    "CHROMA_ZERO",
+    "LUMA",
     "RGB24",
+    "RGB_TO_YUV",
     "YUV420P",
-    "apply_yuv_gains",
+    "YUV_OFFSET",
+    "YUV_TO_RGB",
+    "Y_BLACK",
+    "Y_TO_FULL",
+    "Y_TO_LUMA",
     "area_steps",
     "as_rgb",
     "camera_frame",
@@ -46,12 +49,15 @@ YUV_TO_RGB = np.array([[1.164, 0.0, 1.596],
                        [1.164, -0.391, -0.813],
                        [1.164, 2.018, 0.0]], np.float32)
 RGB_TO_YUV = np.linalg.inv(YUV_TO_RGB).astype(np.float32)
-YUV_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
+# Limited range: Y's black and the chroma planes' zero (codes), and Y's step on the full range.
+Y_BLACK, CHROMA_ZERO = 16.0, 128.0
+Y_TO_FULL = 255.0 / 219.0
+YUV_OFFSET = np.array([Y_BLACK, CHROMA_ZERO, CHROMA_ZERO], np.float32)
 # The same as affine 3×4 matrices for cv2.transform (offsets included).
 _YUV_TO_RGB_AFFINE = np.hstack([YUV_TO_RGB, -(YUV_TO_RGB @ YUV_OFFSET)[:, None]])
 _RGB_TO_YUV_AFFINE = np.hstack([RGB_TO_YUV, YUV_OFFSET[:, None]])
 # Limited-range Y (16-235) to full-range luma (0-255), the scale the RGB path's luma has.
-Y_TO_LUMA = np.clip((np.arange(256) - 16.0) * (255.0 / 219.0) + 0.5, 0, 255).astype(np.uint8)
+Y_TO_LUMA = np.clip((np.arange(256) - Y_BLACK) * Y_TO_FULL + 0.5, 0, 255).astype(np.uint8)
 
 
 def frame_size(image: np.ndarray, pixel_format: str) -> tuple[int, int]:
@@ -63,7 +69,7 @@ def frame_size(image: np.ndarray, pixel_format: str) -> tuple[int, int]:
 
 def planes(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Views (no copies) of the Y (H, W), U and V (H/2, W/2) planes of a yuv420p buffer (an
-    array, or a torch tensor: ``device``)."""
+    array, or a torch tensor)."""
     height, width = frame_size(buffer, YUV420P)
     flat, area, quarter = buffer.reshape(-1), height * width, height * width // 4
     chroma = (height // 2, width // 2)
@@ -176,34 +182,3 @@ def small_rgb(half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray
     0-255 scale: what the nets see in fast mode."""
     yuv = cv2.merge([downscale(plane.astype(np.float32, copy=False), size) for plane in half])
     return np.clip(cv2.transform(yuv, _YUV_TO_RGB_AFFINE), 0.0, 255.0)
-
-
-def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
-                    weight: np.ndarray | None = None,
-                    filtered: tuple[np.ndarray, ...] | None = None,
-                    night: np.ndarray = NEUTRAL_NIGHT) -> np.ndarray:
-    """The yuv420p buffer (uint8) of a frame's Y plane ``y`` (H, W) and ``half_planes``
-    (H/2, W/2; uint8 or float32, 0-255) with the low-resolution RGB ``gains`` (h, w, 3)
-    applied (upsampled bilinearly), as the RGB path would: the RGB path runs at chroma
-    resolution (RGB from Y averaged there, U and V; gains; clipping; back to YUV), which
-    gives U', V' and the low-frequency part of Y'; Y's detail above chroma resolution is
-    added scaled by the luma of the gains. ``weight`` (h, w; 0-1, default 0) denoises at
-    no extra pass: that share of ``filtered`` (the three planes filtered) is mixed into
-    them, and that share of Y's fine detail is dropped. ``night``: the corrections for
-    night footage (``kernels.gains_at_chroma``; default none). Two fused passes
-    (``kernels``): chroma resolution, then Y."""
-    height, width = y.shape
-    y_half, u, v = half
-    if weight is None:
-        weight = np.zeros(gains.shape[:2], np.float32)
-    # gains and weight, one plane each, at chroma width; the kernel interpolates their rows
-    maps = np.stack([cv2.resize(plane, (u.shape[1], gains.shape[0]),
-                                interpolation=cv2.INTER_LINEAR)
-                     for plane in (*cv2.split(gains), weight)])
-    out = np.empty((height * 3 // 2, width), np.uint8)
-    out_y, out_u, out_v = planes(out)
-    detail_half, base_half = gains_at_chroma(y_half, u, v, filtered or half, maps,
-                                             YUV_TO_RGB, RGB_TO_YUV, LUMA, out_u, out_v,
-                                             night)
-    compose_luma(y, detail_half, base_half, out_y)
-    return out

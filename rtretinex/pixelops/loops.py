@@ -1,11 +1,11 @@
-"""Fused full-resolution loops of the fast YUV path, and the gain grid's loops
-(``reuse``), compiled with numba.
+"""The host executor's fused loops, compiled with numba: the fast YUV path's full-resolution
+formulas (``reference`` states each; the tests hold these against it) and the gain grid's
+splat and slice (``frame.schedule``).
 
-At full resolution the work is per pixel and cheap; what cost time was the passes (OpenCV
+At full resolution the work is per pixel and cheap; what costs time is the passes (OpenCV
 needs one, and a full-size temporary, per operation: upsample a map, subtract, multiply,
 add). Each function here reads its inputs once and writes its output once, upsampling the
-low-resolution maps one row at a time into a buffer that stays in the cache. At 1080p the
-temporal update of Y went from 6.9 to 0.6 ms and composing the output Y from 7.8 to 1.0 ms.
+low-resolution maps one row at a time into a buffer that stays in the cache.
 
 The maps are at chroma resolution (half the width and height) and are upsampled 2×
 bilinearly exactly as OpenCV's ``INTER_LINEAR`` does it (weights ¾ and ¼, edges
@@ -15,17 +15,54 @@ three seconds, later runs load it.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
-__all__ = ["NEUTRAL_NIGHT", "compose_luma", "deblock", "gains_at_chroma", "grid_sums",
-           "lift_shares", "slice_grid", "smooth_chroma", "update_chroma", "update_luma"]
+from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
+from .reference import TINY
 
-_NEAR, _FAR = np.float32(0.75), np.float32(0.25)
-_BLACK, _GREY = np.float32(16.0), np.float32(128.0)  # limited-range Y black, chroma zero
-_TINY, _HUGE = np.float32(1e-6), np.float32(1e30)
+__all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_at_chroma",
+           "grid_sums", "lift_shares", "slice_grid", "smooth_chroma", "update_chroma",
+           "update_luma"]
+
+_NEAR, _FAR = np.float32(0.75), np.float32(0.25)  # INTER_LINEAR's 2× weights
+_BLACK, _GREY = np.float32(Y_BLACK), np.float32(CHROMA_ZERO)
+_TINY = np.float32(TINY)
+_NO_ROLLOFF = np.float32(1e30)  # a roll-off gain no pixel reaches
 # ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
 NEUTRAL_NIGHT = np.zeros(3, np.float32)
+
+
+class GainConstants(NamedTuple):
+    """What ``_gains_row`` multiplies by (float32): YUV → RGB (row-major ``r*``, ``g*``,
+    ``b*`` on Y, U, V), RGB → YUV, the luma weights, and the night corrections."""
+
+    ry: np.float32
+    ru: np.float32
+    rv: np.float32
+    gy: np.float32
+    gu: np.float32
+    gv: np.float32
+    by: np.float32
+    bu: np.float32
+    bv: np.float32
+    yr: np.float32
+    yg: np.float32
+    yb: np.float32
+    ur: np.float32
+    ug: np.float32
+    ub: np.float32
+    vr: np.float32
+    vg: np.float32
+    vb: np.float32
+    lr: np.float32
+    lg: np.float32
+    lb: np.float32
+    black: np.float32
+    knee: np.float32
+    saturated: np.float32
 
 
 def _compiled(function):
@@ -124,10 +161,7 @@ def _deblock(plane, spacing, step_max, flat_max):
 
 @_compiled
 def _lift_share(luma, black, knee):
-    """The share of a pixel's lift it gets (0-1) at ``luma`` (full-range codes): none at or
-    below the ``black`` point, rising over about ``knee`` codes above it to nearly all. The
-    gain g then maps luma L to L + (g − 1)·share·L: blacks stay black, a signal at the noise
-    floor is lifted little, the rest as the nets asked (less the black point)."""
+    """``reference.lift_share`` of one pixel."""
     excess = max(luma - black, np.float32(0.0))  # no branch: the loops stay vectorized
     return min(excess * excess / max((excess + knee) * luma, _TINY), np.float32(1.0))
 
@@ -140,15 +174,14 @@ def _lift_shares(luma, black, knee, out):
 
 @_compiled
 def _gains_row(rows, c, out):
-    """One row of ``_gains_at_chroma`` on packed rows (two arrays instead of fifteen: 1.9×
-    faster here, though the loop still does not vectorize): ``rows`` (10, w) holds Y, U, V,
-    their filtered values, the R, G, B gains and the denoise weight; ``c`` the constants;
-    ``out`` (4, w) gets U', V' (rounded), the detail gain and the base."""
+    """One row of ``reference.gains_at_chroma`` on packed rows (two arrays, not fifteen:
+    fewer arguments to keep in registers): ``rows`` (10, w) holds Y, U, V, their filtered
+    values, the R, G, B gains and the denoise weight; ``c`` the ``GainConstants``; ``out``
+    (4, w) gets U', V' (rounded), the detail gain and the base."""
     zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
-    ry, ru, rv, gy, gu, gv, by, bu, bv = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
-    yr, yg, yb = c[9], c[10], c[11]
-    ur, ug, ub, vr, vg, vb = c[12], c[13], c[14], c[15], c[16], c[17]
-    lr, lg, lb, black, knee, saturated = c[18], c[19], c[20], c[21], c[22], c[23]
+    ry, ru, rv, gy, gu, gv, by, bu, bv = c.ry, c.ru, c.rv, c.gy, c.gu, c.gv, c.by, c.bu, c.bv
+    yr, yg, yb, ur, ug, ub, vr, vg, vb = c.yr, c.yg, c.yb, c.ur, c.ug, c.ub, c.vr, c.vg, c.vb
+    lr, lg, lb, black, knee, saturated = c.lr, c.lg, c.lb, c.black, c.knee, c.saturated
     for x in range(rows.shape[1]):
         y_old, u_old, v_old, weight = rows[0, x], rows[1, x], rows[2, x], rows[9, x]
         gain_r, gain_g, gain_b = rows[6, x], rows[7, x], rows[8, x]
@@ -166,10 +199,6 @@ def _gains_row(rows, c, out):
         green = min(max(green * lift_g, zero), full)
         blue = min(max(blue * lift_b, zero), full)
         detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
-        # colour lifted by more than the roll-off gain is mostly the codec's chroma steps;
-        # the gain of the pixel's strongest channel counts (a saturated colour's other
-        # channels sit near zero, with large gains), and the output's colour is rolled
-        # towards its own grey (rolling the input's made grey, then cyan by those gains)
         rolled = min(one, saturated / max(min(gain_r, gain_g, gain_b), _TINY))
         out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * rolled + _GREY),
                             zero), full)
@@ -337,11 +366,7 @@ def compose_luma(y: np.ndarray, detail_half: np.ndarray, base_half: np.ndarray,
 
 
 def deblock(plane: np.ndarray, spacing: int, step_max: float, flat_max: float) -> None:
-    """Soften the codec's block edges in a float32 plane, in place: on every ``spacing``-th
-    column and then row boundary, a step smaller than ``step_max`` between two sides flat
-    to within ``flat_max`` becomes a ramp over four pixels (the idea of H.264's in-loop
-    filter, for the steps it left in dark flat areas). Texture and real edges, which are
-    not flat or step more, are left alone."""
+    """``reference.deblocked`` of a float32 plane, in place."""
     if plane.dtype != np.float32 or spacing < 4:
         raise ValueError(f"expected a float32 plane and spacing >= 4, got {plane.dtype}, "
                          f"{spacing}")
@@ -349,7 +374,7 @@ def deblock(plane: np.ndarray, spacing: int, step_max: float, flat_max: float) -
 
 
 def lift_shares(luma: np.ndarray, black: float, knee: float) -> np.ndarray:
-    """``_lift_share`` of each value of a float32 array (any shape)."""
+    """``reference.lift_share`` of each value of a float32 array (any shape)."""
     flat = np.ascontiguousarray(luma, np.float32).reshape(-1)
     out = np.empty_like(flat)
     _lift_shares(flat, np.float32(black), np.float32(knee), out)
@@ -357,33 +382,23 @@ def lift_shares(luma: np.ndarray, black: float, knee: float) -> np.ndarray:
 
 
 def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: tuple,
-                    maps: np.ndarray, to_rgb: np.ndarray, to_yuv: np.ndarray,
-                    luma: np.ndarray, out_u: np.ndarray, out_v: np.ndarray,
+                    maps: np.ndarray, out_u: np.ndarray, out_v: np.ndarray,
                     night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray]:
-    """The RGB gains applied at chroma resolution, one pass: per chroma pixel, Y (``y_half``:
-    averaged over its 2×2 pixels), U and V, each denoised (mixed by the weight with
-    ``filtered``, the three planes filtered), converted to RGB (``to_rgb``, 3×3 on Y−16,
-    U−128, V−128), multiplied by the gains, clipped, converted back (``to_yuv``). ``maps``
-    (4, h, W/2) holds the gains R, G, B and the denoise weight, at the gains' rows and the
-    chroma width. Writes U', V' (rounded) to ``out_u``/``out_v`` and returns (detail, base)
-    at chroma resolution: the fine detail's gain (the gains' ``luma``, less the denoised
-    share) and Y' − detail · Y there.
-
-    ``night`` (black point, knee: full-range codes; the gain above which colour is rolled
-    off; default 0, 0, 0: the gains as they are) is for night footage: each gain g becomes
-    1 + (g − 1)·``_lift_share``, so blacks stay black and a signal at the noise floor is
-    lifted little, and where the smallest of a pixel's three gains exceeds the roll-off
-    gain, its output U and V are scaled by roll-off / that gain. The filtered Y (the first
-    of ``filtered``) is mixed in by the weight like U and V, before the gain."""
+    """``reference.gains_at_chroma`` in one pass over the chroma planes, with ``maps`` (4, h,
+    W/2: the gains R, G, B and the denoise weight, at the gains' rows and the chroma width)
+    interpolated between rows as INTER_LINEAR does. Writes U' and V' to ``out_u`` and
+    ``out_v`` (uint8) and returns (detail, base) at chroma resolution. ``night``: black
+    point, knee, roll-off gain (0, 0, 0: the gains as they are)."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
         raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
     detail_half, base_half = np.empty(u.shape, np.float32), np.empty(u.shape, np.float32)
     night = np.asarray(night, np.float32)
-    saturated = night[2] if night[2] > 0 else _HUGE
-    constants = np.concatenate([np.ravel(to_rgb), np.ravel(to_yuv), luma,
-                                [night[0], night[1], saturated]]).astype(np.float32)
+    saturated = night[2] if night[2] > 0 else _NO_ROLLOFF
+    values = np.concatenate([np.ravel(YUV_TO_RGB), np.ravel(RGB_TO_YUV), LUMA,
+                             [night[0], night[1], saturated]]).astype(np.float32)
+    constants = GainConstants(*(np.float32(value) for value in values))
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
                      base_half)
     return detail_half, base_half

@@ -1,0 +1,196 @@
+"""What is decided about a frame on small arrays, in one place for both executors.
+
+Each frame hands in a few small NumPy arrays (its half-resolution luma, a sample of its
+half-resolution YUV, its nets' input or its colour cells) and gets back what the per-pixel
+work needs: whether it starts a shot and how noisy it is (``Moment``), the black level, the
+gains at low resolution with their colour, highlight and exposure factors, the denoise
+weight and the night corrections. ``Decisions`` keeps the state these carry from frame to
+frame (scene cuts, auto-exposure, black level, the nets' schedule).
+
+Three guards make the output safe to leave on:
+- **Colour**: the nets' colour change is trusted only where the input is too dark for its
+  own colour to be right; where it is brighter its local chromaticity is restored
+  (``colour_ratio``).
+- **Do no harm**: the gains never go below 1 (the output is never darker than the input);
+  highlights in a dark frame (a lamp, a window) land on a soft shoulder above SHOULDER
+  instead of clipping (``highlight_factor``).
+- **Exposure over time** (video): one global factor from ``exposure.AutoExposure``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..nets.backends import Backend
+from ..pixelops.formats import LUMA, RGB24, YUV420P, downscale
+from ..pixelops.reference import denoise_weight
+from .denoise import noise_sigma
+from .exposure import AutoExposure, SceneCutDetector
+from .night import BlackLevel, NightCorrection, correction, keep_mean
+from .schedule import INPUT_FLOOR, NetSchedule
+from .settings import EnhanceSettings
+
+__all__ = ["EPSILON", "Decisions", "Moment", "colour_grid", "colour_ratio", "highlight_factor",
+           "local_peak"]
+
+# Floor of a luma or an illumination a colour or gain divides by (0-1): below it a pixel's
+# colour is unknown.
+EPSILON = 1e-3
+# Colour: local input luma (0-1) below which the nets' colour is kept, above which the
+# input's chromaticity is restored (log-linear in between).
+TRUST_NETS_BELOW, TRUST_INPUT_ABOVE = 0.07, 0.2
+# The same where the black level's chroma bias has been removed (the fast YUV path): the
+# input's colour is then right down to darker levels.
+TRUST_NEUTRAL_BLACKS = (0.02, 0.08)
+# Quality mode measures colour on cells of this many pixels.
+COLOUR_CELL = 16
+# Output level (0-1) above which a region's brightest pixels are compressed, not clipped.
+SHOULDER = 0.8
+# Input luma (0-1) from which a cell's brightest part counts as a light source (fully from
+# the second value).
+BRIGHT_INPUT = (0.35, 0.6)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
+    starts a shot, and its noise (standard deviation, codes)."""
+
+    time: float | None
+    cut: bool
+    noise: float
+
+
+def colour_ratio(output: np.ndarray, source: np.ndarray,
+                 trust: tuple[float, float] = (TRUST_NETS_BELOW, TRUST_INPUT_ABOVE)) -> np.ndarray:
+    """Per-channel factors (same shape as the small float32 RGB ``output``) that move its
+    chromaticity back to the ``source``'s (same shape, 0-1) where the source is bright
+    enough to trust: not at all below ``trust[0]``, fully from ``trust[1]`` (luma, 0-1)."""
+    out_luma = np.maximum(output @ LUMA, EPSILON)[..., None]
+    src_luma = np.maximum(source @ LUMA, EPSILON)[..., None]
+    trust = np.clip((src_luma - trust[0]) / (trust[1] - trust[0]), 0.0, 1.0)
+    wanted = (np.maximum(source, EPSILON) / src_luma) / (np.maximum(output, EPSILON) / out_luma)
+    return np.exp(trust * np.log(wanted)).astype(np.float32)
+
+
+def colour_grid(height: int, width: int) -> tuple[int, int]:
+    """The (w, h) cells on which quality mode measures colour and highlights."""
+    return max(1, width // COLOUR_CELL), max(1, height // COLOUR_CELL)
+
+
+def highlight_factor(output: np.ndarray, source: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Per-cell factors (h, w, 1) for a small proposed ``output`` (h, w, 3, 0-1) of the
+    small ``source`` so that each cell's bright part (``peak``, h×w, 0-1, see
+    ``local_peak``) lands on a soft shoulder above SHOULDER instead of clipping."""
+    gain = (output @ LUMA) / np.maximum(source @ LUMA, INPUT_FLOOR)
+    lifted = peak * gain
+    room = 1.0 - SHOULDER
+    eased = SHOULDER + room * (1.0 - np.exp(-np.maximum(lifted - SHOULDER, 0.0) / room))
+    factor = np.where(lifted > SHOULDER, eased / np.maximum(lifted, EPSILON), 1.0)
+    # only where the input itself is bright there (a lamp, a window): in a uniformly dark
+    # scene the nets' lift of its brightest details is what the user wants
+    bright = np.clip((peak - BRIGHT_INPUT[0]) / (BRIGHT_INPUT[1] - BRIGHT_INPUT[0]), 0.0, 1.0)
+    return (1.0 + bright * (factor - 1.0)).astype(np.float32)[..., None]
+
+
+def local_peak(half: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The brightest luma (0-1) around each cell of a ``size`` (w, h) grid, from a frame's
+    ``half_luma`` (uint8 or uint16: at half resolution single noisy pixels barely count)."""
+    reach = max(1, math.ceil(half.shape[1] / size[0]))
+    peaks = cv2.dilate(half, np.ones((reach, reach), np.uint8))
+    top = 65535.0 if half.dtype == np.uint16 else 255.0
+    return downscale(peaks, size).astype(np.float32) / top
+
+
+def _mean_luma(image: np.ndarray) -> float:
+    return float(np.asarray(cv2.mean(image)[:3]) @ LUMA)
+
+
+class Decisions:
+    """One stream's decisions (see the module docstring), under ``settings``; ``backend``
+    runs the nets on fast mode's small frames; ``live``: the nets' periodic refresh may run
+    in the background (``schedule.NetSchedule``)."""
+
+    def __init__(self, backend: Backend, settings: EnhanceSettings, live: bool = False) -> None:
+        self.backend, self.settings = backend, settings
+        self.schedule = NetSchedule(settings.nets_every, background=live)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream (call between unrelated streams)."""
+        self.cuts = SceneCutDetector()
+        self.exposure = AutoExposure(self.settings.smooth)
+        self.blacks = BlackLevel()
+        self.schedule.reset()
+
+    def moment(self, half: np.ndarray, time: float | None) -> Moment:
+        """The next video frame's ``Moment`` from its ``half_luma``."""
+        noise = noise_sigma(half)
+        return Moment(time, self.cuts(half, noise), noise)
+
+    def black_level(self, samples: tuple[np.ndarray, ...], moment: Moment | None,
+                    grey_surface: bool = False) -> np.ndarray:
+        """(black, U bias, V bias) of a frame from every ``night.SAMPLE``-th pixel of its
+        half-resolution Y, U and V: followed over the stream for video, the frame's own for
+        a still image (``moment`` None); ``grey_surface`` as ``BlackLevel.from_samples``."""
+        measured = BlackLevel.from_samples(*samples, grey_surface=grey_surface)
+        if moment is None:
+            return measured
+        return self.blacks.follow(measured, moment.time, moment.cut)
+
+    def exposure_factor(self, output: np.ndarray, source: np.ndarray, moment: Moment | None
+                        ) -> float:
+        """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
+        is ``output`` and input (same scale) ``source``: the auto-exposure's (video only)
+        times the exposure compensation."""
+        compensation = 2.0 ** self.settings.exposure
+        if moment is None or not self.exposure.enabled:
+            return compensation
+        return compensation * self.exposure(_mean_luma(output), _mean_luma(source),
+                                            moment.time, moment.cut)
+
+    def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
+                   half: np.ndarray, moment: Moment | None) -> tuple[np.ndarray, float]:
+        """Quality mode's per-cell factors (``colour_grid`` cells; colour, highlights) and
+        global exposure factor for R ∘ Î and the input averaged over the cells (float32
+        RGB, 0-1); ``half``: the input's ``half_luma``."""
+        ratio = colour_ratio(output_small, source_small)
+        grid = output_small.shape[1::-1]
+        ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
+        return ratio, self.exposure_factor(output_small, source_small, moment)
+
+    def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
+                   level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
+        """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
+        (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
+        (h, w, 3), the denoise weight (h, w) and the night corrections."""
+        gains = self.small_gains(small, half, moment, YUV420P)
+        night = correction(level, noise_sigma(half) if moment is None else moment.noise)
+        gains = keep_mean(gains, small @ LUMA, night)
+        return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
+
+    def small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
+                    fmt: str = RGB24) -> np.ndarray:
+        """Fast mode's RGB gains (h, w, 3, ≥ 1) for the small frame (0-255): the nets (or,
+        in video, their last result's grid), colour, highlights, exposure."""
+        source_small = small.astype(np.float32) * np.float32(1 / 255)
+        if moment is None:
+            output_small = self._nets(small)
+        else:  # video: the nets' last result may stand in for them (``schedule``)
+            output_small = self.schedule(source_small, moment.cut, lambda: self._nets(small))
+        trust = TRUST_NEUTRAL_BLACKS if fmt == YUV420P else (TRUST_NETS_BELOW, TRUST_INPUT_ABOVE)
+        output_small *= colour_ratio(output_small, source_small, trust)
+        output_small *= highlight_factor(output_small, source_small,
+                                         local_peak(half, small.shape[1::-1]))
+        factor = self.exposure_factor(output_small, source_small, moment)
+        return np.maximum(output_small * np.float32(factor)
+                          / np.maximum(source_small, INPUT_FLOOR), 1.0)
+
+    def _nets(self, small: np.ndarray) -> np.ndarray:
+        """R ∘ Î of the small frame (float32 RGB, 0-1)."""
+        d = self.backend(small)
+        return d.reflectance * d.enhanced_illumination[..., None]

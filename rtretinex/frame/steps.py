@@ -1,0 +1,114 @@
+"""The steps of one frame, written once for both executors (``pixelops.host`` and
+``pixelops.torch_ops``): the executor does the per-pixel work in its own arrays, the
+``Decisions`` decide on the small arrays it hands back.
+
+- ``video_frame``: a frame of a stream: its ``Moment`` (cut, noise), the temporal denoiser,
+  then the quality step (RGB; a yuv420p frame converted there and back) or the fast YUV step.
+- ``quality``: denoise(R) ∘ Î at full resolution; colour, highlights and exposure as
+  per-cell factors; never below the input.
+- ``fast_yuv``: the nets on a small copy of the frame give low-resolution RGB gains, applied
+  to the planes at chroma resolution with Y's fine detail (``apply_yuv_gains``), with the
+  night corrections (flat-area smoothing, deblocking, lift, colour roll-off, chroma smoothing).
+- ``fast_rgb`` (host only: odd-sized video, still images in fast mode): the same gains
+  upsampled onto the denoised RGB frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..pixelops.formats import RGB24, YUV420P, frame_size, planes
+from ..pixelops.host import HostExecutor
+from ..video.frames import VideoFrame
+from .decisions import EPSILON, Decisions, Moment, colour_grid
+from .denoise import TemporalDenoiser
+from .night import SAMPLE, magenta_offset
+
+__all__ = ["fast_rgb", "fast_yuv", "quality", "video_frame", "without_black_bias"]
+
+
+def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
+                frame: VideoFrame, scale: int, strength: float) -> np.ndarray:
+    """The enhanced frame (uint8, the frame's pixel format) of a uint8 video ``frame``: the
+    quality step where ``scale`` is 1 (a yuv420p frame converted to RGB and back), else the
+    fast step (RGB frames: the host executor only); ``strength``: the spatial denoise's."""
+    fmt, fast = frame.pixel_format, scale > 1
+    pixels = executor.upload(frame.image)
+    if not fast and fmt == YUV420P:
+        pixels = executor.to_rgb(pixels)
+    work_format = fmt if fast else RGB24
+    half = executor.half_luma(pixels, work_format)
+    moment = decisions.moment(half, frame.time)
+    clean = denoiser(pixels, half, moment.cut, moment.noise, work_format, executor)
+    if fast and fmt == YUV420P:
+        return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
+    image = without_black_bias(executor, decisions, clean, moment, grey_surface=not fast)
+    if fast:
+        out = fast_rgb(executor, decisions, image, pixels, half, moment, scale, strength)
+    else:
+        out = quality(executor, decisions, image, pixels, half, moment, strength)
+    return executor.download(executor.from_rgb(out) if fmt == YUV420P else out)
+
+
+def without_black_bias(executor: Any, decisions: Decisions, image: Any,
+                       moment: Moment | None, grey_surface: bool) -> Any:
+    """An RGB image (0-255 scale) with the magenta part of its black level's chroma bias
+    taken off (``night.magenta_offset``); ``grey_surface``: the bias is read off the
+    frame's dominant near-grey surface (photos, quality mode)."""
+    samples = executor.sampled(executor.rgb_half_planes(image), SAMPLE)
+    offset = magenta_offset(decisions.black_level(samples, moment, grey_surface))
+    return image if offset is None else executor.minus(image, offset)
+
+
+def quality(executor: Any, decisions: Decisions, image: Any, original: Any, half: np.ndarray,
+            moment: Moment | None, strength: float) -> Any:
+    """denoise(R) ∘ Î of an RGB ``image`` (0-255 scale) at full resolution, times the
+    per-cell colour and highlight factors and the exposure, in the depth of ``original``
+    (the frame it came from) and never below the input; ``half``: the original's
+    ``half_luma``, where light sources are looked for."""
+    reflectance, illumination, enhanced = executor.decompose(image)
+    if strength > 0:
+        gain = enhanced / illumination.clip(EPSILON, None)
+        reflectance = executor.denoise_reflectance(reflectance, gain, strength)
+        del gain
+    del illumination  # full-resolution planes: large photos need the memory
+    output = executor.times(reflectance, enhanced)
+    del reflectance, enhanced
+    grid = colour_grid(*executor.size(image))
+    source_small = executor.cells(image, grid) * np.float32(1 / 255)
+    ratio, factor = decisions.cell_ratio(executor.cells(output, grid), source_small, half,
+                                         moment)
+    return executor.finish_quality(output, ratio, factor, image, original)
+
+
+def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
+             moment: Moment | None, scale: int) -> Any:
+    """denoise(S) ∘ G of a yuv420p ``buffer`` (uint8, or float32 when temporally denoised)
+    with the gain map G from the nets at 1/``scale``; colour, exposure, the floor and the
+    night corrections folded into G at low resolution. ``half``: the frame's ``half_luma``."""
+    height, width = frame_size(buffer, YUV420P)
+    size = (max(1, width // scale), max(1, height // scale))
+    half_yuv = executor.half_planes(buffer)
+    level = decisions.black_level(executor.sampled(half_yuv, SAMPLE), moment)
+    half_yuv = executor.without_bias(half_yuv, level)
+    gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
+                                                moment, level)
+    filtered = executor.filtered_planes(half_yuv) if weight.max() > 0 else None
+    out = executor.apply_yuv_gains(planes(buffer)[0], half_yuv, gains, weight, filtered,
+                                   night.lift())
+    if filtered is not None:
+        out = executor.smooth_chroma(out, weight)
+    return out
+
+
+def fast_rgb(host: HostExecutor, decisions: Decisions, image: np.ndarray,
+             original: np.ndarray, half: np.ndarray, moment: Moment | None, scale: int,
+             strength: float) -> np.ndarray:
+    """denoise(S) ∘ G of an RGB ``image`` (0-255 scale, black bias off) with the gain map G
+    from the nets at 1/``scale``, in the depth of ``original``."""
+    height, width = image.shape[:2]
+    size = (max(1, width // scale), max(1, height // scale))
+    gains = decisions.small_gains(host.downscale(image, size), half, moment, RGB24)
+    return host.apply_rgb_gains(image, gains, strength, original)
