@@ -2,7 +2,7 @@
 
 The nets judge every frame afresh, so sensor noise and a flickering light make their
 brightness decision wobble. ``AutoExposure`` treats that decision like a camera's
-auto-exposure (DESIGN.md section 10): it works in stops (log2 of the output's mean luma),
+auto-exposure: it works in stops (log2 of the output's mean luma),
 holds still inside a dead band (±0.1 stop: noise, a ±15 % flicker is ±0.2 stop and mostly
 averaged away), follows larger changes with a time constant in seconds (α = 1 − exp(−Δt/τ)
 from the frames' timestamps, so 24 and 60 fps behave alike), and jumps at once when the

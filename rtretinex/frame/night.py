@@ -36,11 +36,8 @@ from .exposure import follow_share
 __all__ = ["SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction",
            "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
-# The darkest share of a frame's pixels whose level is its black point. At 0.2 % scenes
-# without real blacks lost their darkest shadows and the bias was read on too light a set
-# of pixels (camera-like clips, 30 frames, 0.2 → 0.05 %: a lit room 25.00 → 25.50 dB mean-
-# matched, a kitten 22.86 → 23.72 dB and shadow colour 11.2 → 10.0; cups, deep shadows,
-# 21.29 → 20.78 dB).
+# The darkest share of a frame's pixels whose level is its black point: more loses the
+# darkest shadows of scenes without real blacks and reads the bias on too light pixels.
 BLACK_QUANTILE = 0.0005
 # The black point is at most this (full-range codes): above it a frame has no blacks.
 BLACK_MAX = 24.0
@@ -61,18 +58,17 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # and a part that follows the frame's noise (standard deviations).
 KNEE_CODES, KNEE_NOISE = 0.5, 1.0
 # Above this gain the colour is rolled off (the output's chroma × SATURATED_GAIN / gain):
-# what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps (the yard
-# stand-in's shadow chroma distance 7.3 → 4.5; 8 took real colour: cups' shadow colour
-# error 16.7 → 27.1). The gain is the smallest of a pixel's three: a saturated colour's
-# other channels sit at the input floor with large gains, and rolling by the gains' luma
-# turned dark red cups grey with cyan fringes (a 1080p stand-in at exposure 0.006: shadow
-# colour error against the clean frames 49.8 → 30.0, mean-matched PSNR 15.4 → 18.2 dB).
+# what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps. The gain
+# is the smallest of a pixel's three (``reference.colour_rolloff``), so a saturated colour,
+# whose other channels sit at the input floor with large gains, keeps its hue.
 SATURATED_GAIN = 16.0
 # Time constant (s) the black level follows; a scene cut is followed at once.
 BLACK_SECONDS = 1.0
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
-SAMPLE = 4  # every 4th pixel and row: the darkest 0.2 % is found as well on 1/16 of them
+# The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
+# found as well on 1/16 of the pixels.
+SAMPLE = 4
 
 
 @dataclass(frozen=True)

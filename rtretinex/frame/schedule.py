@@ -1,7 +1,6 @@
 """Fast mode between two runs of the nets: the last result as a per-cell tone curve.
 
-On a CPU without AMX the nets are most of a fast-mode frame's cost (a 107×60 call: ~2.4 ms
-with AMX, ~9 ms on AVX-512 without it, ~15 ms on AVX2, two threads). Their answer changes
+On a CPU without AMX the nets are most of a fast-mode frame's cost. Their answer changes
 slowly from frame to frame, so they need not run on every one. ``GainGrid`` keeps what the
 last run did as a bilateral grid (Chen et al., 2007): the nets' log gain per colour channel
 (against the frame's luma with its smoothed colour, ``_base``) for each spatial cell and
@@ -11,8 +10,7 @@ brightness, so what moved still gets the gain its brightness needs, and everythi
 the nets (colour, highlights, exposure, the night corrections) runs on that frame as usual.
 Every video frame goes through the grid, the ones the nets ran on too, so the output does
 not switch between two kinds of gain; the grid's averaging also keeps the nets' response to
-single noisy pixels out of the gain (camera-like night clips: mean-matched PSNR +0.2 to
-+1.2 dB, SSIM +0.006 to +0.03 against the nets' own gain).
+single noisy pixels out of the gain.
 
 ``NetSchedule`` decides when the nets run: on every ``every``-th frame, and at once on a
 scene cut, a new frame size or when the light on the input changes by more than
@@ -20,9 +18,8 @@ LIGHT_STOPS since the last run. ``every`` None (the default) picks the interval 
 CPU time the process spends while the nets run (all its threads: the nets' own and, in a
 busy pipeline, the decoder's and encoder's, which then wait longer; for a refresh in the
 background, the frames' own work meanwhile), so that they cost about NET_BUDGET_MS of CPU a
-frame on average: 1 (every frame) where they are that cheap, up to MAX_INTERVAL. Wall time
-undercounted them: on two cores without AMX a call took 7.9 ms on two threads but 15.8 ms of
-CPU, and ran every 3rd frame.
+frame on average: 1 (every frame) where they are that cheap, up to MAX_INTERVAL (wall time
+would undercount them: two threads spend twice it).
 """
 
 from __future__ import annotations
@@ -40,14 +37,13 @@ from ..pixelops.formats import LUMA
 from ..pixelops.loops import grid_sums, slice_grid
 from .exposure import light_stops
 
-__all__ = ["INPUT_FLOOR", "LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid", "NetSchedule"]
+__all__ = ["INPUT_FLOOR", "LIGHT_STOPS", "MAX_INTERVAL", "NET_BUDGET_MS", "GainGrid",
+           "NetSchedule"]
 
 # Brightness bins: one per stop of input luma from 2^-BIN_STOPS to 1.
 BIN_STOPS = 8
-# A spatial cell is this many small pixels square (107×60 nets input: 27×15 cells). Cells
-# of 8 lost the nets' local detail (a 720p camera-like clip: 20.6 dB against 21.2 at 4);
-# cells of 2 kept more, but with more colour noise (a 320p clip's shadow colour error
-# 14.4 at 8, 14.6 at 4, 15.1 at 2).
+# A spatial cell is this many small pixels square (107×60 nets input: 27×15 cells): larger
+# cells lose the nets' local detail, smaller ones keep more colour noise.
 CELL = 4
 # Weight (in pixels) of the frame-wide curve mixed into each cell: a cell with few pixels
 # of a brightness takes that brightness's gain mostly from the whole frame.
@@ -62,10 +58,8 @@ OUTPUT_FLOOR = 1e-4
 # the chroma noise; against the luma alone colour comes only from the cell.
 CHROMA_SIGMA = 2.0
 # The nets' average CPU time a frame aimed at when ``every`` is chosen automatically (ms),
-# and the longest interval then (frames: 0.4 s at 30 fps). Every 12th frame against every
-# frame on five camera-like night clips (30 frames, in-process): SSIM within 0.0006, temporal
-# error within 2 %, shadow colour error within 3 %; against every 6th it halves the nets'
-# CPU on two cores without AMX (14-17 ms a call: ~1.2 ms a frame less).
+# and the longest interval then (frames: 0.4 s at 30 fps; the grid stands in for them that
+# long without a visible difference, docs/history.md).
 NET_BUDGET_MS = 3.0
 MAX_INTERVAL = 12
 # A change of the input's mean luma since the last run (stops, in linear light) that runs

@@ -41,18 +41,6 @@ from .formats import (
 )
 from .loops import NEUTRAL_NIGHT, compose_luma, deblock, gains_at_chroma, update_chroma, update_luma
 from .loops import smooth_chroma as smooth_chroma_loop
-from .reference import (
-    BLOCK_SPACING,
-    CHROMA_EPS,
-    CHROMA_RADIUS,
-    DEBLOCK_FLAT,
-    DEBLOCK_STEP,
-    DIAMETER,
-    FLAT_EPS,
-    FLAT_RADIUS,
-    R_SIGMA,
-    denoise_weight,
-)
 
 __all__ = ["HostExecutor", "apply_yuv_gains", "denoise_frame", "denoise_reflectance",
            "flat_smooth", "gaussian", "guided_filter", "mix", "shifted"]
@@ -71,8 +59,8 @@ class _Resample:
 
 
 def gaussian(image: np.ndarray) -> np.ndarray:
-    """The fast mode's spatial filter: a DIAMETER × DIAMETER Gaussian."""
-    return cv2.GaussianBlur(image, (DIAMETER, DIAMETER), 0)
+    """The fast mode's spatial filter: a reference.DIAMETER × reference.DIAMETER Gaussian."""
+    return cv2.GaussianBlur(image, (reference.DIAMETER, reference.DIAMETER), 0)
 
 
 def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int, eps: float
@@ -97,7 +85,7 @@ def denoise_reflectance(reflectance: np.ndarray, gain: np.ndarray, strength: flo
     """Bilateral-filter float32 RGB ``reflectance`` where ``gain`` (H, W) is high;
     ``sigma_color`` (in R's units) is scaled by ``strength``."""
     return _blend_by_gain(reflectance, gain, strength, lambda image: cv2.bilateralFilter(
-        image, DIAMETER, sigma_color * strength, DIAMETER / 2))
+        image, reference.DIAMETER, sigma_color * strength, reference.DIAMETER / 2))
 
 
 def denoise_frame(frame: np.ndarray, gain: np.ndarray, strength: float) -> np.ndarray:
@@ -110,7 +98,7 @@ def _blend_by_gain(image: np.ndarray, gain: np.ndarray, strength: float,
                    denoise: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     if strength <= 0:
         return image
-    weight = denoise_weight(gain, strength)
+    weight = reference.denoise_weight(gain, strength)
     if weight.max() <= 0.0:
         return image
     filtered = denoise(image)
@@ -287,8 +275,8 @@ class HostExecutor:
         areas smoothed and the block edges left in them made ramps, U and V through the
         fast mode's Gaussian."""
         y_half, u, v = half
-        y = flat_smooth(y_half, FLAT_RADIUS, FLAT_EPS)
-        deblock(y, BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT)
+        y = flat_smooth(y_half, reference.FLAT_RADIUS, reference.FLAT_EPS)
+        deblock(y, reference.BLOCK_SPACING, reference.DEBLOCK_STEP, reference.DEBLOCK_FLAT)
         return y, gaussian(u), gaussian(v)
 
     def apply_yuv_gains(self, y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
@@ -298,15 +286,15 @@ class HostExecutor:
 
     def smooth_chroma(self, buffer: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """A yuv420p output ``buffer`` (in place) with that share of the guided filter of its
-        U and V along its luma (CHROMA_RADIUS, CHROMA_EPS) mixed in where ``weight`` (h, w;
-        0-1) is above 0: chroma noise reduction that follows the gain, without colour
-        bleeding across the picture's edges. One pass at chroma resolution."""
+        U and V along its luma (``reference.CHROMA_RADIUS``, ``CHROMA_EPS``) mixed in where
+        ``weight`` (h, w; 0-1) is above 0: chroma noise reduction that follows the gain,
+        without colour bleeding across the picture's edges. One pass at chroma resolution."""
         y, u, v = planes(buffer)
         width = u.shape[1]
         guide = cv2.resize(y, (width, u.shape[0]), interpolation=cv2.INTER_AREA)
         (a_u, b_u), (a_v, b_v) = reference.guided_coefficients(
-            _Resample, np.float32(guide), (np.float32(u), np.float32(v)), CHROMA_RADIUS,
-            CHROMA_EPS)
+            _Resample, np.float32(guide), (np.float32(u), np.float32(v)), reference.CHROMA_RADIUS,
+            reference.CHROMA_EPS)
         rows = a_u.shape[0]
         share = cv2.resize(weight, (a_u.shape[1], rows), interpolation=cv2.INTER_LINEAR)
         maps = np.empty((5, rows, width), np.float32)
@@ -338,7 +326,7 @@ class HostExecutor:
 
     def denoise_reflectance(self, reflectance: np.ndarray, gain: np.ndarray, strength: float
                             ) -> np.ndarray:
-        return denoise_reflectance(reflectance, gain, strength, R_SIGMA)
+        return denoise_reflectance(reflectance, gain, strength, reference.R_SIGMA)
 
     def times(self, reflectance: np.ndarray, illumination: np.ndarray) -> np.ndarray:
         """R ∘ Î, in place (no three-channel copy of Î)."""

@@ -39,18 +39,6 @@ from .formats import (
     area_steps,
     planes,
 )
-from .reference import (
-    BLOCK_SPACING,
-    CHROMA_EPS,
-    CHROMA_RADIUS,
-    DEBLOCK_FLAT,
-    DEBLOCK_STEP,
-    DIAMETER,
-    FLAT_EPS,
-    FLAT_RADIUS,
-    R_SIGMA,
-    denoise_weight,
-)
 
 __all__ = ["OutOfMemory", "TorchExecutor", "area", "bilateral", "bilinear", "box", "device_of",
            "flat_smooth", "gaussian", "grey", "half_luma", "moved", "rgb_to_yuv420p",
@@ -67,7 +55,7 @@ _GREY = (9798, 19235, 3735)
 # OpenCV's 5-tap Gaussian for sigma 0 (from the size): the binomial weights, over 16.
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 # Bilateral filter: OpenCV's spatial sigma for the reflectance (``denoise_reflectance``).
-_SIGMA_SPACE = DIAMETER / 2
+_SIGMA_SPACE = reference.DIAMETER / 2
 
 
 # What the GPU raises for a frame it has no memory for (``Enhancer.enhance`` catches it).
@@ -169,10 +157,10 @@ def half_luma(rgb: torch.Tensor) -> torch.Tensor:
 
 def bilateral(image: torch.Tensor, sigma_color: float,
               sigma_space: float = _SIGMA_SPACE) -> torch.Tensor:
-    """OpenCV's bilateral filter (diameter DIAMETER) of a (3, H, W) float32 image: the
+    """OpenCV's bilateral filter (diameter reference.DIAMETER) of a (3, H, W) float32 image: the
     neighbours within the radius weighted by distance and by the L1 distance of their
     colour, borders reflected (BORDER_REFLECT_101)."""
-    radius = DIAMETER // 2
+    radius = reference.DIAMETER // 2
     height, width = image.shape[1:]
     padded = F.pad(image[None], (radius,) * 4, mode="reflect")[0]
     colour_coeff = -0.5 / (sigma_color * sigma_color)
@@ -355,8 +343,9 @@ class TorchExecutor:
     def filtered_planes(self, half: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
         """``host.HostExecutor.filtered_planes``."""
         y_half, u, v = half
-        smooth = reference.deblocked(flat_smooth(y_half.float(), FLAT_RADIUS, FLAT_EPS),
-                                     BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT)
+        smooth = flat_smooth(y_half.float(), reference.FLAT_RADIUS, reference.FLAT_EPS)
+        smooth = reference.deblocked(smooth, reference.BLOCK_SPACING, reference.DEBLOCK_STEP,
+                                     reference.DEBLOCK_FLAT)
         return smooth, gaussian(u), gaussian(v)
 
     def apply_yuv_gains(self, y: torch.Tensor, half: tuple[torch.Tensor, ...],
@@ -386,7 +375,8 @@ class TorchExecutor:
         share = bilinear(bilinear(self._tensor(weight)[None],
                                   (max(1, width // 2), max(1, height // 2))), (width, height))[0]
         chroma = (u.float(), v.float())
-        coefficients = _guided_upsampled(guide, chroma, CHROMA_RADIUS, CHROMA_EPS)
+        coefficients = _guided_upsampled(guide, chroma, reference.CHROMA_RADIUS,
+                                         reference.CHROMA_EPS)
         out_u, out_v = (reference.chroma_smoothed(old, a, b, guide, share).to(torch.uint8)
                         for old, (a, b) in zip(chroma, coefficients, strict=True))
         return _buffer(y, out_u, out_v)
@@ -414,10 +404,11 @@ class TorchExecutor:
     def denoise_reflectance(self, reflectance: torch.Tensor, gain: torch.Tensor,
                             strength: float) -> torch.Tensor:
         """``host.denoise_reflectance``: the bilateral filter blended in by the gain."""
-        weight = denoise_weight(gain, strength)
+        weight = reference.denoise_weight(gain, strength)
         if float(weight.max()) <= 0.0:
             return reflectance
-        return reference.mixed(reflectance, bilateral(reflectance, R_SIGMA * strength), weight)
+        filtered = bilateral(reflectance, reference.R_SIGMA * strength)
+        return reference.mixed(reflectance, filtered, weight)
 
     def times(self, reflectance: torch.Tensor, illumination: torch.Tensor) -> torch.Tensor:
         return reflectance * illumination

@@ -1,6 +1,6 @@
 """RetinexNet's decomposition and relighting losses, plus the output losses used for fine-tuning.
 
-All terms are L1 means over NCHW tensors, as in the official code (DESIGN.md section 4).
+All terms are L1 means over NCHW tensors, as in the paper's official code.
 """
 
 from __future__ import annotations

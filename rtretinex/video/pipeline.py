@@ -218,9 +218,9 @@ def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
 @functools.cache
 def keep_freed_buffers() -> bool:
     """Have glibc's malloc keep freed frame-sized blocks in the process for reuse instead
-    of returning them to the kernel (process-wide, so done once per process). Measured on a
-    720p transcode: minor page faults ~700 → ~0 a frame. False where the C library is not
-    glibc (nothing is changed there)."""
+    of returning them to the kernel, so frames stop costing page faults (process-wide, so
+    done once per process). False where the C library is not glibc (nothing is changed
+    there)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

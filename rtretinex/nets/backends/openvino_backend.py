@@ -70,7 +70,7 @@ class OpenVINOBackend:
         if threads:
             self.config["INFERENCE_NUM_THREADS"] = threads
         # the small frames' request first: a bf16 compile that fails falls back here, and a
-        # video in fast mode never compiles the other (a 720p live soak: 855 → 846 MiB)
+        # video in fast mode never compiles the other (less memory)
         self.small_request = self._request({**self.config, "INFERENCE_NUM_THREADS": threads or 1})
         self._request_all = self.small_request if threads else None
 
