@@ -21,17 +21,22 @@ itself (decode → enhance → encode), so the figures are the product's.
    over mean Y), global flicker (mean |Δ mean Y| / 255), chromaticity shift (L1 distance of
    the mean r, g, b proportions, input vs output), shadow chroma distance from neutral
    (mean |Cr−128|+|Cb−128| at luma 20-110) and the share of 8×8 blocks there that are flat
-   inside but step by ≥ 3 codes at an edge (amplified codec blocks). ``--full-range`` also
-   measures each of them re-encoded in full range, as IP cameras and MJPEG send video.
+   inside but step by ≥ 3 codes at an edge (amplified codec blocks); and how the night
+   looks against its input (``metrics.night_look``): % newly clipped, % false contours,
+   greys (chroma of lit greys), saturation kept, the floor, mean luma in and out.
+   ``--full-range`` also measures each of them re-encoded in full range, as IP cameras and
+   MJPEG send video.
 3. **No harm** (the clean clips themselves as input, and ``--images``): PSNR(out, in) and how
    many come out darker (mean luma below 0.99× the input's).
 
-Every dark-clip table has an anchor row beside the versions measured: ``gain``, the input
-times one global gain per frame (to the last version's mean brightness). ``--run-stream``
+Every dark-clip table has anchor rows beside the versions measured: ``gain``, the input
+times one global gain per frame (to the last version's mean brightness), and for real clips
+``clahe`` (OpenCV's CLAHE on L of Lab, clip limit 3, 8×8 tiles). ``--run-stream``
 points at another checkout's run_stream.py to measure an older version on the same clips,
 or gives this one arguments of its own (``--run-stream "run_stream.py --nets-every 6"``);
 ``--sheet`` saves a PNG of input × gain | each version for a camera-like dark frame, the same
-frame as a photo, a real dark frame and a well-lit one (input | each version).
+frame as a photo, real dark frames (``--sheet-dark N`` clips) and a well-lit one (input |
+each version).
 
   python benchmarks/video_quality.py --clean ../shared/data/video/clean_*.mp4 \\
       --dark ../shared/data/video/dark_*.mp4 --images DIR --json out.json --sheet out.png
@@ -62,6 +67,7 @@ from rtretinex.metrics import (
     flat_stepped_blocks,
     mean_matched,
     neutral_chroma_distance,
+    night_look_of_clip,
     psnr,
     shadow_colour_error,
     ssim,
@@ -78,6 +84,7 @@ CAMERA = {"camera_exposure": 0.02, "camera_nr": 1.2, "camera_chroma_bias": 1.5,
 SSIM_EVERY = 5
 DEGRADATIONS = ("sensor", "camera")
 GAIN = "gain"  # the anchor row: input × one global gain per frame
+CLAHE = "clahe"  # the anchor row: OpenCV's CLAHE on L of Lab (clip limit 3, 8×8 tiles)
 
 
 def read_frames(path: Path, limit: int) -> tuple[list[np.ndarray], float]:
@@ -180,9 +187,20 @@ def stability(frames: list[np.ndarray]) -> dict[str, float]:
             "global_flicker": float(np.abs(np.diff(means)).mean() / 255)}
 
 
+def clahe(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The CLAHE anchor: OpenCV's CLAHE on the L channel of Lab (clip limit 3, 8×8 tiles)."""
+    equalize = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+    out = []
+    for frame in frames:
+        lab = cv2.cvtColor(frame, cv2.COLOR_RGB2LAB)
+        lab[..., 0] = equalize.apply(lab[..., 0])
+        out.append(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB))
+    return out
+
+
 def night_figures(out: list[np.ndarray], source: list[np.ndarray]) -> dict[str, float]:
     """The real clips' figures (no ground truth; see the module docstring)."""
-    return {**stability(out),
+    return {**stability(out), **night_look_of_clip(out, source),
             "chromaticity_shift": float(np.median(
                 [chromaticity_shift(o, i) for o, i in zip(out[::10], source[::10])])),
             "shadow_chroma": float(np.mean([neutral_chroma_distance(o) for o in out[::10]])),
@@ -233,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     p.add_argument("--sheet", type=Path,
                    help="PNG: input × gain | each version, camera-like, real dark, lit frame")
+    p.add_argument("--sheet-dark", type=int, default=1, metavar="N",
+                   help="the first N --dark clips each get a row of the sheet (default 1)")
     args = p.parse_args(argv)
     degradations = args.degrade.split(",")
     unknown = [photo for photo in args.pan if not hasattr(skdata, photo)]
@@ -323,13 +343,13 @@ def main(argv: list[str] | None = None) -> int:
             frames, _ = read_frames(clip, args.frames)
             outputs = measured(clip, args.frames)
             anchor = times_gain(frames, outputs[-1])
-            for v, out in [(GAIN, anchor), *enumerate(outputs)]:
+            for v, out in [(GAIN, anchor), (CLAHE, clahe(frames)), *enumerate(outputs)]:
                 result["real_dark"].append({"clip": clip.name, "version": v,
                                             **night_figures(out, frames),
                                             "input": stability(frames)})
-            if clip == args.dark[0]:
+            if clip in args.dark[:args.sheet_dark]:
                 middle = len(outputs[-1]) // 2
-                sheet_rows["dark"] = [anchor[middle], *(o[middle] for o in outputs)]
+                sheet_rows[f"dark {clip.name}"] = [anchor[middle], *(o[middle] for o in outputs)]
         if args.images:
             images = sorted(q for q in args.images.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
             for v, (run_stream, own) in enumerate(commands):
@@ -364,6 +384,8 @@ def _print(console: Console, result: dict, versions: list[str]) -> None:
                           "shadow_colour_error")),
         ("real_dark", ("clip", "version", "mean_luma", "relative_mabd", "global_flicker",
                        "chromaticity_shift", "shadow_chroma", "flat_stepped_blocks")),
+        ("real_dark", ("clip", "version", "newly_clipped", "false_contours", "greys",
+                       "saturation_kept", "floor", "luma_in", "luma_out")),
         ("no_harm_clips", ("clip", "version", "psnr_out_in", "luma_in", "luma_out",
                            "darker_frames")),
     ):

@@ -1,6 +1,7 @@
 """Image quality (scikit-image PSNR/SSIM, the LLIE papers' convention), video flicker, and
-what goes wrong on real night footage: colour casts in the shadows and amplified codec
-blocks."""
+what goes wrong on real night footage: colour casts in the shadows, amplified codec blocks,
+and how a night frame looks against its own input (``night_look``: blown highlights, false
+contours, greys, saturation, the floor)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 __all__ = ["chromaticity_shift", "flat_stepped_blocks", "flicker", "mean_matched",
-           "neutral_chroma_distance", "psnr", "shadow_colour_error", "ssim"]
+           "neutral_chroma_distance", "night_look", "night_look_of_clip", "psnr",
+           "shadow_colour_error", "ssim"]
 
 # Where shadow colour and blocks are judged: dark-to-mid output luma (0-255).
 SHADOW_LUMA = (20.0, 110.0)
@@ -117,3 +119,72 @@ def flat_stepped_blocks(image: np.ndarray, step: float = 3.0, flat: float = 1.0,
     if not judged.any():
         return 0.0
     return float(((inside < flat) & (right | below))[judged].mean())
+
+
+# How night footage looks against its own input (``night_look``): full-range BT.601 in float.
+CLIPPED_OUT, CLIPPED_IN = 250.0, 230.0  # newly clipped: out at least, in below
+FLAT_STD, CONTOUR_STEP = 0.8, 6.0  # false contours: 5×5 std of the input, output step
+JUDGED_LUMA = (40.0, 230.0)  # greys and saturation are judged where the input is lit
+GREY_CHROMA, COLOURED_CHROMA, MIN_GREY_PIXELS = 3.0, 8.0, 200
+FLOOR_SHARE = 0.1  # the floor: the output over the input's darkest tenth
+
+
+def _ycbcr(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Full-range BT.601 luma (H, W) and |Cb − 128| + |Cr − 128| (H, W), float32, of uint8
+    RGB."""
+    rgb = image.astype(np.float32)
+    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    chroma = np.abs(0.564 * (rgb[..., 2] - y)) + np.abs(0.713 * (rgb[..., 0] - y))
+    return y, chroma
+
+
+def _saturation(image: np.ndarray) -> np.ndarray:
+    """(max − min) / max of each pixel's R, G, B (0 where black)."""
+    rgb = image.astype(np.float32)
+    top = rgb.max(axis=2)
+    return (top - rgb.min(axis=2)) / np.maximum(top, 1.0)
+
+
+def night_look(output: np.ndarray, source: np.ndarray) -> dict[str, float | None]:
+    """How an enhanced night frame looks against its input (uint8 RGB, one size), in the
+    four ways camera pipelines get night scenes wrong: ``newly_clipped`` (% of pixels blown
+    to at least CLIPPED_OUT that were below CLIPPED_IN), ``false_contours`` (% of pixels
+    where the input is flat but the output steps by CONTOUR_STEP or more to its right or
+    lower neighbour: the codec's floor lifted into bands), ``greys`` (mean chroma of the
+    output where the lit input is grey; None under MIN_GREY_PIXELS such pixels),
+    ``saturation_kept`` (median output / input saturation where the lit input is coloured;
+    None where none is); and the ``floor`` (median output luma over the input's darkest
+    tenth), ``luma_in`` and ``luma_out`` (means)."""
+    _check_pair(output, source)
+    y_in, chroma_in = _ycbcr(source)
+    y_out, chroma_out = _ycbcr(output)
+    mean = cv2.blur(y_in, (5, 5))
+    flat = np.sqrt(np.maximum(cv2.blur(y_in * y_in, (5, 5)) - mean * mean, 0.0)) <= FLAT_STD
+    steps = np.zeros(y_out.shape, bool)
+    steps[:, :-1] |= np.abs(np.diff(y_out, axis=1)) >= CONTOUR_STEP
+    steps[:-1] |= np.abs(np.diff(y_out, axis=0)) >= CONTOUR_STEP
+    lit = (y_in >= JUDGED_LUMA[0]) & (y_in <= JUDGED_LUMA[1])
+    grey, coloured = lit & (chroma_in <= GREY_CHROMA), lit & (chroma_in >= COLOURED_CHROMA)
+    darkest = y_in <= np.quantile(y_in, FLOOR_SHARE)
+    saturation_in = _saturation(source)[coloured]
+    return {
+        "newly_clipped": float(100 * ((y_out >= CLIPPED_OUT) & (y_in < CLIPPED_IN)).mean()),
+        "false_contours": float(100 * (flat & steps).mean()),
+        "greys": float(chroma_out[grey].mean()) if grey.sum() >= MIN_GREY_PIXELS else None,
+        "saturation_kept": float(np.median(_saturation(output)[coloured]
+                                           / np.maximum(saturation_in, 1e-6)))
+        if coloured.any() else None,
+        "floor": float(np.median(y_out[darkest])),
+        "luma_in": float(y_in.mean()), "luma_out": float(y_out.mean())}
+
+
+def night_look_of_clip(outputs: Iterable[np.ndarray], sources: Iterable[np.ndarray]
+                       ) -> dict[str, float | None]:
+    """``night_look`` of each frame averaged over the frames (a figure None in every frame
+    stays None)."""
+    frames = [night_look(o, s) for o, s in zip(outputs, sources, strict=True)]
+    out: dict[str, float | None] = {}
+    for key in frames[0]:
+        values = [f[key] for f in frames if f[key] is not None]
+        out[key] = float(np.mean(values)) if values else None
+    return out

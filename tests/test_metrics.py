@@ -8,6 +8,7 @@ from rtretinex.metrics import (
     flat_stepped_blocks,
     mean_matched,
     neutral_chroma_distance,
+    night_look,
     shadow_colour_error,
 )
 from rtretinex.pixelops.formats import planes
@@ -69,3 +70,26 @@ def test_camera_night_has_a_magenta_black_level_and_camera_noise_reduction():
     rough = simulate_camera_night(photo, chroma_bias=2.0, nr_sigma=0.0, seed=1)
     assert np.abs(np.diff(planes(rough)[0].astype(int))).mean() > np.abs(
         np.diff(y.astype(int))).mean()  # the camera's noise reduction smooths
+
+
+def test_night_look_counts_what_a_night_enhancement_gets_wrong():
+    source = grey(60, (40, 40))
+    source[:, 20:] = (200, 150, 60)  # a lit yellow wall
+    source[:5] = 2  # a near-black band, flat
+    out = source.copy()
+    out[10:15, :20] = 255  # blown: was 60
+    out[:5, ::2] = 20  # the flat band lifted into stripes (steps of 18)
+    out[20:, :20] = (60, 80, 60)  # the grey went green
+    out[15:20, 20:] = (200, 190, 170)  # the yellow washed out
+    look = night_look(out, source)
+    assert look["newly_clipped"] == pytest.approx(100 * 5 * 20 / 1600)
+    assert look["false_contours"] == pytest.approx(100 * 5 * 40 / 1600, rel=0.05)
+    green_y = 0.299 * 60 + 0.587 * 80 + 0.114 * 60  # 400 of the 700 lit grey pixels
+    assert look["greys"] == pytest.approx(400 * (0.564 + 0.713) * (green_y - 60) / 700,
+                                          rel=0.01)
+    assert look["saturation_kept"] == pytest.approx(1.0)  # most of the yellow kept
+    assert look["floor"] == pytest.approx(11.0)  # the darkest tenth: half 2, half 20
+    unchanged = night_look(source, source)
+    assert unchanged["newly_clipped"] == unchanged["false_contours"] == 0.0
+    assert unchanged["greys"] == pytest.approx(0.0, abs=1e-3)
+    assert night_look(grey(10), grey(10))["saturation_kept"] is None  # nothing coloured

@@ -11,9 +11,17 @@ from skimage import data as skdata
 from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame import night
 from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, magenta_offset
-from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance
+from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance, night_look_of_clip
 from rtretinex.nets.backends import create_backend
-from rtretinex.pixelops.formats import RGB_TO_YUV, YUV420P, as_rgb, half_planes, planes, to_rgb
+from rtretinex.pixelops.formats import (
+    RGB_TO_YUV,
+    YUV420P,
+    as_rgb,
+    from_rgb,
+    half_planes,
+    planes,
+    to_rgb,
+)
 from rtretinex.pixelops.host import HostExecutor
 from rtretinex.pixelops.loops import lift_shares
 from rtretinex.training.data import simulate_camera_night
@@ -48,8 +56,13 @@ def test_a_small_deep_shadow_sets_the_black_point_so_it_is_not_crushed():
 
 
 def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
-    assert BlackLevel.measure(*dark_planes(bias=(12.0, -9.0)))[1:].tolist() == [
-        night.BIAS_MAX, -night.BIAS_MAX]
+    """A bias is small: darks far from grey (a blue night, a purple room) keep their colour;
+    between BIAS_MAX and twice it, less is taken off the further they are."""
+    assert BlackLevel.measure(*dark_planes(bias=(9.0, -2.0)))[1:].tolist() == [0.0, 0.0]
+    assert BlackLevel.measure(*dark_planes(bias=(2.0, 1.0)))[1:].tolist() == pytest.approx(
+        [2.0, 1.0], abs=0.05)
+    partly = BlackLevel.measure(*dark_planes(bias=(4.5, 1.5)))[1:]
+    assert partly.tolist() == pytest.approx([2.25, 0.75], abs=0.05)
 
 
 def test_a_frame_without_blacks_has_no_bias():
@@ -227,3 +240,36 @@ def test_a_full_range_night_clip_gets_the_night_corrections_too(backend, tmp_pat
                                                neutral_chroma_distance(limited) + 1.0)
     assert flat_stepped_blocks(full) < 0.5 * flat_stepped_blocks(naive)
     assert np.abs(full.astype(int) - limited).mean() < 3
+
+
+def yard_night_frames(count: int = 3, blue_darks: float = 0.0) -> list[np.ndarray]:
+    """yuv420p buffers of a night yard as a security camera writes it: most of the frame a
+    code or two above black (noisy, quantized), a lit yellow house, a lit grey wall and a
+    white lamp; ``blue_darks``: U codes the darks are graded towards blue."""
+    rng = np.random.default_rng(7)
+    frames = []
+    for _ in range(count):
+        rgb = np.clip(rng.normal(3.0, 1.2, (192, 256, 3)), 0, 255)
+        rgb[40:100, 30:110] = (170, 130, 45)  # the house, yellow wood lit by a lamp
+        rgb[120:170, 150:230] = (58, 60, 57)  # a lit grey wall (a touch of green)
+        rgb[50:60, 200:212] = 250  # the lamp
+        buffer = from_rgb(np.round(rgb).astype(np.uint8))
+        y, u, _ = planes(buffer)
+        dark = cv2.resize(y, u.shape[::-1], interpolation=cv2.INTER_AREA) < 30
+        u[dark] = np.clip(u[dark].astype(int) + int(blue_darks), 0, 255)
+        frames.append(buffer)
+    return frames
+
+
+@pytest.mark.parametrize("blue_darks", [0.0, 9.0])
+def test_a_night_yard_keeps_its_lit_colours_its_greys_and_its_highlights(backend, blue_darks):
+    """What is lit is exposed for, not blown (nothing newly clipped), keeps its colour
+    (saturation) and a lit grey stays grey, also where the darks are truly blue (a grade,
+    not a black-level bias); the dark yard is still brightened."""
+    frames = yard_night_frames(blue_darks=blue_darks)
+    out = enhanced(backend, frames)
+    look = night_look_of_clip(out, [to_rgb(f) for f in frames])
+    assert look["newly_clipped"] <= 0.5
+    assert look["saturation_kept"] >= 0.7
+    assert look["greys"] <= 4.0
+    assert look["luma_out"] > 1.3 * look["luma_in"], look  # the blue darks are lifted less

@@ -96,8 +96,8 @@ def reference_apply_yuv_gains(y, half, gains, weight, filtered, night):
     ``reference.composed_luma`` with its maps upsampled to Y's: the U, V and Y codes."""
     chroma = half[1].shape[::-1]
     maps = [resized(plane, chroma) for plane in (*cv2.split(gains), weight)]
-    out_u, out_v, detail, base = reference.gains_at_chroma(*half, filtered, tuple(maps[:3]),
-                                                           maps[3], night)
+    out_u, out_v, detail, base, _ = reference.gains_at_chroma(*half, filtered,
+                                                              tuple(maps[:3]), maps[3], night)
     out_y = reference.composed_luma(np.float32(y), resized(detail, y.shape[::-1]),
                                     resized(base, y.shape[::-1]))
     return out_y, out_u, out_v
@@ -114,7 +114,7 @@ def test_apply_yuv_gains_is_the_references_gains_at_chroma(executor, rows, night
     night = np.array(night, np.float32)
     out = on_host(executor.download(executor.apply_yuv_gains(
         executor.upload(y), tuple(executor.upload(p) for p in half), gains, weight,
-        tuple(executor.upload(p) for p in filtered), night)))
+        tuple(executor.upload(p) for p in filtered), night)[0]))
     for got, want in zip(planes(out), reference_apply_yuv_gains(y, half, gains, weight,
                                                                 filtered, night), strict=True):
         assert np.abs(got.astype(int) - want).max() <= 1  # ties may round either way
@@ -129,11 +129,13 @@ def test_the_loops_detail_and_base_are_the_references():
                           ).astype(np.float32)
     out_u, out_v = np.empty((18, 32), np.uint8), np.empty((18, 32), np.uint8)
     night = np.array([6.0, 3.0, 2.0], np.float32)
-    detail, base = gains_at_chroma(*half, filtered, maps, out_u, out_v, night)
-    _, _, want_detail, want_base = reference.gains_at_chroma(*half, filtered, tuple(maps[:3]),
-                                                             maps[3], night)
+    detail, base, allowed = gains_at_chroma(*half, filtered, maps, out_u, out_v, night)
+    _, _, want_detail, want_base, want_allowed = reference.gains_at_chroma(
+        *half, filtered, tuple(maps[:3]), maps[3], night)
     np.testing.assert_allclose(detail, want_detail, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(base, want_base, atol=2e-3)
+    np.testing.assert_allclose(allowed, want_allowed, atol=1e-4)
+    assert 0 < allowed.mean() < 1
 
 
 def test_colour_roll_off_keeps_a_dark_saturated_colour_and_never_turns_it_cyan(executor):
@@ -147,16 +149,62 @@ def test_colour_roll_off_keeps_a_dark_saturated_colour_and_never_turns_it_cyan(e
         out = executor.apply_yuv_gains(
             executor.upload(y), tuple(executor.upload(p) for p in half),
             np.full((4, 8, 3), gains, np.float32), np.zeros((4, 8), np.float32), None,
-            np.array(night, np.float32))
+            np.array(night, np.float32))[0]
         out_y, out_u, out_v = planes(on_host(executor.download(out)))
         return np.array([out_y[0, 0], out_u[0, 0], out_v[0, 0]], np.float32) - [16, 128, 128]
 
     red = np.array([40.0, 0.0, 0.0], np.float32) @ RGB_TO_YUV.T + [16, 128, 128]
     r, g, b = YUV_TO_RGB @ applied(red, [4.0, 40.0, 40.0], [0.0, 0.0, 16.0])
     assert r > 100 and g < 0.3 * r and b < 0.3 * r  # red, not grey or cyan
-    grey = (20.0, 129.0, 129.0)
+    grey = (18.0, 129.0, 129.0)  # dark: its lift stays below the shoulder
     rolled = applied(grey, [30.0] * 3, [0.0, 0.0, 16.0])[1]
     assert abs(rolled) < 0.6 * abs(applied(grey, [30.0] * 3, [0.0, 0.0, 0.0])[1])
+
+
+def test_the_shoulder_never_clips_what_was_not_clipped_and_keeps_the_order():
+    peak_in = np.repeat(np.arange(0, 256, 5, dtype=np.float32), 40)
+    gain = np.tile(np.geomspace(1, 40, 40).astype(np.float32), 52)
+    lifted = peak_in * gain
+    out = lifted * reference.shoulder(peak_in, lifted)
+    below = peak_in < 230
+    assert out[below].max() < 250 and (out >= peak_in - 1e-3).all()  # never darker
+    np.testing.assert_allclose(out[peak_in == 255], 255.0, atol=1e-3)  # full scale: kept
+    small = lifted <= peak_in + 0.5 * reference.SHOULDER_ROOM * (255 - peak_in)
+    np.testing.assert_allclose(out[small], lifted[small], rtol=1e-5)  # below the knee: as is
+    for level in range(52):  # for one input, more gain gives more light
+        row = out[level * 40:(level + 1) * 40]
+        assert (np.diff(row) >= -1e-3).all()
+    for g in range(40):  # for one gain, a brighter input stays brighter
+        column = out[g::40]
+        assert (np.diff(column) >= -1e-3).all()
+
+
+def test_near_greys_keep_their_chroma_and_colours_are_lifted_with_the_light():
+    gain, y = np.float32(4.0), np.float32(60.0)
+    for chroma, most in ((1.0, 1.05), (3.0, 1.5)):  # codec steps, a bias left over
+        colour = reference.colourfulness(y, np.float32(chroma), np.float32(0))
+        assert chroma * gain * reference.chroma_kept(colour, gain) <= most * chroma
+    colour = reference.colourfulness(y, np.float32(14.0), np.float32(8.0))
+    assert colour > 0.95 and reference.chroma_kept(colour, gain) > 0.95  # a colour: lifted
+    dark = reference.colourfulness(np.float32(8.0), np.float32(3.0), np.float32(0))
+    assert dark > 0.95  # the same chroma in the dark is a colour
+    assert reference.chroma_kept(np.float32(0.0), np.float32(1.0)) == 1.0
+
+
+@pytest.mark.parametrize("peak", [60.0, 200.0])
+def test_a_lit_colour_lifted_past_full_scale_keeps_its_hue_and_saturation(executor, peak):
+    """A yellow house under a large gain: no channel clips, the channels keep their ratios."""
+    rgb = np.array([peak, 0.8 * peak, 0.3 * peak], np.float32)
+    yuv = rgb @ RGB_TO_YUV.T + [16, 128, 128]
+    half = tuple(np.full((8, 8), c, np.float32) for c in yuv)
+    out = executor.apply_yuv_gains(
+        executor.upload(np.full((16, 16), yuv[0], np.uint8)),
+        tuple(executor.upload(p) for p in half), np.full((4, 8, 3), 12.0, np.float32),
+        np.zeros((4, 8), np.float32), None, np.array([0.0, 0.0, 16.0], np.float32))[0]
+    out_y, out_u, out_v = (plane[2, 2] for plane in planes(on_host(executor.download(out))))
+    got = YUV_TO_RGB @ (np.array([out_y, out_u, out_v], np.float32) - [16, 128, 128])
+    assert got.max() < 252 and got.max() > peak  # lifted, not blown
+    np.testing.assert_allclose(got / got.max(), rgb / rgb.max(), atol=0.04)
 
 
 @pytest.mark.parametrize("size", [(36, 64), (10, 14), (2, 6)])
@@ -293,13 +341,14 @@ def test_smooth_chroma_is_the_references(executor):
     y, u, v = planes(buffer)
     guide = cv2.resize(y, u.shape[::-1], interpolation=cv2.INTER_AREA).astype(np.float32)
     small = (max(1, u.shape[1] // 2), max(1, u.shape[0] // 2))
-    share = resized(resized(weight, small), u.shape[::-1])
+    allowed = np.tile(np.linspace(0, 1, u.shape[1], dtype=np.float32), (u.shape[0], 1))
+    share = resized(resized(weight, small), u.shape[::-1]) * allowed
     want = [reference.chroma_smoothed(
         np.float32(plane), *reference_guided(guide, np.float32(plane), reference.CHROMA_RADIUS,
                                              reference.CHROMA_EPS), guide, share)
         for plane in (u, v)]
     got = on_host(executor.download(executor.smooth_chroma(executor.upload(buffer.copy()),
-                                                           weight)))
+                                                           weight, executor.upload(allowed))))
     assert np.array_equal(planes(got)[0], y)
     for plane, expected in zip(planes(got)[1:], want, strict=True):
         assert np.abs(plane.astype(int) - expected).max() <= 1
@@ -318,16 +367,18 @@ def test_smooth_chroma_removes_blotches_and_keeps_colour_edges(executor):
     blotches = cv2.resize(rng.normal(0, 6, (12, 16)), (64, 48), interpolation=cv2.INTER_NEAREST)
     u[:, :32] = np.clip(128 + np.round(blotches[:, :32]), 0, 255)  # codec-block chroma noise
 
-    def smoothed(weight):
+    def smoothed(weight, allowed=1.0):
         return on_host(executor.download(executor.smooth_chroma(
-            executor.upload(buffer.copy()), np.full((6, 8), weight, np.float32))))
+            executor.upload(buffer.copy()), np.full((6, 8), weight, np.float32),
+            executor.upload(np.full(u.shape, allowed, np.float32)))))
 
     wall, door = (slice(4, 44), slice(4, 28)), (slice(4, 44), slice(36, 60))
     _, out_u, out_v = planes(smoothed(1.0))
     assert np.abs(out_u[wall].astype(int) - 128).mean() < 0.5 * np.abs(u[wall] - 128.0).mean()
     assert np.abs(out_v[door].astype(int) - 190).max() <= 1  # the door's colour stays its own
     assert np.abs(out_v[wall].astype(int) - 128).max() <= 1  # and does not bleed on the wall
-    assert np.array_equal(smoothed(0.0), buffer)  # no gain: nothing changes
+    assert np.array_equal(smoothed(0.0), buffer)  # no denoise weight: nothing changes
+    assert np.array_equal(smoothed(1.0, allowed=0.0), buffer)  # not allowed: nor here
 
 
 def test_the_hosts_blend_is_the_references_mix():

@@ -33,7 +33,7 @@ from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
 from .exposure import follow_share
 
-__all__ = ["SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "correction",
+__all__ = ["SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "as_bias", "correction",
            "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
@@ -42,8 +42,9 @@ BLACK_QUANTILE = 0.0005
 # The black point is at most this (full-range codes): above it a frame has no blacks.
 BLACK_MAX = 24.0
 # Chroma bias is measured on pixels within this many codes above the black point, when at
-# least MIN_DARK_SHARE of the frame is there, and is at most BIAS_MAX codes either way (the
-# darkest pixels of a real scene are nearly grey; a larger offset is colour, not bias).
+# least MIN_DARK_SHARE of the frame is there. A bias is small: up to BIAS_MAX codes either
+# way it is taken off in full, beyond that less, and from twice that not at all (darks that
+# far from grey are coloured: a blue night, a purple room, coloured light).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
 # In photos the darkest pixels are as often dark coloured things (foliage, a brown blanket)
 # as black, so a photo's bias is read from its dominant near-grey surface (a table, a wall,
@@ -56,7 +57,7 @@ GREY_REACH, GREY_SURFACE_LUMA, MIN_GREY_SHARE = 5, 110.0, 0.02
 BIAS_FRAME_LUMA = (40.0, 80.0)
 # The knee above the black point (codes): a fixed part for the codec's quantization steps
 # and a part that follows the frame's noise (standard deviations).
-KNEE_CODES, KNEE_NOISE = 0.5, 1.0
+KNEE_CODES, KNEE_NOISE = 2.0, 1.0
 # Above this gain the colour is rolled off (the output's chroma × SATURATED_GAIN / gain):
 # what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps. The gain
 # is the smallest of a pixel's three (``reference.colour_rolloff``), so a saturated colour,
@@ -126,11 +127,11 @@ class BlackLevel:
         if grey_surface and share > 0:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
-                bias = share * np.clip(found, -BIAS_MAX, BIAS_MAX)
+                bias = share * as_bias(found)
         elif dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
-            for i, plane in enumerate((u, v)):
-                chroma = plane[dark].astype(np.float32)
-                bias[i] = share * np.clip(chroma.mean() - 128.0, -BIAS_MAX, BIAS_MAX)
+            offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
+                               for plane in (u, v)], np.float32)
+            bias = share * as_bias(offset)
         return np.array([black, *bias], np.float32)
 
     def __call__(self, half: tuple[np.ndarray, ...], time: float | None = None,
@@ -152,6 +153,16 @@ class BlackLevel:
         # higher one would crush what is now the picture
         self.level[0] = min(self.level[0], measured[0])
         return self.level
+
+
+def as_bias(offset: np.ndarray) -> np.ndarray:
+    """The part of the darks' chroma ``offset`` (U, V codes from grey) that is a black-level
+    bias: all of it up to BIAS_MAX on either plane, fading to none at twice that."""
+    size = float(np.abs(offset).max())
+    if size <= BIAS_MAX:
+        return offset.astype(np.float32)
+    fade = max(0.0, 2.0 - size / BIAS_MAX) if BIAS_MAX > 0 else 0.0
+    return (offset * fade).astype(np.float32)
 
 
 def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray | None:

@@ -96,10 +96,10 @@ def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
     gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
                                                 moment, level)
     filtered = executor.filtered_planes(half_yuv) if weight.max() > 0 else None
-    out = executor.apply_yuv_gains(planes(buffer)[0], half_yuv, gains, weight, filtered,
-                                   night.lift())
+    out, allowed = executor.apply_yuv_gains(planes(buffer)[0], half_yuv, gains, weight, filtered,
+                                         night.lift())
     if filtered is not None:
-        out = executor.smooth_chroma(out, weight)
+        out = executor.smooth_chroma(out, weight, allowed)
     return out
 
 

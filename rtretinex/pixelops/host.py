@@ -153,13 +153,14 @@ def shifted(image: np.ndarray, shift: tuple[int, int], out: np.ndarray | None = 
 def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
                     weight: np.ndarray | None = None,
                     filtered: tuple[np.ndarray, ...] | None = None,
-                    night: np.ndarray = NEUTRAL_NIGHT) -> np.ndarray:
+                    night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray]:
     """The yuv420p buffer (uint8) of a frame's Y plane ``y`` (H, W) and ``half_planes``
     (H/2, W/2; uint8 or float32, 0-255) with the low-resolution RGB ``gains`` (h, w, 3)
     applied (upsampled bilinearly): ``reference.gains_at_chroma`` then
     ``reference.composed_luma``, in two fused passes (``loops``). ``weight`` (h, w; 0-1,
     default 0) mixes that share of ``filtered`` (the three planes filtered) in;
-    ``night``: black point, knee and roll-off gain (default none)."""
+    ``night``: black point, knee and roll-off gain (default none). Returns the buffer and
+    the share of the chroma smoothing each chroma pixel may take."""
     height, width = y.shape
     y_half, u, v = half
     if weight is None:
@@ -170,10 +171,10 @@ def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarr
                      for plane in (*cv2.split(gains), weight)])
     out = np.empty((height * 3 // 2, width), np.uint8)
     out_y, out_u, out_v = planes(out)
-    detail_half, base_half = gains_at_chroma(y_half, u, v, filtered or half, maps, out_u, out_v,
-                                             night)
+    detail_half, base_half, smooth_half = gains_at_chroma(y_half, u, v, filtered or half, maps,
+                                                        out_u, out_v, night)
     compose_luma(y, detail_half, base_half, out_y)
-    return out
+    return out, smooth_half
 
 
 def _depth(original: np.ndarray) -> tuple[float, int]:
@@ -281,14 +282,17 @@ class HostExecutor:
 
     def apply_yuv_gains(self, y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
                         weight: np.ndarray, filtered: tuple[np.ndarray, ...] | None,
-                        night: np.ndarray) -> np.ndarray:
+                        night: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return apply_yuv_gains(y, half, gains, weight, filtered, night)
 
-    def smooth_chroma(self, buffer: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    def smooth_chroma(self, buffer: np.ndarray, weight: np.ndarray, allowed: np.ndarray
+                      ) -> np.ndarray:
         """A yuv420p output ``buffer`` (in place) with that share of the guided filter of its
         U and V along its luma (``reference.CHROMA_RADIUS``, ``CHROMA_EPS``) mixed in where
-        ``weight`` (h, w; 0-1) is above 0: chroma noise reduction that follows the gain,
-        without colour bleeding across the picture's edges. One pass at chroma resolution."""
+        ``weight`` (h, w; 0-1) is above 0, times the share each chroma pixel is ``allowed``
+        (``reference.chroma_smoothing_share``): chroma noise reduction that follows the
+        gain, without colour bleeding across the picture's edges or onto a grey. One pass
+        at chroma resolution."""
         y, u, v = planes(buffer)
         width = u.shape[1]
         guide = cv2.resize(y, (width, u.shape[0]), interpolation=cv2.INTER_AREA)
@@ -300,7 +304,7 @@ class HostExecutor:
         maps = np.empty((5, rows, width), np.float32)
         for plane, out in zip((a_u, b_u, a_v, b_v, share), maps, strict=True):
             cv2.resize(plane, (width, rows), dst=out, interpolation=cv2.INTER_LINEAR)
-        smooth_chroma_loop(u, v, guide, maps)
+        smooth_chroma_loop(u, v, guide, maps, allowed)
         return buffer
 
     # RGB images and quality mode

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
-from .reference import TINY
+from .reference import CHROMA_SMOOTH_GAINS, GREY_CHROMA, SHOULDER_KNEE, SHOULDER_ROOM, TINY
 
 __all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_at_chroma",
            "grid_sums", "lift_shares", "slice_grid", "smooth_chroma", "update_chroma",
@@ -30,6 +30,10 @@ __all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_a
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)  # INTER_LINEAR's 2× weights
 _BLACK, _GREY = np.float32(Y_BLACK), np.float32(CHROMA_ZERO)
 _TINY = np.float32(TINY)
+_SMOOTH_FROM = np.float32(CHROMA_SMOOTH_GAINS[0])
+_SMOOTH_SPAN = np.float32(CHROMA_SMOOTH_GAINS[1] - CHROMA_SMOOTH_GAINS[0])
+_ROOM, _KNEE, _GREY_CHROMA4 = (np.float32(SHOULDER_ROOM), np.float32(SHOULDER_KNEE),
+                               np.float32(GREY_CHROMA**4))
 _NO_ROLLOFF = np.float32(1e30)  # a roll-off gain no pixel reaches
 # ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
 NEUTRAL_NIGHT = np.zeros(3, np.float32)
@@ -167,6 +171,27 @@ def _lift_share(luma, black, knee):
 
 
 @_compiled
+def _shoulder(peak_in, peak_out):
+    """``reference.shoulder`` of one pixel."""
+    peak_in = min(max(peak_in, np.float32(0.0)), np.float32(255.0))
+    room = (np.float32(255.0) - peak_in) * _ROOM
+    knee = room * _KNEE
+    soft = room - knee
+    excess = max(peak_out - peak_in, np.float32(0.0))
+    eased = min(excess, knee) + soft * (np.float32(1.0) - np.exp(
+        -max(excess - knee, np.float32(0.0)) / max(soft, _TINY)))
+    return min((peak_in + eased) / max(peak_out, _TINY), np.float32(1.0))
+
+
+@_compiled
+def _colourfulness(y, u, v):
+    """``reference.colourfulness`` of one pixel."""
+    ratio = (abs(u) + abs(v)) / max(y, np.float32(1.0))
+    power = ratio * ratio * ratio * ratio
+    return power / (power + _GREY_CHROMA4)
+
+
+@_compiled
 def _lift_shares(luma, black, knee, out):
     for i in range(luma.shape[0]):
         out[i] = _lift_share(luma[i], black, knee)
@@ -177,7 +202,7 @@ def _gains_row(rows, c, out):
     """One row of ``reference.gains_at_chroma`` on packed rows (two arrays, not fifteen:
     fewer arguments to keep in registers): ``rows`` (10, w) holds Y, U, V, their filtered
     values, the R, G, B gains and the denoise weight; ``c`` the ``GainConstants``; ``out``
-    (4, w) gets U', V' (rounded), the detail gain and the base."""
+    (5, w) gets U', V' (rounded), the detail gain, the base and the chroma smoothing's share."""
     zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
     ry, ru, rv, gy, gu, gv, by, bu, bv = c.ry, c.ru, c.rv, c.gy, c.gu, c.gv, c.by, c.bu, c.bv
     yr, yg, yb, ur, ug, ub, vr, vg, vb = c.yr, c.yg, c.yb, c.ur, c.ug, c.ub, c.vr, c.vg, c.vb
@@ -195,17 +220,28 @@ def _gains_row(rows, c, out):
         lift_r = one + (gain_r - one) * share
         lift_g = one + (gain_g - one) * share
         lift_b = one + (gain_b - one) * share
+        colour = _colourfulness(y0, u_old - _GREY, v_old - _GREY)  # its own chroma
+        neutral = lr * lift_r + lg * lift_g + lb * lift_b
+        lift_r = neutral + colour * (lift_r - neutral)
+        lift_g = neutral + colour * (lift_g - neutral)
+        lift_b = neutral + colour * (lift_b - neutral)
+        eased = _shoulder(max(red, green, blue),
+                          max(red * lift_r, green * lift_g, blue * lift_b))
+        lift_r, lift_g, lift_b = lift_r * eased, lift_g * eased, lift_b * eased
         red = min(max(red * lift_r, zero), full)
         green = min(max(green * lift_g, zero), full)
         blue = min(max(blue * lift_b, zero), full)
-        detail = (lr * lift_r + lg * lift_g + lb * lift_b) * (one - weight)
-        rolled = min(one, saturated / max(min(gain_r, gain_g, gain_b), _TINY))
+        gain = lr * lift_r + lg * lift_g + lb * lift_b
+        detail = gain * (one - weight)
+        rolled = (min(one, saturated / max(min(lift_r, lift_g, lift_b), _TINY))
+                  * (one + (max(gain, one) - one) * colour) / max(gain, one))
         out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * rolled + _GREY),
                             zero), full)
         out[1, x] = min(max(np.rint((vr * red + vg * green + vb * blue) * rolled + _GREY),
                             zero), full)
         out[2, x] = detail
         out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
+        out[4, x] = min(max((gain - _SMOOTH_FROM) / _SMOOTH_SPAN, zero), one) * colour
 
 
 @_compiled
@@ -220,7 +256,7 @@ def _map_rows(row, height, map_rows):
 
 
 @_compiled
-def _smooth_chroma(u, v, guide, maps):
+def _smooth_chroma(u, v, guide, maps, gate):
     height, width = u.shape
     zero, full = np.float32(0.0), np.float32(255.0)
     for row in range(height):
@@ -230,7 +266,7 @@ def _smooth_chroma(u, v, guide, maps):
             b_u = maps[1, above, x] * upper + maps[1, below, x] * lower
             a_v = maps[2, above, x] * upper + maps[2, below, x] * lower
             b_v = maps[3, above, x] * upper + maps[3, below, x] * lower
-            share = maps[4, above, x] * upper + maps[4, below, x] * lower
+            share = (maps[4, above, x] * upper + maps[4, below, x] * lower) * gate[row, x]
             g = np.float32(guide[row, x])
             old_u, old_v = np.float32(u[row, x]), np.float32(v[row, x])
             u[row, x] = min(max(np.rint(old_u + share * (a_u * g + b_u - old_u)), zero), full)
@@ -239,10 +275,10 @@ def _smooth_chroma(u, v, guide, maps):
 
 @_compiled
 def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, constants,
-                     out_u, out_v, detail_half, base_half):
+                     out_u, out_v, detail_half, base_half, smooth_half):
     height, width = u.shape
     rows = np.empty((10, width), np.float32)
-    out = np.empty((4, width), np.float32)
+    out = np.empty((5, width), np.float32)
     for row in range(height):
         above, below, upper, lower = _map_rows(row, height, maps.shape[1])
         for x in range(width):
@@ -256,6 +292,7 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, con
         for x in range(width):
             out_u[row, x], out_v[row, x] = out[0, x], out[1, x]
             detail_half[row, x], base_half[row, x] = out[2, x], out[3, x]
+            smooth_half[row, x] = out[4, x]
 
 
 @_compiled
@@ -383,33 +420,36 @@ def lift_shares(luma: np.ndarray, black: float, knee: float) -> np.ndarray:
 
 def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: tuple,
                     maps: np.ndarray, out_u: np.ndarray, out_v: np.ndarray,
-                    night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray]:
+                    night: np.ndarray = NEUTRAL_NIGHT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``reference.gains_at_chroma`` in one pass over the chroma planes, with ``maps`` (4, h,
     W/2: the gains R, G, B and the denoise weight, at the gains' rows and the chroma width)
     interpolated between rows as INTER_LINEAR does. Writes U' and V' to ``out_u`` and
-    ``out_v`` (uint8) and returns (detail, base) at chroma resolution. ``night``: black
+    ``out_v`` (uint8) and returns (detail, base, chroma smoothing share) at chroma
+    resolution. ``night``: black
     point, knee, roll-off gain (0, 0, 0: the gains as they are)."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
         raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
-    detail_half, base_half = np.empty(u.shape, np.float32), np.empty(u.shape, np.float32)
+    detail_half, base_half, smooth_half = (np.empty(u.shape, np.float32) for _ in range(3))
     night = np.asarray(night, np.float32)
     saturated = night[2] if night[2] > 0 else _NO_ROLLOFF
     values = np.concatenate([np.ravel(YUV_TO_RGB), np.ravel(RGB_TO_YUV), LUMA,
                              [night[0], night[1], saturated]]).astype(np.float32)
     constants = GainConstants(*(np.float32(value) for value in values))
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
-                     base_half)
-    return detail_half, base_half
+                     base_half, smooth_half)
+    return detail_half, base_half, smooth_half
 
 
-def smooth_chroma(u: np.ndarray, v: np.ndarray, guide: np.ndarray, maps: np.ndarray) -> None:
+def smooth_chroma(u: np.ndarray, v: np.ndarray, guide: np.ndarray, maps: np.ndarray,
+                  gate: np.ndarray) -> None:
     """U and V (uint8) in place ← round(c + share · (a · guide + b − c)): a guided filter's
-    result mixed in by a share, one pass. ``guide`` (uint8) has their size; ``maps`` (5, h,
-    W) holds a and b for U, a and b for V, and the share, at the planes' width and their
-    own rows (interpolated as OpenCV's INTER_LINEAR)."""
-    if not u.shape == v.shape == guide.shape or maps.shape[0] != 5 or maps.shape[2] != u.shape[1]:
+    result mixed in by a share, one pass. ``guide`` (uint8) and ``gate`` (float32, a factor
+    on the share) have their size; ``maps`` (5, h, W) holds a and b for U, a and b for V,
+    and the share, at the planes' width and their own rows (interpolated as INTER_LINEAR)."""
+    if (not u.shape == v.shape == guide.shape == gate.shape or maps.shape[0] != 5
+            or maps.shape[2] != u.shape[1]):
         raise ValueError(f"planes {u.shape}, {v.shape}, guide {guide.shape} and maps "
                          f"{maps.shape} do not fit")
-    _smooth_chroma(u, v, guide, maps)
+    _smooth_chroma(u, v, guide, maps, gate)

@@ -15,10 +15,38 @@ import numpy as np
 
 from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
 
-__all__ = ["BLOCK_SPACING", "CHROMA_EPS", "CHROMA_RADIUS", "DEBLOCK_FLAT", "DEBLOCK_STEP",
-           "DIAMETER", "FLAT_EPS", "FLAT_RADIUS", "FULL_GAIN", "R_SIGMA", "TINY", "Resampler",
-           "chroma_smoothed", "colour_rolloff", "composed_luma", "deblocked", "denoise_weight",
-           "gains_at_chroma", "guided_coefficients", "lift_share", "mixed", "temporal_update"]
+__all__ = [
+    "BLOCK_SPACING",
+    "CHROMA_EPS",
+    "CHROMA_RADIUS",
+    "CHROMA_SMOOTH_GAINS",
+    "DEBLOCK_FLAT",
+    "DEBLOCK_STEP",
+    "DIAMETER",
+    "FLAT_EPS",
+    "FLAT_RADIUS",
+    "FULL_GAIN",
+    "GREY_CHROMA",
+    "R_SIGMA",
+    "SHOULDER_KNEE",
+    "SHOULDER_ROOM",
+    "TINY",
+    "Resampler",
+    "chroma_kept",
+    "chroma_smoothed",
+    "chroma_smoothing_share",
+    "colour_rolloff",
+    "colourfulness",
+    "composed_luma",
+    "deblocked",
+    "denoise_weight",
+    "gains_at_chroma",
+    "guided_coefficients",
+    "lift_share",
+    "mixed",
+    "shoulder",
+    "temporal_update",
+]
 
 # Divisors in the formulas are kept at least this (no pixel divides by zero).
 TINY = 1e-6
@@ -39,6 +67,17 @@ BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
 # The output's chroma smoothed along its luma where the gain is high (the guided filter,
 # windows of 5 × 5 at half the chroma resolution, eps in output luma levels²).
 CHROMA_RADIUS, CHROMA_EPS = 2, 10.0**2
+# The output's chroma is smoothed only where the gain lifts the codec's chroma steps into
+# blotches: not at all up to the first gain, fully from the second.
+CHROMA_SMOOTH_GAINS = (2.0, 4.0)
+# Highlight shoulder: a pixel's lift fills at most SHOULDER_ROOM of the headroom above its
+# brightest channel, in full up to SHOULDER_KNEE of that and softly beyond, so nothing that
+# was not clipped becomes clipped and a lit object keeps its colour and order of tones.
+SHOULDER_ROOM, SHOULDER_KNEE = 0.8, 0.5
+# A colour's chroma (|U| + |V|) over its luma (Y − 16) at which it counts half as a colour
+# (a steep curve): the gains of a near grey are made neutral and its chroma is not
+# amplified with the light (codec steps, a bias left over), so a grey stays grey.
+GREY_CHROMA = 0.1
 
 
 def _torch(array: Any) -> bool:
@@ -53,12 +92,28 @@ def _minimum(a: Any, b: Any) -> Any:
     return np.minimum(a, b)
 
 
+def _maximum(a: Any, b: Any) -> Any:
+    if _torch(a):
+        import torch
+
+        return torch.maximum(a, b)
+    return np.maximum(a, b)
+
+
 def _where(condition: Any, a: Any, b: Any) -> Any:
     if _torch(condition):
         import torch
 
         return torch.where(condition, a, b)
     return np.where(condition, a, b)
+
+
+def _exp(value: Any) -> Any:
+    if _torch(value):
+        import torch
+
+        return torch.exp(value)
+    return np.exp(value)
 
 
 def _codes(value: Any) -> Any:
@@ -85,34 +140,78 @@ def colour_rolloff(gain_r: Any, gain_g: Any, gain_b: Any, saturated: float) -> A
     return (saturated / weakest.clip(TINY, None)).clip(None, 1.0)
 
 
+def shoulder(peak_in: Any, peak_out: Any) -> Any:
+    """The factor (≤ 1) on a pixel's lifted RGB whose brightest channel goes from
+    ``peak_in`` to ``peak_out`` (codes): the lift up to SHOULDER_KNEE of the room
+    (SHOULDER_ROOM of the headroom above ``peak_in``) as it is, beyond it eased towards the
+    room's top, which it never reaches; a pixel already at full scale is not lifted."""
+    peak_in = peak_in.clip(0.0, 255.0)
+    room = (255.0 - peak_in) * SHOULDER_ROOM
+    knee = room * SHOULDER_KNEE
+    soft = room - knee
+    excess = (peak_out - peak_in).clip(0.0, None)
+    eased = _minimum(excess, knee) + soft * (1.0 - _exp(-(excess - knee).clip(0.0, None)
+                                                          / soft.clip(TINY, None)))
+    return ((peak_in + eased) / peak_out.clip(TINY, None)).clip(None, 1.0)
+
+
+def colourfulness(y: Any, u: Any, v: Any) -> Any:
+    """How much a pixel (Y − 16, U − 128, V − 128 codes) counts as a colour (0-1) rather
+    than a near grey: its chroma over its luma against GREY_CHROMA, on a steep curve."""
+    ratio = (abs(u) + abs(v)) / y.clip(1.0, None)
+    power = ratio * ratio * ratio * ratio
+    return power / (power + GREY_CHROMA**4)
+
+
+def chroma_kept(colour: Any, gain: Any) -> Any:
+    """The factor on a pixel's output chroma under a luma ``gain`` so that a colour
+    (``colourfulness`` 1) is lifted with the light and a near grey (0) keeps its chroma in
+    codes instead."""
+    gain = gain.clip(1.0, None)
+    return (1.0 + (gain - 1.0) * colour) / gain
+
+
 def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
                     gains: tuple[Any, Any, Any], weight: Any, night: Any
-                    ) -> tuple[Any, Any, Any, Any]:
+                    ) -> tuple[Any, Any, Any, Any, Any]:
     """The RGB ``gains`` applied to a frame at chroma resolution (every input at that size):
     Y (averaged over each chroma pixel's 2×2), U and V, each mixed with its ``filtered`` plane
     by the denoise ``weight``, to RGB, lifted by ``lift_share`` of each gain (``night``:
-    black point, knee, roll-off gain), clipped, back to YUV. Returns U', V' (rounded codes,
-    rolled off), and Y's detail gain (the gains' luma, less the denoised share) and base
-    (Y' − detail · Y): the output Y is Y_full · detail + base (``composed_luma``)."""
+    black point, knee, roll-off gain) under the highlight ``shoulder``, clipped, back to YUV.
+    Returns U', V' (rounded codes; near greys kept grey, ``chroma_kept``, and high gains
+    rolled off), Y's detail gain (the lifts' luma, less the denoised share) and base
+    (Y' − detail · Y): the output Y is Y_full · detail + base (``composed_luma``); and the
+    share of the chroma smoothing the pixel may take (``chroma_smoothing_share``)."""
     black, knee, saturated = (float(n) for n in night)
     y0 = y + weight * (filtered[0] - y) - Y_BLACK
     u0 = u + weight * (filtered[1] - u) - CHROMA_ZERO
     v0 = v + weight * (filtered[2] - v) - CHROMA_ZERO
     to_rgb, to_yuv = YUV_TO_RGB.tolist(), RGB_TO_YUV.tolist()
     share = lift_share(to_rgb[0][0] * y0, black, knee)  # Y − 16 as full-range luma
+    source = [row[0] * y0 + row[1] * u0 + row[2] * v0 for row in to_rgb]
     lifts = [1.0 + (gain - 1.0) * share for gain in gains]
-    red, green, blue = (((row[0] * y0 + row[1] * u0 + row[2] * v0) * lift).clip(0.0, 255.0)
-                        for row, lift in zip(to_rgb, lifts, strict=True))
-    detail = (float(LUMA[0]) * lifts[0] + float(LUMA[1]) * lifts[1]
-              + float(LUMA[2]) * lifts[2]) * (1.0 - weight)
+    # a near grey (by its own chroma: the filtered one carries its neighbours') gets neutral
+    # gains
+    colour = colourfulness(y0, u - CHROMA_ZERO, v - CHROMA_ZERO)
+    neutral = float(LUMA[0]) * lifts[0] + float(LUMA[1]) * lifts[1] + float(LUMA[2]) * lifts[2]
+    lifts = [neutral + colour * (lift - neutral) for lift in lifts]
+    peak_in = _maximum(_maximum(source[0], source[1]), source[2])
+    peak_out = _maximum(_maximum(source[0] * lifts[0], source[1] * lifts[1]),
+                        source[2] * lifts[2])
+    eased = shoulder(peak_in, peak_out)
+    lifts = [lift * eased for lift in lifts]
+    red, green, blue = ((channel * lift).clip(0.0, 255.0)
+                        for channel, lift in zip(source, lifts, strict=True))
+    gain = float(LUMA[0]) * lifts[0] + float(LUMA[1]) * lifts[1] + float(LUMA[2]) * lifts[2]
+    detail = gain * (1.0 - weight)
     base = (to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + Y_BLACK
             - detail * y)
     # the output's colour is rolled towards its own grey (rolling the input's made grey,
     # then cyan by the gains)
-    rolled = colour_rolloff(*gains, saturated)
+    rolled = colour_rolloff(*lifts, saturated) * chroma_kept(colour, gain)
     out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * rolled
                            + CHROMA_ZERO) for row in to_yuv[1:])
-    return out_u, out_v, detail, base
+    return out_u, out_v, detail, base, chroma_smoothing_share(gain, colour)
 
 
 def composed_luma(y: Any, detail: Any, base: Any) -> Any:
@@ -127,6 +226,15 @@ def temporal_update(new: Any, old: Any, k: Any, light: float, pivot: float) -> A
     of the way to the ``new`` frame."""
     previous = (old - pivot) * light + pivot
     return previous + k * (new - previous)
+
+
+def chroma_smoothing_share(gain: Any, colour: Any) -> Any:
+    """How much of the chroma smoothing (0-1) a pixel under luma ``gain`` may take: a
+    colour's blotches are smoothed where the gain lifts them (CHROMA_SMOOTH_GAINS); a near
+    grey (``colourfulness`` 0), whose chroma is not amplified, is left alone, or it would
+    take its neighbours' colour."""
+    low, high = CHROMA_SMOOTH_GAINS
+    return ((gain - low) / (high - low)).clip(0.0, 1.0) * colour
 
 
 def mixed(old: Any, new: Any, share: Any) -> Any:

@@ -351,7 +351,7 @@ class TorchExecutor:
     def apply_yuv_gains(self, y: torch.Tensor, half: tuple[torch.Tensor, ...],
                         gains: np.ndarray, weight: np.ndarray,
                         filtered: tuple[torch.Tensor, ...] | None, night: np.ndarray
-                        ) -> torch.Tensor:
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """``host.apply_yuv_gains``: ``reference.gains_at_chroma`` with the gains and weight
         upsampled to chroma resolution, then ``reference.composed_luma``."""
         y_half, u, v = (plane.float() for plane in half)
@@ -359,14 +359,15 @@ class TorchExecutor:
         height, width = u.shape
         small = np.concatenate([gains, weight[..., None]], axis=2).transpose(2, 0, 1)
         gain_r, gain_g, gain_b, share = bilinear(self._tensor(small), (width, height))
-        out_u, out_v, detail, base = reference.gains_at_chroma(
+        out_u, out_v, detail, base, allowed = reference.gains_at_chroma(
             y_half, u, v, smooth, (gain_r, gain_g, gain_b), share, night)
         full = (y.shape[1], y.shape[0])
         out_y = reference.composed_luma(y.float(), bilinear(detail[None], full)[0],
                                         bilinear(base[None], full)[0])
-        return _buffer(*(plane.to(torch.uint8) for plane in (out_y, out_u, out_v)))
+        return _buffer(*(plane.to(torch.uint8) for plane in (out_y, out_u, out_v))), allowed
 
-    def smooth_chroma(self, buffer: torch.Tensor, weight: np.ndarray) -> torch.Tensor:
+    def smooth_chroma(self, buffer: torch.Tensor, weight: np.ndarray, allowed: torch.Tensor
+                      ) -> torch.Tensor:
         """``host.HostExecutor.smooth_chroma`` (a new buffer)."""
         y, u, v = planes(buffer)
         height, width = u.shape
@@ -374,6 +375,7 @@ class TorchExecutor:
         # the weight at the coefficients' size first, as the host's single pass has it
         share = bilinear(bilinear(self._tensor(weight)[None],
                                   (max(1, width // 2), max(1, height // 2))), (width, height))[0]
+        share = share * allowed
         chroma = (u.float(), v.float())
         coefficients = _guided_upsampled(guide, chroma, reference.CHROMA_RADIUS,
                                          reference.CHROMA_EPS)
