@@ -169,7 +169,7 @@ def test_the_shoulder_never_clips_what_was_not_clipped_and_keeps_the_order():
     below = peak_in < 230
     assert out[below].max() < 250 and (out >= peak_in - 1e-3).all()  # never darker
     np.testing.assert_allclose(out[peak_in == 255], 255.0, atol=1e-3)  # full scale: kept
-    small = lifted <= peak_in + 0.5 * reference.SHOULDER_ROOM * (255 - peak_in)
+    small = lifted <= np.maximum(peak_in, 255 * reference.SHOULDER_START)
     np.testing.assert_allclose(out[small], lifted[small], rtol=1e-5)  # below the knee: as is
     for level in range(52):  # for one input, more gain gives more light
         row = out[level * 40:(level + 1) * 40]

@@ -17,7 +17,7 @@ from rtretinex.pixelops.formats import (
     to_rgb,
 )
 from rtretinex.pixelops.host import apply_yuv_gains
-from rtretinex.pixelops.reference import SHOULDER_KNEE, SHOULDER_ROOM, colourfulness
+from rtretinex.pixelops.reference import SHOULDER_START, colourfulness
 
 from .conftest import small_photo
 
@@ -65,9 +65,7 @@ def plain(rgb, exact):
     """Where the YUV path applies the gains as they are: colours (not near greys, whose
     gains are made neutral) lifted below the highlight shoulder's knee."""
     source = rgb.astype(np.float32)
-    headroom = 255.0 - source.max(axis=2)
-    below_knee = exact.max(axis=2) - source.max(axis=2) < 0.9 * SHOULDER_KNEE * SHOULDER_ROOM * (
-        headroom)
+    below_knee = exact.max(axis=2) < 0.95 * 255 * SHOULDER_START
     y, u, v = np.moveaxis(source @ RGB_TO_YUV.T, 2, 0)
     return below_knee & (colourfulness(np.maximum(y, 1.0), u, v) > 0.99)
 

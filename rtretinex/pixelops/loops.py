@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
-from .reference import CHROMA_SMOOTH_GAINS, GREY_CHROMA, SHOULDER_KNEE, SHOULDER_ROOM, TINY
+from .reference import CHROMA_SMOOTH_GAINS, GREY_CHROMA, SHOULDER_START, SHOULDER_TOP, TINY
 
 __all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_at_chroma",
            "grid_sums", "lift_shares", "slice_grid", "smooth_chroma", "update_chroma",
@@ -32,8 +32,8 @@ _BLACK, _GREY = np.float32(Y_BLACK), np.float32(CHROMA_ZERO)
 _TINY = np.float32(TINY)
 _SMOOTH_FROM = np.float32(CHROMA_SMOOTH_GAINS[0])
 _SMOOTH_SPAN = np.float32(CHROMA_SMOOTH_GAINS[1] - CHROMA_SMOOTH_GAINS[0])
-_ROOM, _KNEE, _GREY_CHROMA4 = (np.float32(SHOULDER_ROOM), np.float32(SHOULDER_KNEE),
-                               np.float32(GREY_CHROMA**4))
+_START, _TOP = np.float32(255.0 * SHOULDER_START), np.float32(255.0 * SHOULDER_TOP)
+_GREY_CHROMA4 = np.float32(GREY_CHROMA**4)
 _NO_ROLLOFF = np.float32(1e30)  # a roll-off gain no pixel reaches
 # ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
 NEUTRAL_NIGHT = np.zeros(3, np.float32)
@@ -174,13 +174,11 @@ def _lift_share(luma, black, knee):
 def _shoulder(peak_in, peak_out):
     """``reference.shoulder`` of one pixel."""
     peak_in = min(max(peak_in, np.float32(0.0)), np.float32(255.0))
-    room = (np.float32(255.0) - peak_in) * _ROOM
-    knee = room * _KNEE
-    soft = room - knee
-    excess = max(peak_out - peak_in, np.float32(0.0))
-    eased = min(excess, knee) + soft * (np.float32(1.0) - np.exp(
-        -max(excess - knee, np.float32(0.0)) / max(soft, _TINY)))
-    return min((peak_in + eased) / max(peak_out, _TINY), np.float32(1.0))
+    knee = max(peak_in, _START)
+    soft = max(peak_in, _TOP) - knee
+    excess = max(peak_out - knee, np.float32(0.0))
+    eased = min(peak_out, knee) + soft * (np.float32(1.0) - np.exp(-excess / max(soft, _TINY)))
+    return min(eased / max(peak_out, _TINY), np.float32(1.0))
 
 
 @_compiled

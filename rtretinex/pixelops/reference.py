@@ -28,8 +28,8 @@ __all__ = [
     "FULL_GAIN",
     "GREY_CHROMA",
     "R_SIGMA",
-    "SHOULDER_KNEE",
-    "SHOULDER_ROOM",
+    "SHOULDER_START",
+    "SHOULDER_TOP",
     "TINY",
     "Resampler",
     "chroma_kept",
@@ -70,10 +70,11 @@ CHROMA_RADIUS, CHROMA_EPS = 2, 10.0**2
 # The output's chroma is smoothed only where the gain lifts the codec's chroma steps into
 # blotches: not at all up to the first gain, fully from the second.
 CHROMA_SMOOTH_GAINS = (2.0, 4.0)
-# Highlight shoulder: a pixel's lift fills at most SHOULDER_ROOM of the headroom above its
-# brightest channel, in full up to SHOULDER_KNEE of that and softly beyond, so nothing that
-# was not clipped becomes clipped and a lit object keeps its colour and order of tones.
-SHOULDER_ROOM, SHOULDER_KNEE = 0.8, 0.5
+# Highlight shoulder on a pixel's brightest channel (shares of full scale): lifted as asked
+# up to SHOULDER_START, beyond it eased towards SHOULDER_TOP, which it never reaches, so
+# nothing that was not clipped becomes clipped and a lit object keeps its colour (the three
+# channels keep their ratios) and the order of its tones.
+SHOULDER_START, SHOULDER_TOP = 0.8, 0.975
 # A colour's chroma (|U| + |V|) over its luma (Y − 16) at which it counts half as a colour
 # (a steep curve): the gains of a near grey are made neutral and its chroma is not
 # amplified with the light (codec steps, a bias left over), so a grey stays grey.
@@ -142,17 +143,15 @@ def colour_rolloff(gain_r: Any, gain_g: Any, gain_b: Any, saturated: float) -> A
 
 def shoulder(peak_in: Any, peak_out: Any) -> Any:
     """The factor (≤ 1) on a pixel's lifted RGB whose brightest channel goes from
-    ``peak_in`` to ``peak_out`` (codes): the lift up to SHOULDER_KNEE of the room
-    (SHOULDER_ROOM of the headroom above ``peak_in``) as it is, beyond it eased towards the
-    room's top, which it never reaches; a pixel already at full scale is not lifted."""
+    ``peak_in`` to ``peak_out`` (codes): as it is up to SHOULDER_START of full scale (or the
+    input, if brighter), beyond it eased towards SHOULDER_TOP (or the input), so the output
+    is never darker than the input and never reaches the top."""
     peak_in = peak_in.clip(0.0, 255.0)
-    room = (255.0 - peak_in) * SHOULDER_ROOM
-    knee = room * SHOULDER_KNEE
-    soft = room - knee
-    excess = (peak_out - peak_in).clip(0.0, None)
-    eased = _minimum(excess, knee) + soft * (1.0 - _exp(-(excess - knee).clip(0.0, None)
-                                                          / soft.clip(TINY, None)))
-    return ((peak_in + eased) / peak_out.clip(TINY, None)).clip(None, 1.0)
+    knee = peak_in.clip(255.0 * SHOULDER_START, None)
+    soft = peak_in.clip(255.0 * SHOULDER_TOP, None) - knee
+    excess = (peak_out - knee).clip(0.0, None)
+    eased = _minimum(peak_out, knee) + soft * (1.0 - _exp(-excess / soft.clip(TINY, None)))
+    return (eased / peak_out.clip(TINY, None)).clip(None, 1.0)
 
 
 def colourfulness(y: Any, u: Any, v: Any) -> Any:
