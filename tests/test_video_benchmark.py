@@ -20,8 +20,12 @@ def test_video_benchmark_measures_a_night_clip_and_its_full_range_copy_alike(tmp
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     rows = {(r["clip"], r["version"]): r for r in json.loads(out.read_text())["real_dark"]}
-    assert set(rows) == {(c, v) for c in ("night.mp4", "night_full_range.mp4") for v in ("gain", 0)}
+    assert set(rows) == {(c, v) for c in ("night.mp4", "night_full_range.mp4")
+                         for v in ("gain", "clahe", 0)}
     limited, full = rows[("night.mp4", 0)], rows[("night_full_range.mp4", 0)]
+    for row in (limited, full):  # how the night looks, beside the anchors
+        assert row["newly_clipped"] <= 0.5 and row["luma_out"] > row["luma_in"]
+        assert rows[(row["clip"], "clahe")]["luma_out"] < row["luma_out"]
     assert full["mean_luma"] > 2 * full["input"]["mean_luma"]
     assert abs(full["mean_luma"] - limited["mean_luma"]) < 3
     assert abs(full["shadow_chroma"] - limited["shadow_chroma"]) < 2

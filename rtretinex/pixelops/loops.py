@@ -172,21 +172,23 @@ def _lift_share(luma, black, knee):
 
 @_compiled
 def _shoulder(peak_in, peak_out):
-    """``reference.shoulder`` of one pixel."""
+    """``reference.shoulder`` of one pixel (no branch, no call: the loop stays vectorized)."""
     peak_in = min(max(peak_in, np.float32(0.0)), np.float32(255.0))
     knee = max(peak_in, _START)
     soft = max(peak_in, _TOP) - knee
     excess = max(peak_out - knee, np.float32(0.0))
-    eased = min(peak_out, knee) + soft * (np.float32(1.0) - np.exp(-excess / max(soft, _TINY)))
+    eased = min(peak_out, knee) + soft * excess / (soft + excess + _TINY)
     return min(eased / max(peak_out, _TINY), np.float32(1.0))
 
 
 @_compiled
 def _colourfulness(y, u, v):
-    """``reference.colourfulness`` of one pixel."""
-    ratio = (abs(u) + abs(v)) / max(y, np.float32(1.0))
-    power = ratio * ratio * ratio * ratio
-    return power / (power + _GREY_CHROMA4)
+    """``reference.colourfulness`` of one pixel (one division)."""
+    chroma = abs(u) + abs(v)
+    luma = max(y, np.float32(1.0))
+    power, grey = chroma * chroma, luma * luma
+    power, grey = power * power, grey * grey * _GREY_CHROMA4
+    return power / (power + grey)
 
 
 @_compiled

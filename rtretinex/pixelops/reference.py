@@ -109,14 +109,6 @@ def _where(condition: Any, a: Any, b: Any) -> Any:
     return np.where(condition, a, b)
 
 
-def _exp(value: Any) -> Any:
-    if _torch(value):
-        import torch
-
-        return torch.exp(value)
-    return np.exp(value)
-
-
 def _codes(value: Any) -> Any:
     """Rounded half to even (OpenCV's and numba's rint) and clipped to 0-255, still float."""
     return value.round().clip(0.0, 255.0)
@@ -144,13 +136,14 @@ def colour_rolloff(gain_r: Any, gain_g: Any, gain_b: Any, saturated: float) -> A
 def shoulder(peak_in: Any, peak_out: Any) -> Any:
     """The factor (≤ 1) on a pixel's lifted RGB whose brightest channel goes from
     ``peak_in`` to ``peak_out`` (codes): as it is up to SHOULDER_START of full scale (or the
-    input, if brighter), beyond it eased towards SHOULDER_TOP (or the input), so the output
-    is never darker than the input and never reaches the top."""
+    input, if brighter), beyond it eased towards SHOULDER_TOP (or the input) on a rational
+    curve (slope 1 at the knee), so the output is never darker than the input and never
+    reaches the top."""
     peak_in = peak_in.clip(0.0, 255.0)
     knee = peak_in.clip(255.0 * SHOULDER_START, None)
     soft = peak_in.clip(255.0 * SHOULDER_TOP, None) - knee
     excess = (peak_out - knee).clip(0.0, None)
-    eased = _minimum(peak_out, knee) + soft * (1.0 - _exp(-excess / soft.clip(TINY, None)))
+    eased = _minimum(peak_out, knee) + soft * excess / (soft + excess + TINY)
     return (eased / peak_out.clip(TINY, None)).clip(None, 1.0)
 
 
