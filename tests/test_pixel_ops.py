@@ -177,6 +177,9 @@ def test_the_shoulder_never_clips_what_was_not_clipped_and_keeps_the_order():
     for g in range(40):  # for one gain, a brighter input stays brighter
         column = out[g::40]
         assert (np.diff(column) >= -1e-3).all()
+    # a lift that comes out negative (a channel below black) is left alone
+    assert reference.shoulder(np.float32([0.0, 255.0]), np.float32([-3.0, -1.0])).tolist() == [
+        1.0, 1.0]
 
 
 def test_near_greys_keep_their_chroma_and_colours_are_lifted_with_the_light():

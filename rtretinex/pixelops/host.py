@@ -344,13 +344,16 @@ class HostExecutor:
 
     def finish_quality(self, output: np.ndarray, ratio: np.ndarray, factor: float,
                        image: np.ndarray, original: np.ndarray) -> np.ndarray:
-        """R ∘ Î (0-1) times the per-cell ``ratio`` upsampled and the global ``factor``, in
-        the depth of the ``original``, never below the input (``image``, or a 16-bit
-        ``original``)."""
+        """R ∘ Î (0-1) times the per-cell ``ratio`` upsampled and the global ``factor``, under
+        the highlight ``reference.shoulder``, in the depth of the ``original``, never below
+        the input (``image``, or a 16-bit ``original``)."""
         height, width = output.shape[:2]
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         top, depth = _depth(original)
-        out = cv2.multiply(output, ratio_full, scale=top * factor, dtype=depth)
+        lifted = cv2.multiply(output, ratio_full, scale=255.0 * factor)
+        eased = reference.shoulder(np.max(image, axis=2).astype(np.float32),
+                                   np.max(lifted, axis=2))
+        out = cv2.multiply(lifted, cv2.merge([eased] * 3), scale=top / 255.0, dtype=depth)
         if original.dtype == np.uint16:
             return cv2.max(out, original)
         return cv2.max(out, image if image.dtype == np.uint8 else cv2.convertScaleAbs(image))

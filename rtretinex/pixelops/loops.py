@@ -174,11 +174,12 @@ def _lift_share(luma, black, knee):
 def _shoulder(peak_in, peak_out):
     """``reference.shoulder`` of one pixel (no branch, no call: the loop stays vectorized)."""
     peak_in = min(max(peak_in, np.float32(0.0)), np.float32(255.0))
+    peak_out = max(peak_out, _TINY)
     knee = max(peak_in, _START)
     soft = max(peak_in, _TOP) - knee
     excess = max(peak_out - knee, np.float32(0.0))
     eased = min(peak_out, knee) + soft * excess / (soft + excess + _TINY)
-    return min(eased / max(peak_out, _TINY), np.float32(1.0))
+    return min(eased / peak_out, np.float32(1.0))
 
 
 @_compiled

@@ -139,12 +139,12 @@ def shoulder(peak_in: Any, peak_out: Any) -> Any:
     input, if brighter), beyond it eased towards SHOULDER_TOP (or the input) on a rational
     curve (slope 1 at the knee), so the output is never darker than the input and never
     reaches the top."""
-    peak_in = peak_in.clip(0.0, 255.0)
+    peak_in, peak_out = peak_in.clip(0.0, 255.0), peak_out.clip(TINY, None)
     knee = peak_in.clip(255.0 * SHOULDER_START, None)
     soft = peak_in.clip(255.0 * SHOULDER_TOP, None) - knee
     excess = (peak_out - knee).clip(0.0, None)
     eased = _minimum(peak_out, knee) + soft * excess / (soft + excess + TINY)
-    return (eased / peak_out.clip(TINY, None)).clip(None, 1.0)
+    return (eased / peak_out).clip(None, 1.0)
 
 
 def colourfulness(y: Any, u: Any, v: Any) -> Any:

@@ -424,5 +424,7 @@ class TorchExecutor:
         """``host.HostExecutor.finish_quality`` for uint8 frames."""
         height, width = output.shape[1:]
         ratio_full = bilinear(self._tensor(ratio).permute(2, 0, 1), (width, height))
-        out = _round_uint8(output * ratio_full * np.float32(255.0 * factor))
+        lifted = output * ratio_full * np.float32(255.0 * factor)
+        eased = reference.shoulder(image.float().amax(dim=0), lifted.amax(dim=0))
+        out = _round_uint8(lifted * eased)
         return torch.maximum(out, image if image.dtype == torch.uint8 else _round_uint8(image))
