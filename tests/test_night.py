@@ -70,20 +70,26 @@ def test_a_frame_without_blacks_has_no_bias():
     assert BlackLevel.measure(y + 100, u, v)[1:].tolist() == [0.0, 0.0]
 
 
+def followed(level, half, time, cut=False):
+    """The level ``level`` follows after a frame with these ``half_planes``."""
+    return level.follow(BlackLevel.measure(*half), time, cut)
+
+
 def test_black_level_is_followed_slowly_and_at_once_after_a_cut():
     level = BlackLevel(time_constant=1.0)
-    level(dark_planes(bias=(0.0, 0.0)), time=0.0)
-    after = level(dark_planes(bias=(2.0, 2.0)), time=1 / 30)
+    followed(level, dark_planes(bias=(0.0, 0.0)), time=0.0)
+    after = followed(level, dark_planes(bias=(2.0, 2.0)), time=1 / 30)
     assert 0.0 < after[1] < 0.1  # one frame of a 1 s time constant: ~3 %
-    assert level(dark_planes(bias=(2.0, 2.0)), time=2 / 30, cut=True)[1] == pytest.approx(2.0)
+    assert followed(level, dark_planes(bias=(2.0, 2.0)), time=2 / 30, cut=True)[1] == (
+        pytest.approx(2.0))
 
 
 def test_a_falling_black_point_is_followed_at_once():
     level = BlackLevel(time_constant=1.0)
     y, u, v = dark_planes()
-    level((y + 20, u, v), time=0.0)  # a lamp lifts the blacks
-    assert level((y, u, v), time=1 / 30)[0] == pytest.approx(255 / 219, abs=0.01)  # lamp off
-    assert level((y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
+    followed(level, (y + 20, u, v), time=0.0)  # a lamp lifts the blacks
+    assert followed(level, (y, u, v), time=1 / 30)[0] == pytest.approx(255 / 219, abs=0.01)
+    assert followed(level, (y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
 
 
 def test_the_bias_comes_off_u_and_v_only():

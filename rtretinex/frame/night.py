@@ -76,7 +76,7 @@ SAMPLE = 4
 class NightCorrection:
     """What the kernel needs: the black point and knee of the lift (full-range codes); the
     colour roll-off is the fixed SATURATED_GAIN. The black level's chroma bias is removed
-    from the planes before anything looks at them (``neutral_blacks``)."""
+    from the planes before anything looks at them (the executors' ``without_bias``)."""
 
     black: float = 0.0
     knee: float = 0.0
@@ -134,15 +134,10 @@ class BlackLevel:
             bias = share * as_bias(offset)
         return np.array([black, *bias], np.float32)
 
-    def __call__(self, half: tuple[np.ndarray, ...], time: float | None = None,
-                 cut: bool = False, grey_surface: bool = False) -> np.ndarray:
-        """The followed (black, U bias, V bias) after the frame with ``half_planes`` ``half``
-        at ``time`` seconds (None: 1/30 s after the last); ``grey_surface`` as ``measure``."""
-        return self.follow(self.measure(*half, grey_surface=grey_surface), time, cut)
-
     def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False
                ) -> np.ndarray:
-        """The followed level after a frame whose own is ``measured`` (see ``__call__``)."""
+        """The followed (black, U bias, V bias) after a frame whose own level is ``measured``
+        (``from_samples``), at ``time`` seconds (None: 1/30 s after the last)."""
         previous_time, self.time = self.time, time
         if self.level is None or cut or self.time_constant <= 0:
             self.level = measured
