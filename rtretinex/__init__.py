@@ -7,6 +7,6 @@ import cv2  # noqa: F401
 from .frame.enhancer import Enhancer
 from .frame.settings import EnhanceSettings
 from .jobs import enhanced_frames, transcode
+from .version import __version__
 
-__all__ = ["EnhanceSettings", "Enhancer", "enhanced_frames", "transcode"]
-__version__ = "0.1.0"
+__all__ = ["EnhanceSettings", "Enhancer", "__version__", "enhanced_frames", "transcode"]

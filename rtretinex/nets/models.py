@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -32,6 +33,7 @@ __all__ = [
     "count_macs",
     "count_parameters",
     "create_retinexnet",
+    "grid_average",
     "load_weights",
     "save_atomic",
     "save_weights",
@@ -65,6 +67,26 @@ class DecomNet(nn.Module):
 
 def _resize_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="nearest")
+
+
+def _bin_means(size: int | torch.SymInt, grid: int, like: torch.Tensor) -> torch.Tensor:
+    """The (grid, size) matrix whose row i averages the span adaptive average pooling gives
+    bin i: from floor(i·size/grid) to ceil((i+1)·size/grid)."""
+    bins = torch.arange(grid, device=like.device)
+    cells = torch.arange(size, device=like.device)
+    start = torch.div(bins * size, grid, rounding_mode="floor")
+    end = torch.div((bins + 1) * size + grid - 1, grid, rounding_mode="floor")
+    inside = (cells[None, :] >= start[:, None]) & (cells[None, :] < end[:, None])
+    return inside.to(like.dtype) / (end - start)[:, None].to(like.dtype)
+
+
+def grid_average(x: torch.Tensor, grid: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, grid)`` as two matrix products built from x's size at run
+    time: ONNX has no adaptive pooling, and an exporter freezes its kernel to the size it
+    traced (the graph then fails or differs at any other size)."""
+    rows = _bin_means(x.shape[-2], grid, x)
+    columns = _bin_means(x.shape[-1], grid, x)
+    return rows @ x @ columns.transpose(0, 1)
 
 
 class EnhanceNet(nn.Module):
@@ -116,13 +138,15 @@ class RetinexNet(nn.Module):
         self.enhance = EnhanceNet()
         self.enhance_grid = enhance_grid
 
-    def relight(self, reflectance: torch.Tensor, illumination: torch.Tensor) -> torch.Tensor:
-        """Î at the resolution of R, computed on the enhance_grid view of the frame."""
+    def relight(self, reflectance: torch.Tensor, illumination: torch.Tensor,
+                pool: Callable[[torch.Tensor, int], torch.Tensor] = F.adaptive_avg_pool2d
+                ) -> torch.Tensor:
+        """Î at the resolution of R, computed on the enhance_grid view of the frame (averaged
+        by ``pool``: ``grid_average`` for an ONNX export)."""
         grid = self.enhance_grid
         if grid == 0:
             return self.enhance(reflectance, illumination)
-        small = self.enhance(F.adaptive_avg_pool2d(reflectance, grid),
-                             F.adaptive_avg_pool2d(illumination, grid))
+        small = self.enhance(pool(reflectance, grid), pool(illumination, grid))
         return F.interpolate(small, size=reflectance.shape[-2:], mode="bilinear",
                              align_corners=False)
 
