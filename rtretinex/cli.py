@@ -1,4 +1,6 @@
-"""Command line for run_stream.py: argument parsing, the image and video jobs, rich output.
+"""The ``rtretinex`` command (and run_stream.py): ``rtretinex [enhance] INPUT ...`` enhances
+(argument parsing, the image and video jobs, rich output); ``rtretinex bench`` and
+``rtretinex export`` hand over to ``bench`` and ``export``.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), 143 SIGTERM,
 129 SIGHUP (both handled like Ctrl-C: the frames done are kept).
@@ -58,22 +60,23 @@ from .jobs import (
 )
 from .nets.backends import BACKENDS, BackendUnavailable
 from .nets.weightfile import DEFAULT_WEIGHTS, WeightsError
+from .version import version_line
 from .video.display import KEYS
 from .video.pipeline import STOP_SIGNALS, PipelineStats
-from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET
+from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMAT, STDOUT
 from .video.sources import DEFAULT_TIMEOUT, Source
 from .video.vcam import AUTO_DEVICE, check_virtual_camera
 from .workers import default_jobs, run_local, run_on_ray
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "enhance", "main"]
 
 EXIT_OK, EXIT_FAILURE = 0, 1  # usage errors: 2 (errors.report); signals: 128 + signal
 log = logging.getLogger("rtretinex")
 
 
 def _output(text: str) -> Path | str:
-    """-o: a network URL stays text, anything else is a path."""
-    return text if "://" in text else Path(text)
+    """-o: a network URL, or - (standard output), stays text; anything else is a path."""
+    return text if "://" in text or text == STDOUT else Path(text)
 
 
 def _nets_every(text: str) -> int | None:
@@ -87,27 +90,34 @@ def _nets_every(text: str) -> int | None:
                                          ) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "rtretinex") -> argparse.ArgumentParser:
     backends = ", ".join(["auto", *(s.name for s in BACKENDS)])
     p = argparse.ArgumentParser(
-        prog="run_stream.py",
-        description="Enhance dark videos, webcams and images with RetinexNet.",
+        prog=prog,
+        description="Enhance dark videos, webcams and images with RetinexNet. Also: "
+                    "rtretinex bench (FPS and latency here), rtretinex export (ONNX, "
+                    "engines); each has --help.",
         epilog="examples:\n"
-               "  python run_stream.py dark.mp4 -o bright.mp4     transcode (audio copied)\n"
-               "  python run_stream.py 0 --display --compare      live webcam, side by side\n"
-               "  python run_stream.py dark.png -o bright.png     one image\n"
-               "  python run_stream.py photos/ -o bright_photos/  a folder of images\n\n"
+               "  rtretinex dark.mp4 -o bright.mp4           transcode (audio copied)\n"
+               "  rtretinex 0 --display --compare            live webcam, side by side\n"
+               "  rtretinex dark.png -o bright.png           one image\n"
+               "  rtretinex photos/ -o bright_photos/        a folder of images\n"
+               "  rtretinex night.ts -o - | ffplay -         to a pipe (NUT)\n\n"
                f"window keys (--display): {KEYS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=version_line())
     p.add_argument("inputs", nargs="+", metavar="input",
                    help="video file, URL, named pipe or - (standard input), webcam "
                         "(0, /dev/video0), image or folder of images; several videos, "
                         "folders of videos or quoted globs ('clips/*.mp4') with -o FOLDER")
     p.add_argument("-o", "--output", type=_output,
-                   help="output video (.mp4/.mkv/...), network stream (udp://host:port or "
-                        "tcp://host:port as MPEG-TS, rtmp[s]://..., rtsp://...), image, or "
-                        "folder for a folder")
+                   help="output video (.mp4/.mkv/...), - (standard output, as --format), "
+                        "network stream (udp://host:port or tcp://host:port as MPEG-TS, "
+                        "rtmp[s]://..., rtsp://...), image, or folder for a folder")
+    p.add_argument("--format", default=None, metavar="CONTAINER",
+                   help=f"-o -: the container written to the pipe (default {PIPE_FORMAT}, "
+                        "which keeps timestamps and audio; e.g. matroska, mpegts)")
     p.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--display", action="store_true",
                    help="show the result in a window (keys below; a file plays at its own rate)")
@@ -248,6 +258,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
             virtual_camera=args.virtual_camera,
             encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
             overwrite=args.overwrite, display=args.display or None, compare=args.compare,
+            pipe_format=args.format,
             max_frames=args.max_frames, realtime=args.realtime, timeout=args.timeout,
             on_start=on_start,
             on_frame=lambda s: progress_view[0](s) if progress_view else None)
@@ -267,7 +278,9 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
         except OSError as exc:
             return report(f"cannot write {args.stats_json}: {exc.strerror or exc}", EXIT_FAILURE)
     if stats.interrupted:
-        done = f"; {args.output} holds the {stats.frames} frames done" if stats.frames else ""
+        done = ""
+        if stats.frames and args.output is not None and args.output != STDOUT:
+            done = f"; {args.output} holds the {stats.frames} frames done"
         return _report_stop(stats.stopped_by, done)
     return EXIT_OK
 
@@ -392,10 +405,28 @@ def _report_stop(signal_name: str, detail: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``rtretinex [enhance] ...``, ``rtretinex bench ...`` or ``rtretinex export ...``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     console = Console(stderr=True)
     logging.basicConfig(level=logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=console, show_time=False, show_path=False)])
-    args = build_parser().parse_args(argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench
+
+        return bench(argv[1:])
+    if argv[:1] == ["export"]:
+        from .export import main as export
+
+        return export(argv[1:])
+    prog = "rtretinex"
+    if argv[:1] == ["enhance"]:
+        argv, prog = argv[1:], "rtretinex enhance"
+    return enhance(argv, console, prog)
+
+
+def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
+    """``rtretinex enhance``: images, videos, batches and live sources."""
+    args = build_parser(prog).parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
     try:
@@ -407,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
             raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
         if args.jobs is not None and args.jobs < 1:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+        if args.format is not None and args.output != STDOUT:
+            raise UsageError("--format names the container of -o - (standard output); a "
+                             "file's container follows its suffix")
         args.input = args.inputs[0]
         batch = len(args.inputs) > 1 or _is_batch(args.input)
         if args.virtual_camera and (batch or _is_image_job(args.input)):

@@ -26,7 +26,15 @@ from .pixelops.formats import as_rgb
 from .video.display import DisplaySink
 from .video.frames import VideoFrame
 from .video.pipeline import PipelineStats, run_pipeline, signals_held
-from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, FileSink, Sink, stream_format
+from .video.sinks import (
+    DEFAULT_CODEC,
+    DEFAULT_CRF,
+    DEFAULT_PRESET,
+    STDOUT,
+    FileSink,
+    Sink,
+    stream_format,
+)
 from .video.sources import DEFAULT_TIMEOUT, Source, open_source
 from .video.vcam import VirtualCameraSink
 
@@ -106,6 +114,7 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
               virtual_camera: str | None = None,
               max_frames: int | None = None, realtime: bool = False,
               timeout: float = DEFAULT_TIMEOUT, keep_partial: bool = True,
+              pipe_format: str | None = None,
               on_start: Callable[[Source, Enhancer], None] | None = None,
               on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Enhance the video ``source`` (file, URL or webcam) into ``target`` (a file, or a
@@ -120,8 +129,11 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
     ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
-    streaming = target is not None and stream_format(target) is not None
-    if target is not None and not streaming:
+    to_pipe = target == STDOUT
+    streaming = not to_pipe and target is not None and stream_format(target) is not None
+    if to_pipe:
+        stream_format(target, pipe_format)  # a container FFmpeg knows, before any work
+    elif target is not None and not streaming:
         target = Path(target)
         if target.suffix.lower() not in VIDEO_SUFFIXES:
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")
@@ -141,7 +153,8 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
         sinks: list[Sink] = []
         try:
             if target is not None:
-                sinks.append(FileSink(target, src, encoder.codec, encoder.crf, encoder.preset))
+                sinks.append(FileSink(target, src, encoder.codec, encoder.crf, encoder.preset,
+                                      pipe_format))
             if virtual_camera:
                 sinks.append(VirtualCameraSink(src, virtual_camera))
             if show:
@@ -150,6 +163,9 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
             if on_start is not None:
                 on_start(src, enhancer)
             stats = run_pipeline(src, enhancer, sinks, max_frames, on_frame)
+            if not stats.frames and not stats.interrupted:
+                raise InputError(f"no video frame could be decoded from {source}"
+                                 + "".join(f"; {w}" for w in src.warnings))
         except BaseException:
             for sink in sinks:
                 sink.close(keep=False)

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -235,3 +236,14 @@ def test_the_readout_shows_the_exposure_in_use(xserver, monkeypatch):
         assert window._readout()[1].endswith("exposure +0.7 EV")
     finally:
         window.close()
+
+
+def test_a_live_view_stopped_by_sigterm_says_so_without_naming_a_file(xserver, tmp_path):
+    clip = moving_clip(tmp_path / "clip.mp4", 160, 96, seconds=20)
+    proc = start(xserver, clip, "--display", cwd=tmp_path)
+    time.sleep(6)  # playing
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert lines == ["error: stopped by SIGTERM"], stderr

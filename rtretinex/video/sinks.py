@@ -22,7 +22,8 @@ from ..pixelops.formats import YUV420P, even_yuv420p, frame_size
 from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
-__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "FileSink", "Sink"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STDOUT", "FileSink",
+           "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_PENDING_PACKETS = 2000
@@ -31,6 +32,9 @@ MAX_PENDING_PACKETS = 2000
 # offered: rtp (udp:// carries the same MPEG-TS, and FFmpeg reads it back without an SDP).
 STREAM_FORMATS = {"udp": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv",
                   "rtsp": "rtsp", "srt": "mpegts", "rist": "mpegts"}
+# -o -: standard output, by default as NUT (FFmpeg's own stream container: the input's time
+# base and any audio codec kept, readable from a pipe by ffmpeg, ffplay and mpv).
+STDOUT, PIPE_FORMAT = "-", "nut"
 # Errors that mean the disk failed, not the encoder: full, too large, read-only, I/O.
 DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES}
 log = logging.getLogger("rtretinex")
@@ -89,10 +93,17 @@ def ffmpeg_output_protocols() -> frozenset[str] | None:
     return frozenset(names)
 
 
-def stream_format(target: str | Path) -> str | None:
-    """The container for a network output URL (``udp://…`` → mpegts), None for a file;
-    UsageError for a URL scheme that cannot be sent to here."""
+def stream_format(target: str | Path, pipe_format: str | None = None) -> str | None:
+    """The container for a network output URL (``udp://…`` → mpegts) or standard output
+    (``pipe_format``, default PIPE_FORMAT), None for a file; UsageError for a URL scheme that
+    cannot be sent to here or a container FFmpeg does not know."""
     text = str(target)
+    if text == STDOUT:
+        container = pipe_format or PIPE_FORMAT
+        if container not in av.formats_available:
+            raise UsageError(f"unknown container {container!r} for -o - (e.g. nut, matroska, "
+                             "mpegts)")
+        return container
     if "://" not in text:
         return None
     scheme = text.split("://", 1)[0].lower()
@@ -119,13 +130,15 @@ class FileSink:
     closed = False
 
     def __init__(self, path: Path | str, source: Source, codec: str = DEFAULT_CODEC,
-                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET) -> None:
-        fmt = stream_format(path)
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
+                 pipe_format: str | None = None) -> None:
+        fmt = stream_format(path, pipe_format)
         self.path = str(path) if fmt else Path(path)
         self.file = None if fmt else AtomicFile(self.path)
+        self.to_pipe = self.path == STDOUT
+        where = "pipe:1" if self.to_pipe else str(self.file.tmp) if self.file else self.path
         try:
-            self.container = av.open(str(self.file.tmp) if self.file else self.path, mode="w",
-                                     format=fmt)
+            self.container = av.open(where, mode="w", format=fmt)
         except (av.error.FFmpegError, ValueError, OSError) as exc:
             if self.file:
                 self.file.discard()
@@ -179,7 +192,8 @@ class FileSink:
         except (av.error.FFmpegError, OSError) as exc:
             if self.file is None and self.video.codec_context.is_open:
                 # the encoder opened: what failed is the connection
-                raise OutputError(f"cannot send to {self.path}: {reason(exc)}") from None
+                where = "standard output" if self.to_pipe else self.path
+                raise OutputError(f"cannot send to {where}: {reason(exc)}") from None
             if exc.errno in DISK_ERRNOS:
                 raise self._write_failed(exc) from None
             if self.codec.endswith("_nvenc"):  # NVENC: an NVIDIA GPU with a video encoder
@@ -220,6 +234,9 @@ class FileSink:
         try:
             self.container.mux(packets)
         except (av.error.FFmpegError, OSError) as exc:
+            if exc.errno == errno.EPIPE and self.to_pipe:
+                raise OutputError(f"the reader of standard output closed it after "
+                                  f"{self.frames_written} frames") from None
             if exc.errno in DISK_ERRNOS:
                 raise self._write_failed(exc) from None
             raise

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 COPIED_STREAM_TYPES = ("audio", "subtitle")
+# A stream rate above this is a container's artefact (a time base taken for a rate): 30 fps.
+MAX_RATE = 1000
 # What a video stream's pixels mean, carried to the output where it stays in YUV.
 COLOUR_TAGS = ("color_primaries", "color_trc", "colorspace")
 # Seconds a network stream may take to open or to deliver the next data.
@@ -106,6 +108,36 @@ class Source:
         self.close()
 
 
+class FrameClock:
+    """Timestamps for decoded frames: a frame's own when it comes after the previous one,
+    else (none, or stuck at one value: raw ``.h264`` from a camera, a file whose every pts
+    is 0) one frame period of ``fps`` after the last, so every output keeps every frame at
+    the stream's rate. ``made_up``: whether any stamp was made up."""
+
+    def __init__(self, fps: float, time_base: Fraction | None) -> None:
+        self.fps, self.time_base = fps, time_base or Fraction(1, 90_000)
+        self.last: int | None = None
+        self.origin: int | None = None  # the last real stamp before a run of made-up ones
+        self.run = 0  # made-up stamps since it
+        self.made_up = False
+
+    def stamp(self, pts: int | None, time_base: Fraction | None) -> tuple[int, Fraction]:
+        """(pts, time base) for the next frame, which came with ``pts`` in ``time_base``."""
+        time_base = time_base or self.time_base
+        if pts is None or (self.last is not None and pts <= self.last):
+            if self.run == 0:
+                self.origin = self.last
+            self.run += 1
+            self.made_up = True
+            period = 1 / (self.fps * time_base)
+            pts = (round((self.run - 1) * period) if self.origin is None
+                   else self.origin + round(self.run * period))
+        else:
+            self.run = 0
+        self.last = pts
+        return pts, time_base
+
+
 class VideoSource(Source):
     """A video file, pipe or network stream decoded with PyAV (threaded decoding).
 
@@ -138,14 +170,18 @@ class VideoSource(Source):
         ctx = self.stream.codec_context
         self.width, self.height = ctx.width, ctx.height
         rate = self.stream.average_rate or self.stream.guessed_rate
-        self.fps = float(rate) if rate else 30.0
+        self.fps = float(rate) if rate and 0 < rate <= MAX_RATE else 30.0
         self.frame_count = self.stream.frames or None
         self.colour_tags = tuple((name, getattr(ctx, name)) for name in COLOUR_TAGS
                                  if getattr(ctx, name) not in (None, UNSPECIFIED))
         # Live streams pass video only: a live queue drops items, packets must not be dropped.
-        self.copied_streams = () if live else tuple(
-            s for s in self.container.streams if s.type in COPIED_STREAM_TYPES
-        )
+        copied = () if live else [s for s in self.container.streams
+                                  if s.type in COPIED_STREAM_TYPES]
+        for stream in copied:
+            if stream.codec_context is None:  # a damaged header: its codec cannot be read
+                self.notes.append(f"not copying {stream.type} stream {stream.index} of "
+                                  f"{self.location}: its codec cannot be read")
+        self.copied_streams = tuple(s for s in copied if s.codec_context is not None)
 
     def _open(self, location: str | BinaryIO, timeout: float | None, hwaccel: str | None
               ) -> av.container.InputContainer:
@@ -170,6 +206,7 @@ class VideoSource(Source):
 
     def __iter__(self) -> Iterator[VideoFrame | Packet]:
         index = 0
+        clock, noted = FrameClock(self.fps, self.stream.time_base), False
         try:
             for packet in self.container.demux(self.stream, *self.copied_streams):
                 if packet.stream is not self.stream:
@@ -186,14 +223,19 @@ class VideoSource(Source):
                     continue
                 for frame in frames:
                     image, fmt = decoded_image(frame)
-                    yield VideoFrame(image, index, frame.pts,
-                                     frame.time_base, int(frame.rotation or 0),
+                    pts, time_base = clock.stamp(frame.pts, frame.time_base)
+                    if clock.made_up and not noted:
+                        noted = True
+                        self.notes.append(f"{self.location} has frames without usable "
+                                          f"timestamps: timed at its nominal {self.fps:g} fps")
+                    yield VideoFrame(image, index, pts, time_base, int(frame.rotation or 0),
                                      pixel_format=fmt)
                     index += 1
         except av.error.FFmpegError as exc:
             if index == 0:
                 raise InputError(f"cannot decode {self.location}: {reason(exc)}") from None
             self.truncated = f"decoding stopped after {index} frames: {reason(exc)}"
+
 
     @property
     def warnings(self) -> list[str]:
