@@ -20,43 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
-from rich.table import Table
 
+from rtretinex.bench import measure_latency, plot_latency, render_latency
 from rtretinex.frame.enhancer import Enhancer
 from rtretinex.frame.settings import EnhanceSettings
 from rtretinex.nets.backends import create_backend
 from rtretinex.samples import DarkCamera, write_dark_clip
-from rtretinex.video.frames import VideoFrame
-from rtretinex.video.pipeline import run_pipeline
-from rtretinex.video.sources import PacedSource, Source, VideoSource
-
-
-class TakeSink:
-    """Takes each frame and does nothing with it (no encoder or window in the way)."""
-
-    name = "sink"
-    closed = False
-
-    def write(self, frame: VideoFrame, original: np.ndarray) -> None:
-        pass
-
-    def copy(self, packet) -> None:
-        pass
-
-    def close(self, keep: bool = True) -> None:
-        pass
-
-
-def measure(source: Source, enhancer: Enhancer) -> dict:
-    stats = run_pipeline(source, enhancer, [TakeSink()])
-    latency = stats.stages["latency"]
-    offered = stats.frames + stats.dropped
-    return {"frames": stats.frames, "dropped": stats.dropped,
-            "dropped_share": stats.dropped / offered if offered else 0.0, "fps": stats.fps,
-            "latency_ms": {k: latency[k] for k in ("ms_median", "ms_p95", "ms_p99")},
-            "samples_ms": stats.latency_samples}
+from rtretinex.video.sources import PacedSource, VideoSource
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,17 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                 console.log(f"{size} {name}")
                 with make() as source:
                     enhancer.warm_up(source.width, source.height)  # as run_stream.py does
-                    rows.append({"size": size, "source": name, **measure(source, enhancer)})
-    table = Table(title=f"live latency, {backend.name} {backend.precision}, {args.mode} mode, "
-                        f"{args.fps:g} fps sources")
-    for column in ("size", "source", "p50 ms", "p95 ms", "p99 ms", "output FPS", "dropped"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        lat = r["latency_ms"]
-        table.add_row(r["size"], r["source"], f"{lat['ms_median']:.1f}", f"{lat['ms_p95']:.1f}",
-                      f"{lat['ms_p99']:.1f}", f"{r['fps']:.1f}",
-                      f"{100 * r['dropped_share']:.1f} %")
-    console.print(table)
+                    rows.append({"backend": f"{backend.name} {backend.precision}", "size": size,
+                                 "source": name, **measure_latency(source, enhancer)})
+    render_latency(rows, console)
     if args.json:
         command = "python benchmarks/latency.py " + " ".join(sys.argv[1:] if argv is None else argv)
         args.json.write_text(json.dumps({"command": command, "backend": backend.name,
@@ -114,13 +77,7 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for r in rows:
-        samples = np.sort(r["samples_ms"])
-        ax.plot(samples, np.linspace(0, 1, len(samples)), label=f"{r['size']} {r['source']}")
-    ax.set_xlabel("capture → output latency (ms)")
-    ax.set_ylabel("share of frames")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    plot_latency(rows, ax)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
