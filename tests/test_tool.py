@@ -184,3 +184,22 @@ def test_damaged_files_end_in_a_playable_output_or_one_line_error(tmp_path, caps
             assert "error: " in err, k
         outcomes.append(code)
     assert 0 in outcomes and 1 in outcomes  # the variants do both
+
+
+def test_a_file_of_which_no_frame_decodes_is_an_error(tmp_path):
+    """A video stream without a packet (the header promises one; only audio follows)."""
+    path = tmp_path / "empty.mkv"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=48_000)
+        sound.layout = "mono"
+        for start in range(0, 48_000, 1024):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = 48_000, start
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+    target = tmp_path / "out.mp4"
+    assert_one_line_error(run(str(path), "-o", str(target)), 1, "no video frame could be decoded")
+    assert not target.exists()
