@@ -29,6 +29,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from rtretinex.bench import passthrough_fps
 from rtretinex.samples import write_dark_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +46,6 @@ def timed(command: list[str]) -> float:
 
 def passthrough(clip: Path, preset: str, frames: int) -> None:
     """The passthrough, in this process (``--passthrough``)."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from fps import passthrough_fps
-
     passthrough_fps(clip, preset, frames)
 
 
