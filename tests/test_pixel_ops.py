@@ -299,13 +299,28 @@ def test_deblock_of_each_executor_is_the_references():
         deblock(plane.astype(np.float64), 4, 3.0, 0.5)
 
 
+class OpenCV:
+    """OpenCV's resampling: what the reference's filters are checked with."""
+
+    area = staticmethod(lambda p, size: cv2.resize(p, size, interpolation=cv2.INTER_AREA))
+    box = staticmethod(lambda p, window: cv2.boxFilter(p, -1, (window, window)))
+
+    @staticmethod
+    def ramp(plane, window, axis):
+        """The window's mean of the plane times each pixel's offset from its centre."""
+        radius = window // 2
+        padded = cv2.copyMakeBorder(plane, *(radius,) * 4, cv2.BORDER_REFLECT_101)
+        out = np.zeros_like(plane)
+        for dy in range(-radius, radius + 1):
+            for dx in range(-radius, radius + 1):
+                shifted = padded[radius + dy:radius + dy + plane.shape[0],
+                                 radius + dx:radius + dx + plane.shape[1]]
+                out += shifted * (dy if axis == 0 else dx)
+        return out / window**2
+
+
 def reference_guided(guide, source, radius, eps):
     """``reference.guided_coefficients`` with OpenCV's resampling, upsampled."""
-
-    class OpenCV:
-        area = staticmethod(lambda p, size: cv2.resize(p, size, interpolation=cv2.INTER_AREA))
-        box = staticmethod(lambda p, window: cv2.boxFilter(p, -1, (window, window)))
-
     (a, b), = reference.guided_coefficients(OpenCV, guide, (source,), radius, eps)
     return resized(a, guide.shape[::-1]), resized(b, guide.shape[::-1])
 
@@ -314,10 +329,14 @@ def test_filtered_planes_are_the_references_flat_smoothing_deblocked(executor):
     rng = np.random.default_rng(6)
     y_half = np.round(rng.normal(20, 1.0, (48, 64))).astype(np.float32)
     y_half[:, 36:] += 40  # an edge
+    y_half[:, :20] = np.round(np.linspace(10, 14, 48))[:, None]  # a faint, quantised gradient
     u, v = (rng.integers(120, 136, (48, 64)).astype(np.uint8) for _ in range(2))
     a, b = reference_guided(y_half, y_half, reference.FLAT_RADIUS, reference.FLAT_EPS)
     want_y = reference.deblocked(a * y_half + b, reference.BLOCK_SPACING,
                                  reference.DEBLOCK_STEP, reference.DEBLOCK_FLAT)
+    mean, share = (resized(p, (64, 48)) for p in reference.flat_means(OpenCV, y_half))
+    assert share.max() > 0.9 and share.min() == 0.0
+    want_y = reference.mixed(want_y, mean, share)
     got = executor.filtered_planes(tuple(executor.upload(p) for p in (y_half, u, v)))
     np.testing.assert_allclose(on_host(got[0]), want_y, atol=1e-3)
     for plane, filtered in zip((u, v), got[1:], strict=True):
@@ -335,6 +354,24 @@ def test_flat_smoothing_removes_one_code_blocks_and_keeps_edges(executor):
     steps = np.abs(np.diff(smooth[16, :40]))
     assert steps.max() < 0.35 < np.abs(np.diff(plane[16, :40])).max()
     assert smooth[16, 50:].min() > 59.0 and smooth[16, :44].max() < 20.0
+
+
+def test_a_faint_quantised_gradient_becomes_a_ramp_without_crossing_an_edge(executor):
+    """Rows rising a code every 6 rows (a glow's falloff, as the codec stores it) lifted by
+    a gain of 20 step by 20 codes; filtered, no row steps by more than a fifth of a code
+    (4 codes lifted), the slope is kept, and an edge's bright side does not leak into it."""
+    height, width = 96, 64
+    plane = np.repeat(np.floor(np.arange(height) / 6.0)[:, None], width, axis=1)
+    plane = (plane + 10.0).astype(np.float32)
+    plane[:, 44:] = 80.0  # a lamp beside it
+    zero = np.zeros_like(plane)
+    smooth = on_host(executor.filtered_planes(
+        tuple(executor.upload(p) for p in (plane, zero, zero)))[0])
+    column = smooth[12:-12, 16]
+    assert np.abs(np.diff(column)).max() < 0.2 < np.abs(np.diff(plane[12:-12, 16])).max()
+    np.testing.assert_allclose(column.mean(), plane[12:-12, 16].mean(), atol=0.1)
+    assert column[-1] - column[0] > 10  # the gradient is kept
+    assert smooth[:, :42].max() < plane[:, :42].max() + 0.5  # nothing of the lamp leaks
 
 
 def test_smooth_chroma_is_the_references(executor):

@@ -47,7 +47,7 @@ __all__ = ["HostExecutor", "apply_yuv_gains", "denoise_frame", "denoise_reflecta
 
 
 class _Resample:
-    """OpenCV's resampling of one plane, for ``reference.guided_coefficients``."""
+    """OpenCV's resampling of one plane (``reference.Resampler``)."""
 
     @staticmethod
     def area(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -56,6 +56,14 @@ class _Resample:
     @staticmethod
     def box(plane: np.ndarray, window: int) -> np.ndarray:
         return cv2.boxFilter(plane, -1, (window, window))
+
+    @staticmethod
+    def ramp(plane: np.ndarray, window: int, axis: int) -> np.ndarray:
+        radius = window // 2
+        offsets = np.arange(-radius, radius + 1, dtype=np.float32) / window
+        flat = np.full(window, 1.0 / window, np.float32)
+        along, across = (offsets, flat) if axis == 1 else (flat, offsets)
+        return cv2.sepFilter2D(plane, -1, along, across)
 
 
 def gaussian(image: np.ndarray) -> np.ndarray:
@@ -273,12 +281,14 @@ class HostExecutor:
 
     def filtered_planes(self, half: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         """What the fast path mixes into ``half`` where the gain is high: Y with its flat
-        areas smoothed and the block edges left in them made ramps, U and V through the
-        fast mode's Gaussian."""
+        areas smoothed, the block edges left in them made ramps and its flattest windows
+        their mean (``reference.flat_means``), U and V through the fast mode's Gaussian."""
         y_half, u, v = half
         y = flat_smooth(y_half, reference.FLAT_RADIUS, reference.FLAT_EPS)
         deblock(y, reference.BLOCK_SPACING, reference.DEBLOCK_STEP, reference.DEBLOCK_FLAT)
-        return y, gaussian(u), gaussian(v)
+        mean, share = (cv2.resize(plane, y.shape[::-1], interpolation=cv2.INTER_LINEAR)
+                       for plane in reference.flat_means(_Resample, y_half))
+        return reference.mixed(y, mean, share), gaussian(u), gaussian(v)
 
     def apply_yuv_gains(self, y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
                         weight: np.ndarray, filtered: tuple[np.ndarray, ...] | None,

@@ -24,6 +24,9 @@ __all__ = [
     "DEBLOCK_STEP",
     "DIAMETER",
     "FLAT_EPS",
+    "FLAT_MEAN_VARIANCE",
+    "FLAT_MEAN_WIDE",
+    "FLAT_MEAN_WINDOW",
     "FLAT_RADIUS",
     "FULL_GAIN",
     "GREY_CHROMA",
@@ -40,6 +43,7 @@ __all__ = [
     "composed_luma",
     "deblocked",
     "denoise_weight",
+    "flat_means",
     "gains_at_chroma",
     "guided_coefficients",
     "lift_share",
@@ -61,6 +65,12 @@ FULL_GAIN = 4.0
 # resolution): variation up to about 1.25 codes (eps, levels²) is flattened, in windows of
 # radius 1 there (12 full-resolution pixels, past the codec's 8×8 blocks).
 FLAT_EPS, FLAT_RADIUS = 1.25**2, 1
+# Then the luma's flat areas become their mean over FLAT_MEAN_WINDOW² pixels at half the
+# chroma resolution (12 full-resolution pixels): flat where what is left of it over
+# FLAT_MEAN_WIDE² pixels, its slope taken out, varies by under FLAT_MEAN_VARIANCE (codes²).
+# The guided filter keeps a faint gradient's one-code steps, which a high gain lifts into
+# contours.
+FLAT_MEAN_WINDOW, FLAT_MEAN_WIDE, FLAT_MEAN_VARIANCE = 3, 7, 1.0
 # Block edges every BLOCK_SPACING pixels at chroma resolution (the 8×8 luma blocks) that step
 # less than DEBLOCK_STEP codes between sides flat within DEBLOCK_FLAT become ramps.
 BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
@@ -269,10 +279,14 @@ def deblocked(plane: Any, spacing: int, step_max: float, flat_max: float) -> Any
 
 
 class Resampler(Protocol):
-    """The resampling an executor does for the guided filter, on one plane each."""
+    """The resampling an executor does for the guided filter and the flat means, on one
+    plane each (borders reflected as OpenCV's BORDER_REFLECT_101): ``area`` downscales,
+    ``box`` is the window × window mean, ``ramp`` the window's mean of the plane times each
+    pixel's offset from the window's centre along ``axis`` (0: rows, 1: columns)."""
 
     def area(self, plane: Any, size: tuple[int, int]) -> Any: ...
     def box(self, plane: Any, window: int) -> Any: ...
+    def ramp(self, plane: Any, window: int, axis: int) -> Any: ...
 
 
 def guided_coefficients(resample: Resampler, guide: Any, sources: tuple[Any, ...], radius: int,
@@ -297,3 +311,24 @@ def guided_coefficients(resample: Resampler, guide: Any, sources: tuple[Any, ...
         b = mean_source - a * mean
         out.append((resample.box(a, window), resample.box(b, window)))
     return out
+
+
+def flat_means(resample: Resampler, plane: Any) -> tuple[Any, Any]:
+    """What a float plane's flat areas become, at half its resolution: each
+    FLAT_MEAN_WINDOW window's mean, and the share of it to take: 1 where the plane varies
+    by nothing around it once its slope is taken out (a gradient counts as flat, an edge
+    or texture does not), 0 from FLAT_MEAN_VARIANCE, judged over the wider
+    FLAT_MEAN_WIDE window so that no mean reaches across an edge, and averaged over
+    FLAT_MEAN_WINDOW so it changes smoothly: ``mixed(plane, mean, share)`` with both
+    upsampled to it."""
+    height, width = plane.shape
+    window, wide = FLAT_MEAN_WINDOW, FLAT_MEAN_WIDE
+    small = resample.area(plane, (max(1, width // 2), max(1, height // 2)))
+    mean = resample.box(small, wide)
+    variance = resample.box(small * small, wide) - mean * mean
+    spread = (wide * wide - 1) / 12.0  # the variance of the offsets across a window
+    for axis in (0, 1):  # the least-squares slope along it, and the variance it explains
+        slope = resample.ramp(small, wide, axis) * (1.0 / spread)
+        variance = variance - slope * slope * spread
+    share = (1.0 - variance * (1.0 / FLAT_MEAN_VARIANCE)).clip(0.0, 1.0)
+    return resample.box(small, window), resample.box(share, window)

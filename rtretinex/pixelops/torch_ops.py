@@ -199,7 +199,7 @@ def gaussian(plane: torch.Tensor) -> torch.Tensor:
 
 
 class _Resample:
-    """This module's resampling of one (H, W) plane, for ``reference.guided_coefficients``."""
+    """This module's resampling of one (H, W) plane (``reference.Resampler``)."""
 
     @staticmethod
     def area(plane: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -208,6 +208,15 @@ class _Resample:
     @staticmethod
     def box(plane: torch.Tensor, window: int) -> torch.Tensor:
         return box(plane[None], window)[0]
+
+    @staticmethod
+    def ramp(plane: torch.Tensor, window: int, axis: int) -> torch.Tensor:
+        radius = window // 2
+        offsets = torch.arange(-radius, radius + 1, dtype=plane.dtype, device=plane.device)
+        kernel = (offsets / window)[:, None].expand(window, window) / window
+        kernel = kernel if axis == 0 else kernel.T
+        padded = F.pad(plane[None, None], (radius,) * 4, mode="reflect")
+        return F.conv2d(padded, kernel.contiguous()[None, None])[0, 0]
 
 
 def _guided_upsampled(guide: torch.Tensor, sources: tuple[torch.Tensor, ...], radius: int,
@@ -346,7 +355,10 @@ class TorchExecutor:
         smooth = flat_smooth(y_half.float(), reference.FLAT_RADIUS, reference.FLAT_EPS)
         smooth = reference.deblocked(smooth, reference.BLOCK_SPACING, reference.DEBLOCK_STEP,
                                      reference.DEBLOCK_FLAT)
-        return smooth, gaussian(u), gaussian(v)
+        size = (smooth.shape[1], smooth.shape[0])
+        mean, share = (bilinear(plane[None], size)[0]
+                       for plane in reference.flat_means(_Resample, y_half.float()))
+        return reference.mixed(smooth, mean, share), gaussian(u), gaussian(v)
 
     def apply_yuv_gains(self, y: torch.Tensor, half: tuple[torch.Tensor, ...],
                         gains: np.ndarray, weight: np.ndarray,
