@@ -96,3 +96,15 @@ def test_grid_average_is_adaptive_average_pooling():
     x = torch.rand(2, 3, 37, 131)
     for grid in (1, 5, 32):
         torch.testing.assert_close(models.grid_average(x, grid), F.adaptive_avg_pool2d(x, grid))
+
+
+def test_onnx_export_without_its_packages_says_what_to_install(tmp_path, monkeypatch, capsys):
+    from rtretinex.export import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxscript" else real(name, *a))
+    assert main(["--format", "onnx", "-o", str(tmp_path / "rn.onnx")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: ONNX export needs onnxscript: pip install 'rtretinex[onnx]'"]
+    assert list(tmp_path.iterdir()) == []
