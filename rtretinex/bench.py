@@ -250,15 +250,20 @@ def isa_info(tier: str) -> dict:
             "openvino_capabilities": capabilities}
 
 
+def _cpuinfo(field: str) -> str | None:
+    """The first value of ``field`` in /proc/cpuinfo (None where there is none)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines
+                 if line.split(":", 1)[0].strip() == field), None)
+
+
 def isa_tier() -> str:
     """The widest vector instructions this CPU has, as the CPU families differ: AMX,
     AVX-512 (with bf16 or not), AVX2 or older (from /proc/cpuinfo; "unknown" elsewhere)."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in
-                      Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
+    flags = (_cpuinfo("flags") or "").split()
     for flag, tier in (("amx_tile", "AMX"), ("avx512_bf16", "AVX-512 bf16"),
                        ("avx512f", "AVX-512"), ("avx2", "AVX2")):
         if flag in flags:
@@ -268,14 +273,7 @@ def isa_tier() -> str:
 
 def machine_info() -> dict:
     """Device names and library versions for the table header and the JSON."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = _cpuinfo("model name") or platform.processor() or platform.machine()
     return {
         "cpu": cpu, "cpu_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
