@@ -150,9 +150,11 @@ class RetinexNet(nn.Module):
         return F.interpolate(small, size=reflectance.shape[-2:], mode="bilinear",
                              align_corners=False)
 
-    def forward(self, image: torch.Tensor) -> RetinexOutput:
+    def forward(self, image: torch.Tensor,
+                pool: Callable[[torch.Tensor, int], torch.Tensor] = F.adaptive_avg_pool2d
+                ) -> RetinexOutput:
         reflectance, illumination = self.decom(image)
-        enhanced = self.relight(reflectance, illumination)
+        enhanced = self.relight(reflectance, illumination, pool)
         output = reflectance * enhanced
         if not self.training:
             output = output.clamp(0.0, 1.0)

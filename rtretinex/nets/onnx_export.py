@@ -72,9 +72,7 @@ class _Whole(nn.Module):
         self.net, self.pool = net, pool
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        reflectance, illumination = self.net.decom(image)
-        enhanced = self.net.relight(reflectance, illumination, self.pool)
-        return reflectance, illumination, enhanced, (reflectance * enhanced).clamp(0.0, 1.0)
+        return tuple(self.net(image, self.pool))
 
 
 @dataclass
@@ -168,10 +166,10 @@ def export_onnx(path: Path, images: dict[str, np.ndarray], weights: Path = DEFAU
         "enhance": (_Enhance(net, pool), (r, i), ["reflectance", "illumination"],
                     ["enhanced"]),
     }
-    checks = []
-    with atomic_write(*graph_paths(path).values()) as files:
-        for (name, (module, inputs, names, outputs)), tmp in zip(graphs.items(), files.tmps,
-                                                                   strict=True):
+    checks, targets = [], graph_paths(path)
+    with atomic_write(*targets.values()) as files:
+        for name, tmp in zip(targets, files.tmps, strict=True):
+            module, inputs, names, outputs = graphs[name]
             if on_step:
                 on_step(f"exporting {name}")
             _export(module.eval(), inputs, names, outputs, tmp)
@@ -185,7 +183,7 @@ def export_onnx(path: Path, images: dict[str, np.ndarray], weights: Path = DEFAU
                     raise ExportMismatch(f"the exported {name} graph does not run at {size} "
                                          f"({type(exc).__name__}: {why}); nothing was "
                                          "written") from None
-            checks.append(GraphCheck(name, graph_paths(path)[name], runtime, errors))
+            checks.append(GraphCheck(name, targets[name], runtime, errors))
             worst = max(errors, key=errors.__getitem__)
             if errors[worst] > TOLERANCE:
                 raise ExportMismatch(f"the exported {name} graph differs from the eager nets "
