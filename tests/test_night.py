@@ -40,9 +40,30 @@ def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
 
 
 def test_black_level_finds_the_black_point_and_its_chroma():
-    black, bias_u, bias_v = BlackLevel.measure(*dark_planes())
+    black, bias_u, bias_v, floor = BlackLevel.measure(*dark_planes())
     assert black == pytest.approx(255 / 219, abs=0.01)  # Y 17: one code above black
     assert bias_u == pytest.approx(1.0, abs=0.05) and bias_v == pytest.approx(2.0, abs=0.05)
+    assert floor == pytest.approx(1 - 30 * 40 / (90 * 160), abs=0.02)  # all but the lit square
+
+
+def test_the_knee_widens_on_frames_at_the_codecs_floor():
+    """A frame mostly at its black point (a night sky, an unlit road) gets the wide knee, a
+    textured dark frame the narrow one, so its shadows keep their lift; in between it
+    follows the share at the black point, and a noisier frame gets a wider one."""
+    y, u, v = dark_planes()
+    floor_heavy = BlackLevel.measure(y, u, v)
+    # the same frame textured: most pixels far above the black point, a few still on it
+    textured = y + np.random.default_rng(1).integers(0, 60, y.shape).astype(np.float32)
+    textured_level = BlackLevel.measure(textured, u, v)
+    assert textured_level[3] < night.FLOOR_SHARES[0] < night.FLOOR_SHARES[1] < floor_heavy[3]
+    narrow, wide = night.KNEE_CODES
+    assert night.correction(floor_heavy, noise=0.0).knee == pytest.approx(wide)
+    assert night.correction(textured_level, noise=0.0).knee == pytest.approx(narrow)
+    middle = floor_heavy.copy()
+    middle[3] = sum(night.FLOOR_SHARES) / 2
+    assert night.correction(middle, noise=0.0).knee == pytest.approx((narrow + wide) / 2)
+    assert night.correction(middle, noise=1.5).knee == pytest.approx(
+        (narrow + wide) / 2 + 1.5 * night.KNEE_NOISE)
 
 
 def test_a_small_deep_shadow_sets_the_black_point_so_it_is_not_crushed():
@@ -58,16 +79,16 @@ def test_a_small_deep_shadow_sets_the_black_point_so_it_is_not_crushed():
 def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     """A bias is small: darks far from grey (a blue night, a purple room) keep their colour;
     between BIAS_MAX and twice it, less is taken off the further they are."""
-    assert BlackLevel.measure(*dark_planes(bias=(9.0, -2.0)))[1:].tolist() == [0.0, 0.0]
-    assert BlackLevel.measure(*dark_planes(bias=(2.0, 1.0)))[1:].tolist() == pytest.approx(
+    assert BlackLevel.measure(*dark_planes(bias=(9.0, -2.0)))[1:3].tolist() == [0.0, 0.0]
+    assert BlackLevel.measure(*dark_planes(bias=(2.0, 1.0)))[1:3].tolist() == pytest.approx(
         [2.0, 1.0], abs=0.05)
-    partly = BlackLevel.measure(*dark_planes(bias=(4.5, 1.5)))[1:]
+    partly = BlackLevel.measure(*dark_planes(bias=(4.5, 1.5)))[1:3]
     assert partly.tolist() == pytest.approx([2.25, 0.75], abs=0.05)
 
 
 def test_a_frame_without_blacks_has_no_bias():
     y, u, v = dark_planes(bias=(4.0, 4.0))
-    assert BlackLevel.measure(y + 100, u, v)[1:].tolist() == [0.0, 0.0]
+    assert BlackLevel.measure(y + 100, u, v)[1:3].tolist() == [0.0, 0.0]
 
 
 def followed(level, half, time, cut=False):
@@ -94,7 +115,7 @@ def test_a_falling_black_point_is_followed_at_once():
 
 def test_the_bias_comes_off_u_and_v_only():
     half = dark_planes()
-    y, u, v = HostExecutor(None).without_bias(half, np.array([1.0, 1.0, 2.0], np.float32))
+    y, u, v = HostExecutor(None).without_bias(half, np.array([1.0, 1.0, 2.0, 0.5], np.float32))
     assert y is half[0]
     assert u[0, 0] == pytest.approx(128.0) and v[0, 0] == pytest.approx(128.0)
 
@@ -167,7 +188,7 @@ def test_without_the_black_level_the_cast_returns(backend, monkeypatch):
 
 def test_half_planes_of_a_night_buffer_are_what_the_black_level_reads():
     buffer = camera_night_frames(1)[0]
-    black, bias_u, bias_v = BlackLevel.measure(*half_planes(buffer))
+    black, bias_u, bias_v, _ = BlackLevel.measure(*half_planes(buffer))
     assert 0 <= black < 6 and 0.5 < bias_u < 3 and 0.5 < bias_v < 3
 
 
@@ -204,8 +225,8 @@ def test_a_photo_bias_is_read_off_its_grey_surface_not_its_darkest_colours():
         u = np.full(size, 128 + bias, np.float32) + rng.normal(0, 0.4, size).astype(np.float32)
         v = u.copy()
         y[:40], u[:40], v[:40] = 19.0, 128 + bias - 2.5, 128 + bias - 3.0  # foliage
-        darkest = BlackLevel.measure(y, u, v)[1:]
-        grey = BlackLevel.measure(y, u, v, grey_surface=True)[1:]
+        darkest = BlackLevel.measure(y, u, v)[1:3]
+        grey = BlackLevel.measure(y, u, v, grey_surface=True)[1:3]
         assert grey.tolist() == pytest.approx([bias, bias], abs=0.2)
         assert np.abs(darkest - bias).min() > 2.0
 

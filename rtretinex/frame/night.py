@@ -55,9 +55,13 @@ GREY_REACH, GREY_SURFACE_LUMA, MIN_GREY_SHARE = 5, 110.0, 0.02
 # first value, not at all from the second: a well-exposed frame gets no gain that would
 # amplify it, and its darkest pixels are as likely coloured as biased.
 BIAS_FRAME_LUMA = (40.0, 80.0)
-# The knee above the black point (codes): a fixed part for the codec's quantization steps
-# and a part that follows the frame's noise (standard deviations).
-KNEE_CODES, KNEE_NOISE = 2.0, 1.0
+# The knee above the black point (codes): a part for the codec's quantization steps and a
+# part that follows the frame's noise (standard deviations). The first goes from
+# KNEE_CODES[0] in frames with little at their black point (textured darks: a room, a lit
+# street) to KNEE_CODES[1] in frames whose share within DARK_SPAN of it is FLOOR_SHARES[1]
+# or more (a night sky, an unlit road: the codec's floor, where every code step a high gain
+# lifts from a gradient becomes a contour), following that share from FLOOR_SHARES[0].
+KNEE_CODES, FLOOR_SHARES, KNEE_NOISE = (0.5, 3.5), (0.3, 0.7), 1.0
 # Above this gain the colour is rolled off (the output's chroma × SATURATED_GAIN / gain):
 # what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps. The gain
 # is the smallest of a pixel's three (``reference.colour_rolloff``), so a saturated colour,
@@ -97,13 +101,14 @@ class BlackLevel:
         self.reset()
 
     def reset(self) -> None:
-        self.level: np.ndarray | None = None  # black, bias U, bias V
+        self.level: np.ndarray | None = None  # black, bias U, bias V, floor share
         self.time: float | None = None
 
     @staticmethod
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
                 ) -> np.ndarray:
-        """(black point in full-range codes, U bias, V bias) of one frame's planes at chroma
+        """(black point in full-range codes, U bias, V bias, floor share: the share of the
+        frame within DARK_SPAN of the black point) of one frame's planes at chroma
         resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
         read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
         of its darkest pixels."""
@@ -117,10 +122,11 @@ class BlackLevel:
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
-            return np.zeros(3, np.float32)
+            return np.zeros(4, np.float32)
         index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
         black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
         dark = luma <= black + DARK_SPAN
+        floor = float(dark.mean())
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
         share = min(max((high - float(flat.mean())) / (high - low), 0.0), 1.0)
@@ -128,16 +134,16 @@ class BlackLevel:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
                 bias = share * as_bias(found)
-        elif dark.mean() >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
+        elif floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
             bias = share * as_bias(offset)
-        return np.array([black, *bias], np.float32)
+        return np.array([black, *bias, floor], np.float32)
 
     def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False
                ) -> np.ndarray:
-        """The followed (black, U bias, V bias) after a frame whose own level is ``measured``
-        (``from_samples``), at ``time`` seconds (None: 1/30 s after the last)."""
+        """The followed (black, U bias, V bias, floor share) after a frame whose own level
+        is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last)."""
         previous_time, self.time = self.time, time
         if self.level is None or cut or self.time_constant <= 0:
             self.level = measured
@@ -179,7 +185,10 @@ def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.nd
 def correction(level: np.ndarray, noise: float) -> NightCorrection:
     """The corrections for a followed black ``level`` (``BlackLevel``) and the frame's
     noise (standard deviation, codes)."""
-    return NightCorrection(black=float(level[0]), knee=KNEE_CODES + KNEE_NOISE * noise)
+    low, high = FLOOR_SHARES
+    floor = min(max((float(level[3]) - low) / (high - low), 0.0), 1.0)
+    knee = KNEE_CODES[0] + floor * (KNEE_CODES[1] - KNEE_CODES[0])
+    return NightCorrection(black=float(level[0]), knee=knee + KNEE_NOISE * noise)
 
 
 def magenta_offset(level: np.ndarray) -> np.ndarray | None:

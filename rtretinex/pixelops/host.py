@@ -268,13 +268,13 @@ class HostExecutor:
 
     def without_bias(self, half: tuple[np.ndarray, ...], level: np.ndarray
                      ) -> tuple[np.ndarray, ...]:
-        """``half_planes`` with the black level's chroma bias (``level[1:]``) taken off U and
-        V (float32 then)."""
+        """``half_planes`` with the black level's chroma bias (``level[1:3]``) taken off U
+        and V (float32 then)."""
         y_half, u, v = half
         if not level[1] and not level[2]:
             return half
         return (y_half, *(np.subtract(plane, bias, dtype=np.float32)
-                          for plane, bias in zip((u, v), level[1:], strict=True)))
+                          for plane, bias in zip((u, v), level[1:3], strict=True)))
 
     def small_rgb(self, half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
         return small_rgb(half, size)
