@@ -325,16 +325,18 @@ def reference_guided(guide, source, radius, eps):
     return resized(a, guide.shape[::-1]), resized(b, guide.shape[::-1])
 
 
-def test_filtered_planes_are_the_references_flat_smoothing_deblocked(executor):
+@pytest.mark.parametrize("size", [(48, 64), (560, 960)])  # the second: 1080p's wider means
+def test_filtered_planes_are_the_references_flat_smoothing_deblocked(executor, size):
+    height, width = size
     rng = np.random.default_rng(6)
-    y_half = np.round(rng.normal(20, 1.0, (48, 64))).astype(np.float32)
-    y_half[:, 36:] += 40  # an edge
-    y_half[:, :20] = np.round(np.linspace(10, 14, 48))[:, None]  # a faint, quantised gradient
-    u, v = (rng.integers(120, 136, (48, 64)).astype(np.uint8) for _ in range(2))
+    y_half = np.round(rng.normal(20, 1.0, size)).astype(np.float32)
+    y_half[:, width * 9 // 16:] += 40  # an edge
+    y_half[:, :width * 5 // 16] = np.round(np.linspace(10, 14, height))[:, None]  # a faint,
+    u, v = (rng.integers(120, 136, size).astype(np.uint8) for _ in range(2))  # quantised gradient
     a, b = reference_guided(y_half, y_half, reference.FLAT_RADIUS, reference.FLAT_EPS)
     want_y = reference.deblocked(a * y_half + b, reference.BLOCK_SPACING,
                                  reference.DEBLOCK_STEP, reference.DEBLOCK_FLAT)
-    mean, share = (resized(p, (64, 48)) for p in reference.flat_means(OpenCV, y_half))
+    mean, share = (resized(p, (width, height)) for p in reference.flat_means(OpenCV, y_half))
     assert share.max() > 0.9 and share.min() == 0.0
     want_y = reference.mixed(want_y, mean, share)
     got = executor.filtered_planes(tuple(executor.upload(p) for p in (y_half, u, v)))
@@ -342,6 +344,23 @@ def test_filtered_planes_are_the_references_flat_smoothing_deblocked(executor):
     for plane, filtered in zip((u, v), got[1:], strict=True):
         want = cv2.GaussianBlur(plane, (reference.DIAMETER,) * 2, 0)
         assert np.abs(on_host(filtered).astype(int) - want).max() <= 1
+
+
+def test_a_larger_picture_spreads_a_code_step_over_more_pixels(executor):
+    """The flat means grow with the picture: a one-code step across a flat 1080p frame is
+    a ramp over more pixels than across a 360p one (the same share of the picture)."""
+    assert reference.flat_mean_windows(360) == reference.flat_mean_windows(720) == (
+        reference.FLAT_MEAN_WINDOW, reference.FLAT_MEAN_WIDE)
+    widths = []
+    for height, width in ((180, 320), (540, 960)):  # chroma resolution of 360p and 1080p
+        plane = np.full((height, width), 18.0, np.float32)
+        plane[:, width // 2:] = 19.0
+        zero = np.zeros_like(plane)
+        smooth = on_host(executor.filtered_planes(
+            tuple(executor.upload(p) for p in (plane, zero, zero)))[0])
+        row = smooth[height // 2]
+        widths.append(int(((row > 18.05) & (row < 18.95)).sum()))
+    assert widths[1] > widths[0]
 
 
 def test_flat_smoothing_removes_one_code_blocks_and_keeps_edges(executor):

@@ -24,6 +24,7 @@ __all__ = [
     "DEBLOCK_STEP",
     "DIAMETER",
     "FLAT_EPS",
+    "FLAT_MEAN_SIDE",
     "FLAT_MEAN_VARIANCE",
     "FLAT_MEAN_WIDE",
     "FLAT_MEAN_WINDOW",
@@ -43,6 +44,7 @@ __all__ = [
     "composed_luma",
     "deblocked",
     "denoise_weight",
+    "flat_mean_windows",
     "flat_means",
     "gains_at_chroma",
     "guided_coefficients",
@@ -69,8 +71,10 @@ FLAT_EPS, FLAT_RADIUS = 1.25**2, 1
 # chroma resolution (12 full-resolution pixels): flat where what is left of it over
 # FLAT_MEAN_WIDE² pixels, its slope taken out, varies by under FLAT_MEAN_VARIANCE (codes²).
 # The guided filter keeps a faint gradient's one-code steps, which a high gain lifts into
-# contours.
-FLAT_MEAN_WINDOW, FLAT_MEAN_WIDE, FLAT_MEAN_VARIANCE = 3, 7, 1.0
+# contours. Both windows grow by a step (2 and 4 pixels there) per FLAT_MEAN_SIDE pixels of
+# the picture's shorter side, so that a step is spread over as large a share of a 1080p
+# picture as of a 540p one.
+FLAT_MEAN_WINDOW, FLAT_MEAN_WIDE, FLAT_MEAN_VARIANCE, FLAT_MEAN_SIDE = 3, 7, 1.0, 540
 # Block edges every BLOCK_SPACING pixels at chroma resolution (the 8×8 luma blocks) that step
 # less than DEBLOCK_STEP codes between sides flat within DEBLOCK_FLAT become ramps.
 BLOCK_SPACING, DEBLOCK_STEP, DEBLOCK_FLAT = 4, 3.0, 0.5
@@ -313,16 +317,23 @@ def guided_coefficients(resample: Resampler, guide: Any, sources: tuple[Any, ...
     return out
 
 
+def flat_mean_windows(side: int) -> tuple[int, int]:
+    """The mean's window and the wider one that judges flatness (``flat_means``) for a
+    picture whose shorter side is ``side`` pixels: FLAT_MEAN_WINDOW and FLAT_MEAN_WIDE
+    below 1.5 × FLAT_MEAN_SIDE, a step wider for each FLAT_MEAN_SIDE more."""
+    steps = max(1, round(side / FLAT_MEAN_SIDE)) - 1
+    return FLAT_MEAN_WINDOW + 2 * steps, FLAT_MEAN_WIDE + 4 * steps
+
+
 def flat_means(resample: Resampler, plane: Any) -> tuple[Any, Any]:
-    """What a float plane's flat areas become, at half its resolution: each
-    FLAT_MEAN_WINDOW window's mean, and the share of it to take: 1 where the plane varies
-    by nothing around it once its slope is taken out (a gradient counts as flat, an edge
-    or texture does not), 0 from FLAT_MEAN_VARIANCE, judged over the wider
-    FLAT_MEAN_WIDE window so that no mean reaches across an edge, and averaged over
-    FLAT_MEAN_WINDOW so it changes smoothly: ``mixed(plane, mean, share)`` with both
-    upsampled to it."""
+    """What a float plane at chroma resolution has in its flat areas, at half its
+    resolution: each window's mean (``flat_mean_windows``), and the share of it to take:
+    1 where the plane varies by nothing around it once its slope is taken out (a gradient
+    counts as flat, an edge or texture does not), 0 from FLAT_MEAN_VARIANCE, judged over the
+    wider window so that no mean reaches across an edge, and averaged over the mean's window
+    so it changes smoothly: ``mixed(plane, mean, share)`` with both upsampled to it."""
     height, width = plane.shape
-    window, wide = FLAT_MEAN_WINDOW, FLAT_MEAN_WIDE
+    window, wide = flat_mean_windows(2 * min(height, width))
     small = resample.area(plane, (max(1, width // 2), max(1, height // 2)))
     mean = resample.box(small, wide)
     variance = resample.box(small * small, wide) - mean * mean
