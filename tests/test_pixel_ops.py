@@ -402,10 +402,10 @@ def test_smooth_chroma_is_the_references(executor):
     small = (max(1, u.shape[1] // 2), max(1, u.shape[0] // 2))
     allowed = np.tile(np.linspace(0, 1, u.shape[1], dtype=np.float32), (u.shape[0], 1))
     share = resized(resized(weight, small), u.shape[::-1]) * allowed
-    want = [reference.chroma_smoothed(
-        np.float32(plane), *reference_guided(guide, np.float32(plane), reference.CHROMA_RADIUS,
-                                             reference.CHROMA_EPS), guide, share)
-        for plane in (u, v)]
+    want = reference.chroma_smoothed(
+        np.float32(u), np.float32(v),
+        tuple(reference_guided(guide, np.float32(plane), reference.CHROMA_RADIUS,
+                               reference.CHROMA_EPS) for plane in (u, v)), guide, share)
     got = on_host(executor.download(executor.smooth_chroma(executor.upload(buffer.copy()),
                                                            weight, executor.upload(allowed))))
     assert np.array_equal(planes(got)[0], y)
@@ -438,6 +438,28 @@ def test_smooth_chroma_removes_blotches_and_keeps_colour_edges(executor):
     assert np.abs(out_v[wall].astype(int) - 128).max() <= 1  # and does not bleed on the wall
     assert np.array_equal(smoothed(0.0), buffer)  # no denoise weight: nothing changes
     assert np.array_equal(smoothed(1.0, allowed=0.0), buffer)  # not allowed: nor here
+
+
+def test_smooth_chroma_takes_a_grey_only_towards_grey(executor):
+    """A near grey beside a colour (a white cable against a blue sky):
+    its chroma noise is smoothed away, but no pixel of it moves away from grey, so none
+    takes the colour beside it; the colour keeps its own."""
+    rng = np.random.default_rng(3)
+    height, width = 64, 128
+    buffer = np.empty((height * 3 // 2, width), np.uint8)
+    y, u, v = planes(buffer)
+    y[:, :64], y[:, 64:] = 200, 110  # the grey brighter than the colour beside it
+    u[:] = 128 + rng.integers(-2, 3, u.shape)
+    v[:] = 128 + rng.integers(-2, 3, v.shape)
+    v[:, 32:] = 190  # the colour, right of the grey
+    out = on_host(executor.download(executor.smooth_chroma(
+        executor.upload(buffer.copy()), np.ones((4, 8), np.float32),
+        executor.upload(np.ones(u.shape, np.float32)))))
+    _, out_u, out_v = planes(out)
+    for before, after in ((u[:, :32], out_u[:, :32]), (v[:, :32], out_v[:, :32])):
+        assert (np.abs(after.astype(int) - 128) <= np.abs(before.astype(int) - 128)).all()
+        assert np.abs(after.astype(int) - 128).mean() < 0.7 * np.abs(before - 128.0).mean()
+    assert np.abs(out_v[:, 36:].astype(int) - 190).max() <= 1
 
 
 def test_the_hosts_blend_is_the_references_mix():

@@ -242,7 +242,7 @@ def _gains_row(rows, c, out):
                             zero), full)
         out[2, x] = detail
         out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
-        out[4, x] = min(max((gain - _SMOOTH_FROM) / _SMOOTH_SPAN, zero), one) * colour
+        out[4, x] = min(max((gain - _SMOOTH_FROM) / _SMOOTH_SPAN, zero), one)
 
 
 @_compiled
@@ -269,9 +269,15 @@ def _smooth_chroma(u, v, guide, maps, gate):
             b_v = maps[3, above, x] * upper + maps[3, below, x] * lower
             share = (maps[4, above, x] * upper + maps[4, below, x] * lower) * gate[row, x]
             g = np.float32(guide[row, x])
-            old_u, old_v = np.float32(u[row, x]), np.float32(v[row, x])
-            u[row, x] = min(max(np.rint(old_u + share * (a_u * g + b_u - old_u)), zero), full)
-            v[row, x] = min(max(np.rint(old_v + share * (a_v * g + b_v - old_v)), zero), full)
+            own_u, own_v = np.float32(u[row, x]) - _GREY, np.float32(v[row, x]) - _GREY
+            colour = _colourfulness(g - _BLACK, own_u, own_v)
+            smooth_u, smooth_v = a_u * g + b_u - _GREY, a_v * g + b_v - _GREY
+            greyer_u = min(max(smooth_u, min(own_u, zero)), max(own_u, zero))
+            greyer_v = min(max(smooth_v, min(own_v, zero)), max(own_v, zero))
+            to_u = greyer_u + colour * (smooth_u - greyer_u)
+            to_v = greyer_v + colour * (smooth_v - greyer_v)
+            u[row, x] = min(max(np.rint(own_u + share * (to_u - own_u) + _GREY), zero), full)
+            v[row, x] = min(max(np.rint(own_v + share * (to_v - own_v) + _GREY), zero), full)
 
 
 @_compiled
@@ -445,10 +451,11 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
 
 def smooth_chroma(u: np.ndarray, v: np.ndarray, guide: np.ndarray, maps: np.ndarray,
                   gate: np.ndarray) -> None:
-    """U and V (uint8) in place ← round(c + share · (a · guide + b − c)): a guided filter's
-    result mixed in by a share, one pass. ``guide`` (uint8) and ``gate`` (float32, a factor
-    on the share) have their size; ``maps`` (5, h, W) holds a and b for U, a and b for V,
-    and the share, at the planes' width and their own rows (interpolated as INTER_LINEAR)."""
+    """U and V (uint8) in place ← ``reference.chroma_smoothed``: a guided filter's result
+    mixed in by a share, a near grey's only towards grey, one pass. ``guide`` (uint8) and
+    ``gate`` (float32, a factor on the share) have their size; ``maps`` (5, h, W) holds a
+    and b for U, a and b for V, and the share, at the planes' width and their own rows
+    (interpolated as INTER_LINEAR)."""
     if (not u.shape == v.shape == guide.shape == gate.shape or maps.shape[0] != 5
             or maps.shape[2] != u.shape[1]):
         raise ValueError(f"planes {u.shape}, {v.shape}, guide {guide.shape} and maps "

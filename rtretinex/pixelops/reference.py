@@ -217,7 +217,7 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     rolled = colour_rolloff(*lifts, saturated) * chroma_kept(colour, gain)
     out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * rolled
                            + CHROMA_ZERO) for row in to_yuv[1:])
-    return out_u, out_v, detail, base, chroma_smoothing_share(gain, colour)
+    return out_u, out_v, detail, base, chroma_smoothing_share(gain)
 
 
 def composed_luma(y: Any, detail: Any, base: Any) -> Any:
@@ -234,13 +234,11 @@ def temporal_update(new: Any, old: Any, k: Any, light: float, pivot: float) -> A
     return previous + k * (new - previous)
 
 
-def chroma_smoothing_share(gain: Any, colour: Any) -> Any:
-    """How much of the chroma smoothing (0-1) a pixel under luma ``gain`` may take: a
-    colour's blotches are smoothed where the gain lifts them (CHROMA_SMOOTH_GAINS); a near
-    grey (``colourfulness`` 0), whose chroma is not amplified, is left alone, or it would
-    take its neighbours' colour."""
+def chroma_smoothing_share(gain: Any) -> Any:
+    """How much of the chroma smoothing (0-1) a pixel under luma ``gain`` takes: the
+    codec's chroma blotches are smoothed where the gain lifts them (CHROMA_SMOOTH_GAINS)."""
     low, high = CHROMA_SMOOTH_GAINS
-    return ((gain - low) / (high - low)).clip(0.0, 1.0) * colour
+    return ((gain - low) / (high - low)).clip(0.0, 1.0)
 
 
 def mixed(old: Any, new: Any, share: Any) -> Any:
@@ -248,10 +246,19 @@ def mixed(old: Any, new: Any, share: Any) -> Any:
     return old + share * (new - old)
 
 
-def chroma_smoothed(chroma: Any, a: Any, b: Any, guide: Any, share: Any) -> Any:
-    """A chroma plane with ``share`` of its guided filter (a · guide + b) mixed in, rounded
-    to codes."""
-    return _codes(mixed(chroma, a * guide + b, share))
+def chroma_smoothed(u: Any, v: Any, coefficients: tuple[tuple[Any, Any], tuple[Any, Any]],
+                    guide: Any, share: Any) -> tuple[Any, Any]:
+    """The output's U and V (codes) with ``share`` of their guided filter (a · ``guide`` + b,
+    ``coefficients`` for U and for V) mixed in, rounded to codes. A colour takes the filter
+    as it is; a near grey (by the output's own ``colourfulness``) only as far as it moves
+    towards grey, so it loses its chroma noise without taking its neighbours' colour."""
+    colour = colourfulness(guide - Y_BLACK, u - CHROMA_ZERO, v - CHROMA_ZERO)
+    out = []
+    for plane, (a, b) in zip((u, v), coefficients, strict=True):
+        own, smooth = plane - CHROMA_ZERO, a * guide + b - CHROMA_ZERO
+        greyer = smooth.clip(own.clip(None, 0.0), own.clip(0.0, None))
+        out.append(_codes(mixed(own, mixed(greyer, smooth, colour), share) + CHROMA_ZERO))
+    return out[0], out[1]
 
 
 def denoise_weight(gain: Any, strength: float) -> Any:

@@ -391,9 +391,8 @@ class TorchExecutor:
         chroma = (u.float(), v.float())
         coefficients = _guided_upsampled(guide, chroma, reference.CHROMA_RADIUS,
                                          reference.CHROMA_EPS)
-        out_u, out_v = (reference.chroma_smoothed(old, a, b, guide, share).to(torch.uint8)
-                        for old, (a, b) in zip(chroma, coefficients, strict=True))
-        return _buffer(y, out_u, out_v)
+        out_u, out_v = reference.chroma_smoothed(*chroma, coefficients, guide, share)
+        return _buffer(y, out_u.to(torch.uint8), out_v.to(torch.uint8))
 
     # RGB images and quality mode
     def rgb_half_planes(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
