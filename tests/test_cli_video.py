@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from rtretinex.samples import write_dark_clip
+from rtretinex.video.sinks import X264_CHROMA_QP_OFFSET
 
 from .conftest import interruptible, write_flat_clip
 from .test_cli import ROOT, assert_one_line_error, run
@@ -79,6 +80,8 @@ def test_transcode_keeps_frames_timestamps_and_audio(clip, tmp_path):
     assert {"decode", "enhance", "encode"} <= report["stages"].keys()
     assert all({"ms_median", "ms_p95"} <= s.keys() for s in report["stages"].values())
     assert clip.read_bytes() == before
+    # x264 writes its settings into the stream: the finer chroma reached it
+    assert f"chroma_qp_offset={X264_CHROMA_QP_OFFSET} ".encode() in out.read_bytes()
 
 
 def test_audio_and_subtitles_keep_their_timestamps(clip, tmp_path):

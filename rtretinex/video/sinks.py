@@ -26,6 +26,10 @@ __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STD
            "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
+# x264 codes the chroma this many QP finer than its default: the output's colour is lifted
+# with its light, and at the default a thin grey beside a colour (a cable against the sky,
+# a lane line) takes that colour in the encode.
+X264_CHROMA_QP_OFFSET = -6
 MAX_PENDING_PACKETS = 2000
 # Network outputs: the container each scheme carries, offered where the FFmpeg inside PyAV
 # has the scheme's protocol (``network_schemes``; PyPI's wheels have no srt or rist). Not
@@ -175,6 +179,8 @@ class FileSink:
         self.video.thread_type = "AUTO"
         if self.codec in ("libx264", "libx265"):
             self.video.options = {"crf": str(self.crf), "preset": self.preset}
+            if self.codec == "libx264":
+                self.video.options["x264-params"] = f"chroma-qp-offset={X264_CHROMA_QP_OFFSET}"
             if self.file is None:  # a live stream: no lookahead or B-frames holding frames
                 self.video.options["tune"] = "zerolatency"
         if frame.rotation:
