@@ -9,7 +9,7 @@ import pytest
 from skimage import data as skdata
 
 from rtretinex import Enhancer, EnhanceSettings
-from rtretinex.frame import night
+from rtretinex.frame import decisions, night
 from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, magenta_offset
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance, night_look_of_clip
 from rtretinex.nets.backends import create_backend
@@ -300,3 +300,23 @@ def test_a_night_yard_keeps_its_lit_colours_its_greys_and_its_highlights(backend
     assert look["saturation_kept"] >= 0.7
     assert look["greys"] <= 4.0
     assert look["luma_out"] > 1.3 * look["luma_in"], look  # the blue darks are lifted less
+
+
+def test_no_pixel_is_lifted_past_the_cameras_gain_cap(backend, monkeypatch):
+    """A frame whose picture lies in its first few codes above black (a yard camera at
+    night) has only a few code values: lifted without a cap, each step between them becomes
+    a band of dozens of codes; capped, the brightest plateau comes out at most MAX_GAIN times
+    its input (above black)."""
+    grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
+    y = np.round(16 + grey.astype(np.float32) * (4 / 255)).astype(np.uint8)  # Y 16-20
+    frames = [np.concatenate([y, np.full((96, 256), 128, np.uint8)]) for _ in range(3)]
+
+    def lift_of_top_plateau():
+        out = enhanced(backend, frames)[-1].astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+        top = y == y.max()
+        return (out[top].mean() - 16 * 255 / 219) / ((float(y.max()) - 16) * 255 / 219)
+
+    capped = lift_of_top_plateau()
+    assert capped <= night.MAX_GAIN * 1.05
+    monkeypatch.setattr(decisions, "MAX_GAIN", 1000.0)
+    assert lift_of_top_plateau() > 2 * capped  # 83 against 18 when written

@@ -33,8 +33,8 @@ from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
 from .exposure import follow_share
 
-__all__ = ["SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "as_bias", "correction",
-           "grey_surface_chroma", "keep_mean", "magenta_offset"]
+__all__ = ["MAX_GAIN", "SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "as_bias",
+           "correction", "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -71,6 +71,10 @@ SATURATED_GAIN = 16.0
 BLACK_SECONDS = 1.0
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
+# The most any pixel is lifted, as a camera caps its digital gain: footage whose picture
+# lies in its first few codes above black (a yard camera at night) has only a few code
+# values, and a larger gain turns each step between them into a band.
+MAX_GAIN = 24.0
 # The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
 # found as well on 1/16 of the pixels.
 SAMPLE = 4
