@@ -129,11 +129,10 @@ def transcode(source: str, target: Path | str | None, settings: EnhanceSettings 
     ``keep_partial``."""
     settings, backend = settings or EnhanceSettings(), backend or BackendChoice()
     encoder = encoder or EncoderOptions()
-    to_pipe = target == STDOUT
-    streaming = not to_pipe and target is not None and stream_format(target) is not None
-    if to_pipe:
-        stream_format(target, pipe_format)  # a container FFmpeg knows, before any work
-    elif target is not None and not streaming:
+    # a pipe's or a network output's container, checked before any work; None for a file
+    container = None if target is None else stream_format(target, pipe_format)
+    streaming = container is not None and target != STDOUT
+    if target is not None and container is None:
         target = Path(target)
         if target.suffix.lower() not in VIDEO_SUFFIXES:
             raise UsageError(f"video output needs one of {', '.join(VIDEO_SUFFIXES)}: {target}")

@@ -133,7 +133,7 @@ class BlackLevel:
         floor = float(dark.mean())
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
-        share = min(max((high - float(flat.mean())) / (high - low), 0.0), 1.0)
+        share = _ramp(float(flat.mean()), high, low)
         if grey_surface and share > 0:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
@@ -186,11 +186,15 @@ def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.nd
     return np.array([cu[close].mean(), cv[close].mean()], np.float32)
 
 
+def _ramp(value: float, start: float, end: float) -> float:
+    """0 at ``start``, 1 from ``end``, linear between (falling where ``end`` < ``start``)."""
+    return min(max((value - start) / (end - start), 0.0), 1.0)
+
+
 def correction(level: np.ndarray, noise: float) -> NightCorrection:
     """The corrections for a followed black ``level`` (``BlackLevel``) and the frame's
     noise (standard deviation, codes)."""
-    low, high = FLOOR_SHARES
-    floor = min(max((float(level[3]) - low) / (high - low), 0.0), 1.0)
+    floor = _ramp(float(level[3]), *FLOOR_SHARES)
     knee = KNEE_CODES[0] + floor * (KNEE_CODES[1] - KNEE_CODES[0])
     return NightCorrection(black=float(level[0]), knee=knee + KNEE_NOISE * noise)
 

@@ -22,8 +22,8 @@ from ..pixelops.formats import YUV420P, even_yuv420p, frame_size
 from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
-__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STDOUT", "FileSink",
-           "Sink"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STDOUT",
+           "X264_CHROMA_QP_OFFSET", "FileSink", "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 # x264 codes the chroma this many QP finer than its default: the output's colour is lifted
