@@ -131,8 +131,8 @@ def build_parser(prog: str = "rtretinex") -> argparse.ArgumentParser:
                    help="show input and output side by side in the window")
     p.add_argument("--mode", choices=MODES, default=None,
                    help="quality: nets at full resolution; fast: nets on a downscaled frame, "
-                        "gain upsampled (default: quality for images and GPU backends, "
-                        "fast for video on a CPU)")
+                        "gain upsampled (default: quality for images, fast for video, which "
+                        "alone has the night corrections)")
     p.add_argument("--scale", type=int, default=None,
                    help="fast mode downscale factor (default: the nets see about 107x60 pixels)")
     p.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, metavar="SECONDS",

@@ -193,11 +193,9 @@ def enhanced_frames(source: str, enhancer: Enhancer | None = None, *,
 
 def _video_enhancer(backend: BackendChoice, settings: EnhanceSettings, source: Source
                     ) -> Enhancer:
-    """The enhancer for a video: fast mode on a CPU and for live sources unless asked. For
-    a live source it is warmed up on the frame size (a file waits for it anyway)."""
-    enhancer = Enhancer(backend.create(), settings.for_stream(video=True, live=source.live,
-                                                              on_gpu=backend.on_gpu),
-                        live=source.live)
+    """The enhancer for a video: fast mode unless asked. For a live source it is warmed up
+    on the frame size (a file waits for it anyway)."""
+    enhancer = Enhancer(backend.create(), settings.for_stream(video=True), live=source.live)
     if source.live:
         enhancer.warm_up(source.width, source.height)
     return enhancer

@@ -37,7 +37,7 @@ def settings(mode="quality", **options):
     """Video settings; fast mode runs the nets on every frame, as the automatic interval
     follows each enhancer's own timing of them (two enhancers could choose differently)."""
     options.setdefault("nets_every", 1)
-    return EnhanceSettings(mode=mode, **options).for_stream(video=True, on_gpu=True)
+    return EnhanceSettings(mode=mode, **options).for_stream(video=True)
 
 
 def camera_clip(count=6, photo="astronaut", exposure=0.05):

@@ -68,6 +68,14 @@ def test_settings_are_validated(kwargs, message):
         EnhanceSettings(**kwargs)
 
 
+def test_video_takes_fast_mode_on_every_device_and_images_quality_mode():
+    """Fast mode alone has the night corrections, and scores higher on camera-like clips
+    than quality mode (docs/history.md): a GPU transcode takes it too unless asked."""
+    assert EnhanceSettings().for_stream(video=True).mode == "fast"
+    assert EnhanceSettings().for_stream(video=False).mode == "quality"
+    assert EnhanceSettings(mode="quality").for_stream(video=True).mode == "quality"
+
+
 @pytest.mark.parametrize("width,height,scale", [(1280, 720, 12), (851, 477, 8), (640, 360, 4)])
 def test_downscale_is_an_area_average_of_the_frame(width, height, scale):
     frame = small_photo(height=height, width=width)

@@ -64,11 +64,11 @@ class EnhanceSettings:
             raise UsageError(f"--exposure must be within ±{EXPOSURE_RANGE} stops, "
                              f"got {self.exposure}")
 
-    def for_stream(self, video: bool, live: bool = False, on_gpu: bool = False
-                   ) -> EnhanceSettings:
-        """Settings with the mode and spatial denoise fixed: quality for images and GPU
-        backends, fast for video on a CPU and for live sources."""
-        mode = self.mode or ("fast" if video and (live or not on_gpu) else "quality")
+    def for_stream(self, video: bool) -> EnhanceSettings:
+        """Settings with the mode and spatial denoise fixed: quality for images, fast for
+        video on every device (it alone has the night corrections, and it scores higher on
+        camera-like clips too: docs/history.md)."""
+        mode = self.mode or ("fast" if video else "quality")
         denoise = DEFAULT_DENOISE[mode] if self.denoise is None else self.denoise
         return replace(self, mode=mode, denoise=denoise)
 
