@@ -73,8 +73,10 @@ BLACK_SECONDS = 1.0
 MAX_LIFT_BOOST = 2.0
 # The most any pixel is lifted, as a camera caps its digital gain: footage whose picture
 # lies in its first few codes above black (a yard camera at night) has only a few code
-# values, and a larger gain turns each step between them into a band.
-MAX_GAIN = 24.0
+# values, and a larger gain turns each step between them into a band. On such footage the
+# cap sets the brightness: it trades the false contours against the mean luma (figures
+# for 16, 18, 20 and 24 in docs/history.md).
+MAX_GAIN = 16.0
 # The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
 # found as well on 1/16 of the pixels.
 SAMPLE = 4
