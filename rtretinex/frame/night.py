@@ -20,7 +20,7 @@ enhancement, Xu et al., CVPR 2022). Here:
   are smoothed before the gain and the block edges left in them turned into ramps, in
   float, so one-code steps become gradients (the executors' ``filtered_planes``), and the
   output's chroma is smoothed along its luma (``smooth_chroma``);
-- above a gain of SATURATED_GAIN the colour is rolled off, as camera ISPs do at high ISO.
+- no pixel is lifted more than MAX_GAIN, as a camera caps its digital gain.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
 from .exposure import follow_share
 
-__all__ = ["MAX_GAIN", "SAMPLE", "SATURATED_GAIN", "BlackLevel", "NightCorrection", "as_bias",
-           "correction", "grey_surface_chroma", "keep_mean", "magenta_offset"]
+__all__ = ["MAX_GAIN", "SAMPLE", "BlackLevel", "NightCorrection", "as_bias", "correction",
+           "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -62,20 +62,16 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # or more (a night sky, an unlit road: the codec's floor, where every code step a high gain
 # lifts from a gradient becomes a contour), following that share from FLOOR_SHARES[0].
 KNEE_CODES, FLOOR_SHARES, KNEE_NOISE = (0.5, 3.5), (0.3, 0.7), 1.0
-# Above this gain the colour is rolled off (the output's chroma × SATURATED_GAIN / gain):
-# what a 16× gain or more lifts in the chroma is mostly the codec's one-code steps. The gain
-# is the smallest of a pixel's three (``reference.colour_rolloff``), so a saturated colour,
-# whose other channels sit at the input floor with large gains, keeps its hue.
-SATURATED_GAIN = 16.0
 # Time constant (s) the black level follows; a scene cut is followed at once.
 BLACK_SECONDS = 1.0
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
 # The most any pixel is lifted, as a camera caps its digital gain: footage whose picture
 # lies in its first few codes above black (a yard camera at night) has only a few code
-# values, and a larger gain turns each step between them into a band. On such footage the
-# cap sets the brightness: it trades the false contours against the mean luma (figures
-# for 16, 18, 20 and 24 in docs/history.md).
+# values, and a larger gain turns each step between them into a band; what it lifts in the
+# chroma is then mostly the codec's one-code steps. On such footage the cap sets the
+# brightness: it trades the false contours against the mean luma (figures for 16, 18, 20
+# and 24 in docs/history.md).
 MAX_GAIN = 16.0
 # The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
 # found as well on 1/16 of the pixels.
@@ -84,16 +80,16 @@ SAMPLE = 4
 
 @dataclass(frozen=True)
 class NightCorrection:
-    """What the kernel needs: the black point and knee of the lift (full-range codes); the
-    colour roll-off is the fixed SATURATED_GAIN. The black level's chroma bias is removed
-    from the planes before anything looks at them (the executors' ``without_bias``)."""
+    """What the kernel needs: the black point and knee of the lift (full-range codes). The
+    black level's chroma bias is removed from the planes before anything looks at them (the
+    executors' ``without_bias``)."""
 
     black: float = 0.0
     knee: float = 0.0
 
     def lift(self) -> np.ndarray:
-        """The ``night`` argument of ``apply_yuv_gains``: black point, knee, roll-off gain."""
-        return np.array([self.black, self.knee, SATURATED_GAIN], np.float32)
+        """The ``night`` argument of ``apply_yuv_gains``: black point, knee."""
+        return np.array([self.black, self.knee], np.float32)
 
 
 class BlackLevel:

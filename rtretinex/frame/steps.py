@@ -8,7 +8,7 @@
   per-cell factors; never below the input.
 - ``fast_yuv``: the nets on a small copy of the frame give low-resolution RGB gains, applied
   to the planes at chroma resolution with Y's fine detail (``apply_yuv_gains``), with the
-  night corrections (flat-area smoothing, deblocking, lift, colour roll-off, chroma smoothing).
+  night corrections (flat-area smoothing, deblocking, lift, chroma smoothing).
 - ``fast_rgb`` (host only: odd-sized video, still images in fast mode): the same gains
   upsampled onto the denoised RGB frame.
 """

@@ -167,7 +167,7 @@ def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarr
     applied (upsampled bilinearly): ``reference.gains_at_chroma`` then
     ``reference.composed_luma``, in two fused passes (``loops``). ``weight`` (h, w; 0-1,
     default 0) mixes that share of ``filtered`` (the three planes filtered) in;
-    ``night``: black point, knee and roll-off gain (default none). Returns the buffer and
+    ``night``: black point and knee (default none). Returns the buffer and
     the share of the chroma smoothing each chroma pixel may take."""
     height, width = y.shape
     y_half, u, v = half

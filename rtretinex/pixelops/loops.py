@@ -34,9 +34,8 @@ _SMOOTH_FROM = np.float32(CHROMA_SMOOTH_GAINS[0])
 _SMOOTH_SPAN = np.float32(CHROMA_SMOOTH_GAINS[1] - CHROMA_SMOOTH_GAINS[0])
 _START, _TOP = np.float32(255.0 * SHOULDER_START), np.float32(255.0 * SHOULDER_TOP)
 _GREY_CHROMA4 = np.float32(GREY_CHROMA**4)
-_NO_ROLLOFF = np.float32(1e30)  # a roll-off gain no pixel reaches
-# ``gains_at_chroma``'s night corrections, off: black point 0, knee 0, no colour roll-off.
-NEUTRAL_NIGHT = np.zeros(3, np.float32)
+# ``gains_at_chroma``'s night corrections, off: black point 0, knee 0.
+NEUTRAL_NIGHT = np.zeros(2, np.float32)
 
 
 class GainConstants(NamedTuple):
@@ -66,7 +65,6 @@ class GainConstants(NamedTuple):
     lb: np.float32
     black: np.float32
     knee: np.float32
-    saturated: np.float32
 
 
 def _compiled(function):
@@ -207,7 +205,7 @@ def _gains_row(rows, c, out):
     zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
     ry, ru, rv, gy, gu, gv, by, bu, bv = c.ry, c.ru, c.rv, c.gy, c.gu, c.gv, c.by, c.bu, c.bv
     yr, yg, yb, ur, ug, ub, vr, vg, vb = c.yr, c.yg, c.yb, c.ur, c.ug, c.ub, c.vr, c.vg, c.vb
-    lr, lg, lb, black, knee, saturated = c.lr, c.lg, c.lb, c.black, c.knee, c.saturated
+    lr, lg, lb, black, knee = c.lr, c.lg, c.lb, c.black, c.knee
     for x in range(rows.shape[1]):
         y_old, u_old, v_old, weight = rows[0, x], rows[1, x], rows[2, x], rows[9, x]
         gain_r, gain_g, gain_b = rows[6, x], rows[7, x], rows[8, x]
@@ -234,11 +232,10 @@ def _gains_row(rows, c, out):
         blue = min(max(blue * lift_b, zero), full)
         gain = lr * lift_r + lg * lift_g + lb * lift_b
         detail = gain * (one - weight)
-        rolled = (min(one, saturated / max(min(lift_r, lift_g, lift_b), _TINY))
-                  * (one + (max(gain, one) - one) * colour) / max(gain, one))
-        out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * rolled + _GREY),
+        kept = (one + (max(gain, one) - one) * colour) / max(gain, one)
+        out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * kept + _GREY),
                             zero), full)
-        out[1, x] = min(max(np.rint((vr * red + vg * green + vb * blue) * rolled + _GREY),
+        out[1, x] = min(max(np.rint((vr * red + vg * green + vb * blue) * kept + _GREY),
                             zero), full)
         out[2, x] = detail
         out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
@@ -432,17 +429,15 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     W/2: the gains R, G, B and the denoise weight, at the gains' rows and the chroma width)
     interpolated between rows as INTER_LINEAR does. Writes U' and V' to ``out_u`` and
     ``out_v`` (uint8) and returns (detail, base, chroma smoothing share) at chroma
-    resolution. ``night``: black
-    point, knee, roll-off gain (0, 0, 0: the gains as they are)."""
+    resolution. ``night``: black point and knee (0, 0: the gains as they are)."""
     if not y_half.shape == u.shape == v.shape:
         raise ValueError(f"planes {y_half.shape}, {u.shape} and {v.shape} differ")
     if maps.shape[0] != 4 or maps.shape[2] != u.shape[1]:
         raise ValueError(f"maps {maps.shape} do not fit chroma planes {u.shape}")
     detail_half, base_half, smooth_half = (np.empty(u.shape, np.float32) for _ in range(3))
     night = np.asarray(night, np.float32)
-    saturated = night[2] if night[2] > 0 else _NO_ROLLOFF
     values = np.concatenate([np.ravel(YUV_TO_RGB), np.ravel(RGB_TO_YUV), LUMA,
-                             [night[0], night[1], saturated]]).astype(np.float32)
+                             night]).astype(np.float32)
     constants = GainConstants(*(np.float32(value) for value in values))
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
                      base_half, smooth_half)

@@ -39,7 +39,6 @@ __all__ = [
     "chroma_kept",
     "chroma_smoothed",
     "chroma_smoothing_share",
-    "colour_rolloff",
     "colourfulness",
     "composed_luma",
     "deblocked",
@@ -137,16 +136,6 @@ def lift_share(luma: Any, black: float, knee: float) -> Any:
     return (excess * excess / ((excess + knee) * luma).clip(TINY, None)).clip(None, 1.0)
 
 
-def colour_rolloff(gain_r: Any, gain_g: Any, gain_b: Any, saturated: float) -> Any:
-    """The factor on a pixel's output chroma where the smallest of its three gains exceeds
-    ``saturated`` (0: no roll-off): colour lifted that much is mostly the codec's chroma
-    steps. The strongest channel's gain counts, so a saturated colour keeps its hue."""
-    if saturated <= 0:
-        return 1.0
-    weakest = _minimum(_minimum(gain_r, gain_g), gain_b)
-    return (saturated / weakest.clip(TINY, None)).clip(None, 1.0)
-
-
 def shoulder(peak_in: Any, peak_out: Any) -> Any:
     """The factor (≤ 1) on a pixel's lifted RGB whose brightest channel goes from
     ``peak_in`` to ``peak_out`` (codes): as it is up to SHOULDER_START of full scale (or the
@@ -183,12 +172,12 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     """The RGB ``gains`` applied to a frame at chroma resolution (every input at that size):
     Y (averaged over each chroma pixel's 2×2), U and V, each mixed with its ``filtered`` plane
     by the denoise ``weight``, to RGB, lifted by ``lift_share`` of each gain (``night``:
-    black point, knee, roll-off gain) under the highlight ``shoulder``, clipped, back to YUV.
-    Returns U', V' (rounded codes; near greys kept grey, ``chroma_kept``, and high gains
-    rolled off), Y's detail gain (the lifts' luma, less the denoised share) and base
-    (Y' − detail · Y): the output Y is Y_full · detail + base (``composed_luma``); and the
-    share of the chroma smoothing the pixel may take (``chroma_smoothing_share``)."""
-    black, knee, saturated = (float(n) for n in night)
+    black point, knee) under the highlight ``shoulder``, clipped, back to YUV. Returns U',
+    V' (rounded codes; near greys kept grey, ``chroma_kept``), Y's detail gain (the lifts'
+    luma, less the denoised share) and base (Y' − detail · Y): the output Y is Y_full ·
+    detail + base (``composed_luma``); and the share of the chroma smoothing the pixel may
+    take (``chroma_smoothing_share``)."""
+    black, knee = (float(n) for n in night)
     y0 = y + weight * (filtered[0] - y) - Y_BLACK
     u0 = u + weight * (filtered[1] - u) - CHROMA_ZERO
     v0 = v + weight * (filtered[2] - v) - CHROMA_ZERO
@@ -212,10 +201,10 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     detail = gain * (1.0 - weight)
     base = (to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + Y_BLACK
             - detail * y)
-    # the output's colour is rolled towards its own grey (rolling the input's made grey,
+    # the output's chroma is scaled towards its own grey (scaling the input's made grey,
     # then cyan by the gains)
-    rolled = colour_rolloff(*lifts, saturated) * chroma_kept(colour, gain)
-    out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * rolled
+    kept = chroma_kept(colour, gain)
+    out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * kept
                            + CHROMA_ZERO) for row in to_yuv[1:])
     return out_u, out_v, detail, base, chroma_smoothing_share(gain)
 
