@@ -62,7 +62,8 @@ class Enhancer:
     def load(cls, mode: str | None = None, backend: str = "auto", precision: str | None = None,
              weights: Path = DEFAULT_WEIGHTS, **settings: float) -> Enhancer:
         """An enhancer with its backend built, e.g. ``Enhancer.load(mode="fast")`` for video
-        on a CPU; ``settings`` are other EnhanceSettings fields (smooth, exposure, ...)."""
+        (mode None: quality, as for images); ``settings`` are other EnhanceSettings fields
+        (smooth, exposure, ...)."""
         return cls(create_backend(backend, precision, weights),
                    EnhanceSettings(mode=mode, **settings))
 
