@@ -156,8 +156,9 @@ def camera_night_frames(count: int = 4) -> list[np.ndarray]:
     return frames
 
 
-def enhanced(backend, frames):
-    enhancer = Enhancer(backend, EnhanceSettings(mode="fast", scale=2).for_stream(video=True))
+def enhanced(backend, frames, exposure=0.0):
+    settings = EnhanceSettings(mode="fast", scale=2, exposure=exposure)
+    enhancer = Enhancer(backend, settings.for_stream(video=True))
     return [to_rgb(enhancer.enhance(VideoFrame(f, i, i, Fraction(1, 30), pixel_format=YUV420P)))
             for i, f in enumerate(frames)]
 
@@ -306,17 +307,20 @@ def test_no_pixel_is_lifted_past_the_cameras_gain_cap(backend, monkeypatch):
     """A frame whose picture lies in its first few codes above black (a yard camera at
     night) has only a few code values: lifted without a cap, each step between them becomes
     a band of dozens of codes; capped, the brightest plateau comes out at most MAX_GAIN times
-    its input (above black)."""
+    its input (above black). A stop more of exposure compensation, asked for, still brightens
+    it."""
     grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
     y = np.round(16 + grey.astype(np.float32) * (4 / 255)).astype(np.uint8)  # Y 16-20
     frames = [np.concatenate([y, np.full((96, 256), 128, np.uint8)]) for _ in range(3)]
 
-    def lift_of_top_plateau():
-        out = enhanced(backend, frames)[-1].astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    def lift_of_top_plateau(exposure=0.0):
+        out = enhanced(backend, frames, exposure)[-1].astype(np.float32) @ np.float32(
+            [0.299, 0.587, 0.114])
         top = y == y.max()
         return (out[top].mean() - 16 * 255 / 219) / ((float(y.max()) - 16) * 255 / 219)
 
     capped = lift_of_top_plateau()
     assert capped <= night.MAX_GAIN * 1.05
+    assert 1.6 * capped < lift_of_top_plateau(exposure=1.0) <= 2 * night.MAX_GAIN * 1.05
     monkeypatch.setattr(decisions, "MAX_GAIN", 1000.0)
     assert lift_of_top_plateau() > 2 * capped  # 83 against 18 when written

@@ -167,11 +167,13 @@ class Decisions:
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
         """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
         (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
-        (h, w, 3, at most ``night.MAX_GAIN``), the denoise weight (h, w) and the night
-        corrections."""
+        (h, w, 3, at most ``night.MAX_GAIN`` moved by the exposure compensation: asked for,
+        a stop more reaches the darkest footage too), the denoise weight (h, w) and the
+        night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
         night = correction(level, noise_sigma(half) if moment is None else moment.noise)
-        gains = np.minimum(keep_mean(gains, small @ LUMA, night), np.float32(MAX_GAIN))
+        cap = np.float32(MAX_GAIN * 2.0 ** self.settings.exposure)
+        gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)
         return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
 
     def small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
