@@ -147,7 +147,7 @@ class Decisions:
         """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
         is ``output`` and input (same scale) ``source``: the auto-exposure's (video only)
         times the exposure compensation."""
-        compensation = 2.0 ** self.settings.exposure
+        compensation = self.settings.compensation
         if moment is None or not self.exposure.enabled:
             return compensation
         return compensation * self.exposure(_mean_luma(output), _mean_luma(source),
@@ -172,7 +172,7 @@ class Decisions:
         night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
         night = correction(level, noise_sigma(half) if moment is None else moment.noise)
-        cap = np.float32(MAX_GAIN * 2.0 ** self.settings.exposure)
+        cap = np.float32(MAX_GAIN * self.settings.compensation)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)
         return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
 

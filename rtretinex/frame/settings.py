@@ -78,6 +78,11 @@ class EnhanceSettings:
             return 1
         return self.scale or default_scale(height, width)
 
+    @property
+    def compensation(self) -> float:
+        """The exposure compensation as a factor on the light: 2 to the power of its stops."""
+        return 2.0 ** self.exposure
+
     def with_exposure(self, stops: float) -> EnhanceSettings:
         """These settings with the exposure compensation moved by ``stops`` (kept within
         ±EXPOSURE_RANGE)."""
