@@ -57,19 +57,21 @@ def recorded_frames(record: Path) -> tuple[dict, np.ndarray]:
 def test_virtual_camera_gets_what_a_file_transcode_gets(tmp_path):
     """The first free loopback device is found, set to I420 at the clip's size, fed at the
     clip's rate, and its frames are the ones a transcode of the clip writes to a file."""
-    clip = write_dark_clip(tmp_path / "c.mp4", frames=30, width=160, height=96)
+    # 15 fps: slower than it can be enhanced (~30 fps here), so the pacing shows
+    clip = write_dark_clip(tmp_path / "c.mp4", frames=30, width=160, height=96, fps=15)
     # the nets on every frame in both runs: the automatic interval follows the nets' timing
+    stats = tmp_path / "s.json"
     result = through_standin(tmp_path / "rec", str(clip), "--virtual-camera",
-                             "--nets-every", "1")
+                             "--nets-every", "1", "--stats-json", str(stats))
     assert result.returncode == 0, result.stderr
     device, frames = recorded_frames(tmp_path / "rec")
     assert device["querycap"] >= 1
     assert device["format"] == {"width": 160, "height": 96, "fourcc": "YU12",
                                 "sizeimage": 160 * 96 * 3 // 2}
-    assert len(frames) >= 27  # 30 sent; a frame may be dropped on a busy machine
-    times = [t for t, _, _ in device["writes"]]
-    rate = (len(times) - 1) / (times[-1] - times[0])
-    assert 25 <= rate <= 36  # the clip's 30 fps, not as fast as it decodes
+    run_stats = json.loads(stats.read_text())
+    # a busy machine drops frames before the enhancer, as a camera's would be: all are counted
+    assert run_stats["frames"] + run_stats["dropped"] == 30
+    assert len(frames) >= run_stats["frames"] - 1
     # the same clip to a lossless file: its frames are the pipeline's own
     assert run(str(clip), "-o", str(tmp_path / "out.mkv"), "--crf", "0",
                "--nets-every", "1").returncode == 0
@@ -78,7 +80,14 @@ def test_virtual_camera_gets_what_a_file_transcode_gets(tmp_path):
     errors = [[np.abs(f.astype(np.int16) - t).mean() for t in transcoded] for f in frames]
     matches = [int(np.argmin(e)) for e in errors]
     assert matches == sorted(set(matches))  # in order, none twice
-    assert max(min(e) for e in errors) < 0.1
+    # a frame dropped before the enhancer (a busy machine) changes its temporal state from
+    # there on: up to the first gap the frames are the transcode's own, after it the same pictures
+    first_gap = next((i for i, m in enumerate(matches) if m != i), len(matches))
+    assert max((min(e) for e in errors[:first_gap]), default=0.0) < 0.1
+    assert max(min(e) for e in errors) < 3
+    times = [t for t, _, _ in device["writes"]]
+    rate = (matches[-1] - matches[0]) / (times[-1] - times[0])
+    assert 12.5 <= rate <= 18  # the clip's 15 fps, not as fast as it decodes
 
 
 @needs_standin
