@@ -303,6 +303,22 @@ def test_a_night_yard_keeps_its_lit_colours_its_greys_and_its_highlights(backend
     assert look["luma_out"] > 1.3 * look["luma_in"], look  # the blue darks are lifted less
 
 
+def test_an_odd_sized_night_clip_gets_the_night_corrections_too(backend):
+    """A frame with odd sides cannot be yuv420p: it comes as RGB and takes the fast YUV path
+    with its last row and column repeated, black point, knee and gain cap included, so it
+    comes out as the same clip with even sides does (it went an RGB way without them)."""
+    frames = yard_night_frames()
+    even = enhanced(backend, frames)[-1]
+    odd_frames = [np.ascontiguousarray(to_rgb(f)[:-1, :-1]) for f in frames]
+    enhancer = Enhancer(backend, EnhanceSettings(mode="fast", scale=2).for_stream(video=True))
+    odd = [enhancer.enhance(VideoFrame(f, i, i, Fraction(1, 30)))
+           for i, f in enumerate(odd_frames)]
+    assert odd[-1].shape == odd_frames[-1].shape
+    look = night_look_of_clip(odd, odd_frames)
+    assert look["newly_clipped"] <= 0.5 and look["greys"] <= 4.0, look
+    assert np.abs(odd[-1].astype(int) - even[:-1, :-1]).mean() < 2
+
+
 def test_no_pixel_is_lifted_past_the_cameras_gain_cap(backend, monkeypatch):
     """A frame whose picture lies in its first few codes above black (a yard camera at
     night) has only a few code values: lifted without a cap, each step between them becomes

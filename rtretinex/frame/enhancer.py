@@ -19,7 +19,7 @@ import numpy as np
 
 from ..nets.backends import Backend, create_backend
 from ..nets.weightfile import DEFAULT_WEIGHTS
-from ..pixelops.formats import RGB24, YUV420P, frame_size, from_rgb, half_luma
+from ..pixelops.formats import RGB24, YUV420P, even_yuv420p, frame_size, from_rgb, half_luma, to_rgb
 from ..pixelops.host import HostExecutor
 from ..video.frames import VideoFrame
 from . import steps
@@ -141,10 +141,16 @@ class Enhancer:
         """Enhance the next frame of the stream; the output has the frame's pixel format.
         A frame the GPU has no memory for sends the stream to the host from then on."""
         fmt = frame.pixel_format
-        scale = self.settings.scale_for(*frame_size(frame.image, fmt))
+        height, width = frame_size(frame.image, fmt)
+        scale = self.settings.scale_for(height, width)
+        if fmt == RGB24 and scale > 1:
+            # the fast step and its night corrections work on yuv420p: an RGB frame (odd
+            # sides, or from ``frame``) goes there with its odd last row and column repeated
+            even = even_yuv420p(frame.image, RGB24, (width + width % 2, height + height % 2))
+            return to_rgb(self.enhance(frame.with_image(even, YUV420P)))[:height, :width]
         executor = self.executor
-        if (fmt == RGB24 and scale > 1) or frame.image.dtype != np.uint8:
-            executor = self.host  # the fast RGB step (odd-sized video) is the host's
+        if frame.image.dtype != np.uint8:
+            executor = self.host
         if executor is not self.host:
             from ..pixelops.torch_ops import OutOfMemory  # loaded with the torch executor
 

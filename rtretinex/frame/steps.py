@@ -9,8 +9,9 @@
 - ``fast_yuv``: the nets on a small copy of the frame give low-resolution RGB gains, applied
   to the planes at chroma resolution with Y's fine detail (``apply_yuv_gains``), with the
   night corrections (flat-area smoothing, deblocking, lift, chroma smoothing).
-- ``fast_rgb`` (host only: odd-sized video, still images in fast mode): the same gains
-  upsampled onto the denoised RGB frame.
+- ``fast_rgb`` (host only: still images in fast mode, 16-bit ones among them): the same
+  gains upsampled onto the denoised RGB image, without the night corrections (video in RGB
+  goes to ``fast_yuv`` padded to even sides, ``Enhancer.enhance``).
 """
 
 from __future__ import annotations
@@ -33,22 +34,19 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
                 frame: VideoFrame, scale: int, strength: float) -> np.ndarray:
     """The enhanced frame (uint8, the frame's pixel format) of a uint8 video ``frame``: the
     quality step where ``scale`` is 1 (a yuv420p frame converted to RGB and back), else the
-    fast step (RGB frames: the host executor only); ``strength``: the spatial denoise's."""
+    fast step (yuv420p frames only); ``strength``: the spatial denoise's."""
     fmt, fast = frame.pixel_format, scale > 1
     pixels = executor.upload(frame.image)
     if not fast and fmt == YUV420P:
         pixels = executor.to_rgb(pixels)
-    work_format = fmt if fast else RGB24
+    work_format = YUV420P if fast else RGB24
     half = executor.half_luma(pixels, work_format)
     moment = decisions.moment(half, frame.time)
     clean = denoiser(pixels, half, moment.cut, moment.noise, work_format, executor)
-    if fast and fmt == YUV420P:
-        return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
-    image = without_black_bias(executor, decisions, clean, moment, grey_surface=not fast)
     if fast:
-        out = fast_rgb(executor, decisions, image, pixels, half, moment, scale, strength)
-    else:
-        out = quality(executor, decisions, image, pixels, half, moment, strength)
+        return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
+    image = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
+    out = quality(executor, decisions, image, pixels, half, moment, strength)
     return executor.download(executor.from_rgb(out) if fmt == YUV420P else out)
 
 

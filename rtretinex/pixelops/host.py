@@ -368,7 +368,7 @@ class HostExecutor:
             return cv2.max(out, original)
         return cv2.max(out, image if image.dtype == np.uint8 else cv2.convertScaleAbs(image))
 
-    # the fast RGB path (odd-sized video, still images in fast mode)
+    # the fast RGB path (still images in fast mode)
     def downscale(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return downscale(image, size)
 

@@ -5,7 +5,8 @@ subtitle ``Packet``s in demux order, so a sink can copy them without buffering a
 Video with even sides comes as limited-range yuv420p, the layout the fast path works on:
 plain yuv420p (nearly every H.264/H.265/VP9/AV1 file) as decoded, anything else (full range
 as IP cameras and MJPEG send it, 10-bit, 4:2:2, 4:4:4) converted by FFmpeg's scaler, so
-the night-footage corrections reach it too; odd sizes come as RGB.
+the night-footage corrections reach it too; odd sizes come as RGB (the enhancer pads them
+to even sides for the fast path).
 """
 
 from __future__ import annotations
