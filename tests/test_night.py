@@ -9,7 +9,7 @@ import pytest
 from skimage import data as skdata
 
 from rtretinex import Enhancer, EnhanceSettings
-from rtretinex.frame import decisions, night
+from rtretinex.frame import night
 from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, magenta_offset
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance, night_look_of_clip
 from rtretinex.nets.backends import create_backend
@@ -24,7 +24,7 @@ from rtretinex.pixelops.formats import (
 )
 from rtretinex.pixelops.host import HostExecutor
 from rtretinex.pixelops.loops import lift_shares
-from rtretinex.training.data import simulate_camera_night
+from rtretinex.training.data import simulate_camera_night, simulate_low_light
 from rtretinex.video.frames import VideoFrame
 
 
@@ -338,5 +338,22 @@ def test_no_pixel_is_lifted_past_the_cameras_gain_cap(backend, monkeypatch):
     capped = lift_of_top_plateau()
     assert capped <= night.MAX_GAIN * 1.05
     assert 1.6 * capped < lift_of_top_plateau(exposure=1.0) <= 2 * night.MAX_GAIN * 1.05
-    monkeypatch.setattr(decisions, "MAX_GAIN", 1000.0)
+    monkeypatch.setattr(night, "MAX_GAIN", 1000.0)
     assert lift_of_top_plateau() > 2 * capped  # 83 against 18 when written
+
+
+def test_noisy_footage_is_lifted_past_the_cap_that_holds_smooth_footage(backend, monkeypatch):
+    """Sensor noise (a webcam in a dark room) dithers every step a gain makes, so no band
+    forms: a very dark noisy clip may be lifted up to NOISY_GAIN, footage a codec smoothed
+    (noise at the 8-bit floor) only to MAX_GAIN."""
+    assert night.gain_cap(0.3) == night.MAX_GAIN and night.gain_cap(1.0) == night.MAX_GAIN
+    assert night.gain_cap(2.5) == night.NOISY_GAIN > night.MAX_GAIN
+    photo = cv2.resize(skdata.astronaut(), (256, 192), interpolation=cv2.INTER_AREA)
+    frames = [from_rgb(simulate_low_light(photo, exposure=0.003, seed=seed)) for seed in range(3)]
+
+    def mean_out():
+        return float(enhanced(backend, frames)[-1].mean())
+
+    lifted = mean_out()
+    monkeypatch.setattr(night, "NOISY_GAIN", night.MAX_GAIN)
+    assert lifted > 1.5 * mean_out()  # 95 against 49 on a 640x360 clip when written

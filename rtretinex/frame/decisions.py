@@ -30,7 +30,7 @@ from ..pixelops.formats import LUMA, RGB24, YUV420P, downscale
 from ..pixelops.reference import denoise_weight
 from .denoise import noise_sigma
 from .exposure import AutoExposure, SceneCutDetector
-from .night import MAX_GAIN, BlackLevel, NightCorrection, correction, keep_mean
+from .night import BlackLevel, NightCorrection, correction, gain_cap, keep_mean
 from .schedule import INPUT_FLOOR, NetSchedule
 from .settings import EnhanceSettings
 
@@ -167,12 +167,13 @@ class Decisions:
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
         """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
         (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
-        (h, w, 3, at most ``night.MAX_GAIN`` moved by the exposure compensation: asked for,
-        a stop more reaches the darkest footage too), the denoise weight (h, w) and the
-        night corrections."""
+        (h, w, 3, at most the frame's ``night.gain_cap`` moved by the exposure compensation:
+        asked for, a stop more reaches the darkest footage too), the denoise weight (h, w)
+        and the night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
-        night = correction(level, noise_sigma(half) if moment is None else moment.noise)
-        cap = np.float32(MAX_GAIN * self.settings.compensation)
+        noise = noise_sigma(half) if moment is None else moment.noise
+        night = correction(level, noise)
+        cap = np.float32(gain_cap(noise) * self.settings.compensation)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)
         return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
 

@@ -20,7 +20,8 @@ enhancement, Xu et al., CVPR 2022). Here:
   are smoothed before the gain and the block edges left in them turned into ramps, in
   float, so one-code steps become gradients (the executors' ``filtered_planes``), and the
   output's chroma is smoothed along its luma (``smooth_chroma``);
-- no pixel is lifted more than MAX_GAIN, as a camera caps its digital gain.
+- no pixel is lifted more than MAX_GAIN, as a camera caps its digital gain (NOISY_GAIN on
+  noisy footage, whose noise dithers the bands a cap prevents: ``gain_cap``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ..pixelops.loops import lift_shares
 from .exposure import follow_share
 
 __all__ = ["MAX_GAIN", "SAMPLE", "BlackLevel", "NightCorrection", "as_bias", "correction",
-           "grey_surface_chroma", "keep_mean", "magenta_offset"]
+           "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -73,6 +74,11 @@ MAX_LIFT_BOOST = 2.0
 # brightness: it trades the false contours against the mean luma (figures for 16, 18, 20
 # and 24 in docs/history.md).
 MAX_GAIN = 16.0
+# Footage whose noise (standard deviation, codes) is NOISY_SIGMAS[1] or more may be lifted up
+# to NOISY_GAIN instead (from NOISY_SIGMAS[0], gradually): its noise dithers every step a
+# gain makes, so no band forms (a webcam's or an uncompressed sensor's dark frames measure
+# 2-3; footage a codec has smoothed, where the bands appear, 0.3-1).
+NOISY_SIGMAS, NOISY_GAIN = (1.25, 2.0), 32.0
 # The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
 # found as well on 1/16 of the pixels.
 SAMPLE = 4
@@ -187,6 +193,12 @@ def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.nd
 def _ramp(value: float, start: float, end: float) -> float:
     """0 at ``start``, 1 from ``end``, linear between (falling where ``end`` < ``start``)."""
     return min(max((value - start) / (end - start), 0.0), 1.0)
+
+
+def gain_cap(noise: float) -> float:
+    """The most a pixel of a frame with this ``noise`` (standard deviation, codes) is lifted:
+    MAX_GAIN, rising to NOISY_GAIN on noisy footage."""
+    return MAX_GAIN + _ramp(noise, *NOISY_SIGMAS) * (NOISY_GAIN - MAX_GAIN)
 
 
 def correction(level: np.ndarray, noise: float) -> NightCorrection:
