@@ -101,7 +101,8 @@ class Enhancer:
         """Enhance the next frame of a video (RGB uint8) captured at ``seconds`` (None: a
         frame interval of 1/30 s is assumed), for callers with their own capture loop. The
         temporal state (auto-exposure, temporal denoise) carries over from call to call;
-        ``reset()`` before an unrelated video."""
+        ``reset()`` before an unrelated video. In fast mode the frame goes the way decoded
+        video does, as yuv420p (its chroma at half resolution), night corrections included."""
         pts = None if seconds is None else round(seconds * 1_000_000)
         self.frames_seen += 1
         return self.enhance(VideoFrame(image, self.frames_seen - 1, pts, _MICROSECOND))
