@@ -19,7 +19,16 @@ import numpy as np
 
 from ..nets.backends import Backend, create_backend
 from ..nets.weightfile import DEFAULT_WEIGHTS
-from ..pixelops.formats import RGB24, YUV420P, even_yuv420p, frame_size, from_rgb, half_luma, to_rgb
+from ..pixelops.formats import (
+    RGB24,
+    YUV420P,
+    even_size,
+    even_yuv420p,
+    frame_size,
+    from_rgb,
+    half_luma,
+    to_rgb,
+)
 from ..pixelops.host import HostExecutor
 from ..video.frames import VideoFrame
 from . import steps
@@ -147,7 +156,7 @@ class Enhancer:
         if fmt == RGB24 and scale > 1:
             # the fast step and its night corrections work on yuv420p: an RGB frame (odd
             # sides, or from ``frame``) goes there with its odd last row and column repeated
-            even = even_yuv420p(frame.image, RGB24, (width + width % 2, height + height % 2))
+            even = even_yuv420p(frame.image, RGB24, even_size(width, height))
             return to_rgb(self.enhance(frame.with_image(even, YUV420P)))[:height, :width]
         executor = self.executor
         if frame.image.dtype != np.uint8:

@@ -29,6 +29,7 @@ __all__ = [
     "as_rgb",
     "camera_frame",
     "downscale",
+    "even_size",
     "even_yuv420p",
     "frame_size",
     "from_rgb",
@@ -109,6 +110,11 @@ def from_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) rounded up to even sides, which yuv420p needs."""
+    return width + width % 2, height + height % 2
+
+
 def even_yuv420p(image: np.ndarray, pixel_format: str, size: tuple[int, int]) -> np.ndarray:
     """A frame (RGB uint8 or a yuv420p buffer) as a yuv420p buffer of ``size`` (w, h, both
     even): as it is when it has that size already; else scaled to it (a stream that changed
@@ -118,7 +124,7 @@ def even_yuv420p(image: np.ndarray, pixel_format: str, size: tuple[int, int]) ->
         return image
     if pixel_format == YUV420P:
         image = to_rgb(image)
-    if (width + width % 2, height + height % 2) != size:
+    if even_size(width, height) != size:
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     elif width % 2 or height % 2:
         image = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)

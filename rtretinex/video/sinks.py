@@ -18,7 +18,7 @@ import numpy as np
 
 from ..atomic import AtomicFile
 from ..errors import InputError, OutputError, UsageError
-from ..pixelops.formats import YUV420P, even_yuv420p, frame_size
+from ..pixelops.formats import YUV420P, even_size, even_yuv420p, frame_size
 from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
@@ -166,7 +166,7 @@ class FileSink:
             self.video = self.container.add_stream(self.codec, rate=rate)
         except (av.error.FFmpegError, ValueError) as exc:
             raise UsageError(f"cannot use codec {self.codec!r}: {reason(exc)}") from None
-        self.video.width, self.video.height = width + width % 2, height + height % 2
+        self.video.width, self.video.height = even_size(width, height)
         self.video.pix_fmt = "yuv420p"
         if frame.pixel_format == YUV420P:  # the source's YUV values, in the source's colours
             for name, value in self.source.colour_tags:

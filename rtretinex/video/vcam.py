@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError, UsageError
-from ..pixelops.formats import even_yuv420p
+from ..pixelops.formats import even_size, even_yuv420p
 from .frames import VideoFrame
 from .pipeline import LatestSlot
 from .sources import Packet, Source
@@ -160,7 +160,7 @@ class VirtualCameraSink:
     closed = False
 
     def __init__(self, source: Source, device: str = AUTO_DEVICE) -> None:
-        self.size = (source.width + source.width % 2, source.height + source.height % 2)
+        self.size = even_size(source.width, source.height)
         self.camera = (V4L2Output(self.size, device) if sys.platform.startswith("linux")
                        else _ObsCamera(self.size, float(source.fps), device))
         log.info("virtual camera: %s (%dx%d I420)", self.camera.device, *self.size)
