@@ -83,6 +83,19 @@ def test_noise_sigma_is_estimated_from_one_frame():
         assert noise_sigma(luma) == pytest.approx(sigma, rel=0.3)
 
 
+def test_noise_sigma_moves_with_the_noise_not_in_quarter_code_steps():
+    """Integer luma gives whole-number operator responses; a plain median of them moves in
+    steps of a quarter code, and a frame's estimate flipped between two (the knee and the
+    picture's brightness with it)."""
+    from rtretinex.frame.denoise import noise_sigma
+
+    field = np.random.default_rng(0).normal(0, 1, (180, 320))
+    sigmas = np.linspace(2.0, 2.3, 7)
+    found = [noise_sigma(np.round(80 + s * field).astype(np.uint8)) for s in sigmas]
+    assert np.all(np.diff(found) > 0)
+    assert found == pytest.approx(sigmas, rel=0.05)
+
+
 def filtered(frames, pixel_format, strength=1.0):
     """The temporal denoiser's output for RGB ``frames``, fed in ``pixel_format``, as RGB
     (float32; a yuv420p result is converted back)."""

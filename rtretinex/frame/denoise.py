@@ -65,7 +65,22 @@ def noise_sigma(luma: np.ndarray, rows: int = NOISE_ROWS) -> float:
     response = cv2.filter2D(band, -1, _IMMERKAER)[1:-1, 1:-1:2]
     if response.size == 0:
         return MIN_SIGMA
-    return max(MIN_SIGMA, float(np.median(np.abs(response))) / (MAD_TO_SIGMA * OPERATOR_GAIN))
+    return max(MIN_SIGMA, _grouped_median(np.abs(response)) / (MAD_TO_SIGMA * OPERATOR_GAIN))
+
+
+def _grouped_median(values: np.ndarray) -> float:
+    """The median of whole-number ``values`` (≥ 0) interpolated within the middle value's
+    unit interval (the median of grouped data), so it moves continuously: integer luma gives
+    whole-number responses, whose plain median moves in steps of a quarter code of noise,
+    and a frame's estimate flipped between two of them (the knee, and the picture's
+    brightness, with it)."""
+    flat = values.ravel()
+    half = flat.size / 2
+    middle = float(np.partition(flat, flat.size // 2)[flat.size // 2])
+    below = np.count_nonzero(flat < middle)
+    at = np.count_nonzero(flat == middle)
+    low = max(middle - 0.5, 0.0)
+    return low + (middle + 0.5 - low) * (half - below) / at
 
 
 class Motion(NamedTuple):
