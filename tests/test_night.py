@@ -113,6 +113,27 @@ def test_a_falling_black_point_is_followed_at_once():
     assert followed(level, (y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
 
 
+def test_a_small_dip_of_the_black_point_is_followed_slowly():
+    """The darkest pixels of noisy footage wobble from frame to frame; only a fall beyond
+    FALL_CODES is a light switched off."""
+    level = BlackLevel(time_constant=1.0)
+    y, u, v = dark_planes()
+    followed(level, (y + 3, u, v), time=0.0)
+    dipped = followed(level, (y + 3 - night.FALL_CODES / 2, u, v), time=1 / 30)[0]
+    assert dipped > followed(level, (y + 3, u, v), time=0.0)[0] - 0.1 * night.FALL_CODES
+
+
+def test_the_black_level_takes_each_frame_while_the_denoiser_settles():
+    """Over the temporal denoiser's first frames the black point rises as the noise
+    averages out: it is taken, not followed for seconds from the noisiest first frame."""
+    level = BlackLevel(time_constant=1.0, settle_frames=3)
+    y, u, v = dark_planes()
+    for frame, lift in enumerate((0, 2, 4)):
+        assert followed(level, (y + lift, u, v), time=frame / 30)[0] == pytest.approx(
+            BlackLevel.measure(y + lift, u, v)[0])
+    assert followed(level, (y + 6, u, v), time=3 / 30)[0] < BlackLevel.measure(y + 5, u, v)[0]
+
+
 def test_the_bias_comes_off_u_and_v_only():
     half = dark_planes()
     y, u, v = HostExecutor(None).without_bias(half, np.array([1.0, 1.0, 2.0, 0.5], np.float32))
@@ -357,3 +378,17 @@ def test_noisy_footage_is_lifted_past_the_cap_that_holds_smooth_footage(backend,
     lifted = mean_out()
     monkeypatch.setattr(night, "NOISY_GAIN", night.MAX_GAIN)
     assert lifted > 1.5 * mean_out()  # 95 against 49 on a 640x360 clip when written
+
+
+def test_a_noisy_very_dark_clip_settles_within_a_third_of_a_second(backend):
+    """A webcam in a dark room: the picture's brightness is what it will stay after the
+    temporal denoiser's first frames, not a slow slide to half over seconds (the black
+    point read on a cleaner and cleaner estimate), nor a wobble with each frame's noise
+    estimate."""
+    photo = cv2.resize(skdata.astronaut(), (320, 180), interpolation=cv2.INTER_AREA)
+    frames = [from_rgb(simulate_low_light(photo, exposure=0.003, seed=seed))
+              for seed in range(45)]
+    luma = np.array([out.astype(np.float32).mean() for out in enhanced(backend, frames)])
+    settled = luma[12:]
+    assert abs(settled[:10].mean() - settled[-10:].mean()) < 0.04 * settled.mean()  # 0.2 %
+    assert np.abs(np.diff(settled)).mean() < 0.25  # codes a frame: 0.15 when written

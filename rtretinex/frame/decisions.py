@@ -28,9 +28,9 @@ import numpy as np
 from ..nets.backends import Backend
 from ..pixelops.formats import LUMA, RGB24, YUV420P, downscale
 from ..pixelops.reference import denoise_weight
-from .denoise import noise_sigma
-from .exposure import AutoExposure, SceneCutDetector
-from .night import BlackLevel, NightCorrection, correction, gain_cap, keep_mean
+from .denoise import averaged_frames, noise_sigma
+from .exposure import AutoExposure, Followed, SceneCutDetector
+from .night import BLACK_SECONDS, BlackLevel, NightCorrection, correction, gain_cap, keep_mean
 from .schedule import INPUT_FLOOR, NetSchedule
 from .settings import EnhanceSettings
 
@@ -58,11 +58,14 @@ BRIGHT_INPUT = (0.35, 0.6)
 @dataclass(frozen=True)
 class Moment:
     """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
-    starts a shot, and its noise (standard deviation, codes)."""
+    starts a shot, its noise (standard deviation, codes) and the stream's noise followed
+    over time (what the night corrections use: a frame's own estimate wobbles, and the
+    picture's brightness would with it)."""
 
     time: float | None
     cut: bool
     noise: float
+    stream_noise: float
 
 
 def colour_ratio(output: np.ndarray, source: np.ndarray,
@@ -124,13 +127,15 @@ class Decisions:
         """Forget the stream (call between unrelated streams)."""
         self.cuts = SceneCutDetector()
         self.exposure = AutoExposure(self.settings.smooth)
-        self.blacks = BlackLevel()
+        self.blacks = BlackLevel(settle_frames=averaged_frames(self.settings.temporal_denoise))
+        self.noise = Followed(BLACK_SECONDS)
         self.schedule.reset()
 
     def moment(self, half: np.ndarray, time: float | None) -> Moment:
         """The next video frame's ``Moment`` from its ``half_luma``."""
         noise = noise_sigma(half)
-        return Moment(time, self.cuts(half, noise), noise)
+        cut = self.cuts(half, noise)
+        return Moment(time, cut, noise, self.noise(noise, time, restart=cut))
 
     def black_level(self, samples: tuple[np.ndarray, ...], moment: Moment | None,
                     grey_surface: bool = False) -> np.ndarray:
@@ -171,7 +176,7 @@ class Decisions:
         asked for, a stop more reaches the darkest footage too), the denoise weight (h, w)
         and the night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
-        noise = noise_sigma(half) if moment is None else moment.noise
+        noise = noise_sigma(half) if moment is None else moment.stream_noise
         night = correction(level, noise)
         cap = np.float32(gain_cap(noise) * self.settings.compensation)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)

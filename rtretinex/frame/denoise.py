@@ -27,13 +27,14 @@ import numpy as np
 
 from ..pixelops.host import mix, shifted
 
-__all__ = ["Motion", "TemporalDenoiser", "global_shift", "noise_sigma", "shift_probe"]
+__all__ = ["Motion", "TemporalDenoiser", "averaged_frames", "global_shift", "noise_sigma",
+           "shift_probe"]
 
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
 # gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
 STILL_SIGMAS, MOVING_SIGMAS = 1.2, 2.0
-# A still pixel takes k = 1 / (1 + STILL_SLOPE · strength) of the new frame: 0.2 at strength 1,
-# a recursive average of about 2 / k − 1 = 9 frames.
+# A still pixel takes k of the new frame, falling with the strength at STILL_SLOPE
+# (``still_share``): 0.2 at strength 1, a recursive average of about 9 frames.
 STILL_SLOPE = 4.0
 # A change of the frame's mean brightness beyond this share is a change of light, applied to
 # the previous estimate before the motion test.
@@ -130,6 +131,17 @@ def global_shift(previous: np.ndarray, current: np.ndarray, least: float
 
 
 @lru_cache(maxsize=4)
+def still_share(strength: float) -> float:
+    """The k of a still pixel at ``strength``."""
+    return 1.0 / (1.0 + STILL_SLOPE * strength)
+
+
+def averaged_frames(strength: float) -> float:
+    """About how many frames a still pixel's estimate averages at ``strength``: a recursive
+    average taking k of each new frame weighs 2 / k − 1 of them."""
+    return 2.0 / still_share(strength) - 1.0
+
+
 def _hanning(size: tuple[int, int]) -> np.ndarray:
     return cv2.createHanningWindow(size, cv2.CV_32F)
 
@@ -143,7 +155,7 @@ class TemporalDenoiser:
         if strength < 0:
             raise ValueError(f"temporal denoise strength must be >= 0, got {strength}")
         self.strength = strength
-        self.k_still = 1.0 / (1.0 + STILL_SLOPE * strength)
+        self.k_still = still_share(strength)
         self.reset()
 
     @property

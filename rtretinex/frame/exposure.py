@@ -15,13 +15,14 @@ when the nets' decision changes by more than a stop, or at a scene cut.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import cv2
 import numpy as np
 
 from .denoise import noise_sigma
 
-__all__ = ["AutoExposure", "SceneCutDetector", "follow_share", "light_stops"]
+__all__ = ["AutoExposure", "Followed", "SceneCutDetector", "follow_share", "light_stops"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
@@ -57,6 +58,29 @@ def follow_share(time: float | None, previous_time: float | None, time_constant:
     else:
         dt = min(max(time - previous_time, 0.0), 1.0)
     return 1.0 - math.exp(-dt / time_constant)
+
+
+class Followed:
+    """A measurement of a stream (a number or an array) followed with ``time_constant``
+    seconds (``follow_share``); the first frame and a restart take the frame's own value."""
+
+    def __init__(self, time_constant: float) -> None:
+        self.time_constant = time_constant
+        self.reset()
+
+    def reset(self) -> None:
+        self.value: Any = None
+        self.time: float | None = None
+
+    def __call__(self, measured: Any, time: float | None, restart: bool = False) -> Any:
+        """The followed value after a frame at ``time`` (seconds) that measured ``measured``."""
+        previous_time, self.time = self.time, time
+        if self.value is None or restart or self.time_constant <= 0:
+            self.value = measured
+        else:
+            share = follow_share(time, previous_time, self.time_constant)
+            self.value = self.value + share * (measured - self.value)
+        return self.value
 
 
 class SceneCutDetector:

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
-from .exposure import follow_share
+from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "BlackLevel", "NightCorrection", "as_bias", "correction",
            "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset"]
@@ -63,8 +63,10 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # or more (a night sky, an unlit road: the codec's floor, where every code step a high gain
 # lifts from a gradient becomes a contour), following that share from FLOOR_SHARES[0].
 KNEE_CODES, FLOOR_SHARES, KNEE_NOISE = (0.5, 3.5), (0.3, 0.7), 1.0
-# Time constant (s) the black level follows; a scene cut is followed at once.
-BLACK_SECONDS = 1.0
+# Time constant (s) the black level follows; a scene cut is followed at once, and so is a
+# black point falling by more than FALL_CODES (a light switched off: a smaller fall is the
+# frame-to-frame wobble of the darkest pixels of noisy footage).
+BLACK_SECONDS, FALL_CODES = 1.0, 1.0
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
 # The most any pixel is lifted, as a camera caps its digital gain: footage whose picture
@@ -101,16 +103,23 @@ class NightCorrection:
 class BlackLevel:
     """The black point and black-level chroma bias of a stream of yuv420p frames, measured
     on each frame's darkest pixels and followed with a time constant (``time_constant`` 0:
-    each frame on its own, as for still images); a falling black point is followed at once,
-    and a scene cut restarts it."""
+    each frame on its own, as for still images); a black point that falls by more than
+    FALL_CODES is followed at once, and a scene cut restarts it.
 
-    def __init__(self, time_constant: float = BLACK_SECONDS) -> None:
-        self.time_constant = time_constant
+    The frames it reads are temporally denoised, and the darkest pixels of a noisier frame
+    sit lower: over the denoiser's first ``settle_frames`` (the frames it averages) the
+    black point rises as the noise averages out, so there each frame's own level is taken,
+    not followed for seconds from the noisy first one."""
+
+    def __init__(self, time_constant: float = BLACK_SECONDS, settle_frames: float = 1.0
+                 ) -> None:
+        self.followed = Followed(time_constant)
+        self.settle_frames = settle_frames
         self.reset()
 
     def reset(self) -> None:
-        self.level: np.ndarray | None = None  # black, bias U, bias V, floor share
-        self.time: float | None = None
+        self.followed.reset()
+        self.frames = 0  # since the start or the last cut
 
     @staticmethod
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
@@ -152,16 +161,13 @@ class BlackLevel:
                ) -> np.ndarray:
         """The followed (black, U bias, V bias, floor share) after a frame whose own level
         is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last)."""
-        previous_time, self.time = self.time, time
-        if self.level is None or cut or self.time_constant <= 0:
-            self.level = measured
-            return self.level
-        alpha = np.float32(follow_share(time, previous_time, self.time_constant))
-        self.level = self.level + alpha * (measured - self.level)
+        self.frames = 1 if cut else self.frames + 1
+        level = self.followed(measured, time, restart=self.frames <= self.settle_frames)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
-        self.level[0] = min(self.level[0], measured[0])
-        return self.level
+        if measured[0] < level[0] - FALL_CODES:
+            level[0] = measured[0]
+        return level
 
 
 def as_bias(offset: np.ndarray) -> np.ndarray:
