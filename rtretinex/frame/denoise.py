@@ -130,7 +130,6 @@ def global_shift(previous: np.ndarray, current: np.ndarray, least: float
     return np.array([dx, dy]) if aligned < SHIFT_GAIN * unaligned else None
 
 
-@lru_cache(maxsize=4)
 def still_share(strength: float) -> float:
     """The k of a still pixel at ``strength``."""
     return 1.0 / (1.0 + STILL_SLOPE * strength)
@@ -142,6 +141,7 @@ def averaged_frames(strength: float) -> float:
     return 2.0 / still_share(strength) - 1.0
 
 
+@lru_cache(maxsize=4)
 def _hanning(size: tuple[int, int]) -> np.ndarray:
     return cv2.createHanningWindow(size, cv2.CV_32F)
 
