@@ -28,8 +28,8 @@ __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STD
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 # x264 codes the chroma this many QP finer than its default: the output's colour is lifted
 # with its light, and at the default a thin grey beside a colour (a cable against the sky,
-# a lane line) takes that colour in the encode.
-X264_CHROMA_QP_OFFSET = -6
+# a lane line) takes that colour in the encode (trade-off against bytes: docs/history.md).
+X264_CHROMA_QP_OFFSET = -9
 MAX_PENDING_PACKETS = 2000
 # Network outputs: the container each scheme carries, offered where the FFmpeg inside PyAV
 # has the scheme's protocol (``network_schemes``; PyPI's wheels have no srt or rist). Not
