@@ -91,9 +91,9 @@ def test_a_frame_without_blacks_has_no_bias():
     assert BlackLevel.measure(y + 100, u, v)[1:3].tolist() == [0.0, 0.0]
 
 
-def followed(level, half, time, cut=False):
+def followed(level, half, time, cut=False, noise=0.3):
     """The level ``level`` follows after a frame with these ``half_planes``."""
-    return level.follow(BlackLevel.measure(*half), time, cut)
+    return level.follow(BlackLevel.measure(*half), time, cut, noise)
 
 
 def test_black_level_is_followed_slowly_and_at_once_after_a_cut():
@@ -113,14 +113,16 @@ def test_a_falling_black_point_is_followed_at_once():
     assert followed(level, (y + 20, u, v), time=2 / 30)[0] < 2.5  # back on: followed slowly
 
 
-def test_a_small_dip_of_the_black_point_is_followed_slowly():
-    """The darkest pixels of noisy footage wobble from frame to frame; only a fall beyond
-    FALL_CODES is a light switched off."""
-    level = BlackLevel(time_constant=1.0)
+def test_a_dip_of_the_black_point_within_the_noise_is_followed_slowly():
+    """The darkest pixels of noisy footage wobble from frame to frame, more the noisier it
+    is: only a fall beyond FALL_NOISE times the noise is a light switched off."""
     y, u, v = dark_planes()
-    followed(level, (y + 3, u, v), time=0.0)
-    dipped = followed(level, (y + 3 - night.FALL_CODES / 2, u, v), time=1 / 30)[0]
-    assert dipped > followed(level, (y + 3, u, v), time=0.0)[0] - 0.1 * night.FALL_CODES
+    steady = BlackLevel.measure(y + 3, u, v)[0]
+    for noise, at_once in ((2.5, False), (0.3, True)):
+        level = BlackLevel(time_constant=1.0)
+        followed(level, (y + 3, u, v), time=0.0, noise=noise)
+        dipped = followed(level, (y + 2.5, u, v), time=1 / 30, noise=noise)[0]
+        assert (dipped < steady - 0.4) == at_once
 
 
 def test_the_black_level_takes_each_frame_while_the_denoiser_settles():

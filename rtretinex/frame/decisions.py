@@ -145,7 +145,7 @@ class Decisions:
         measured = BlackLevel.from_samples(*samples, grey_surface=grey_surface)
         if moment is None:
             return measured
-        return self.blacks.follow(measured, moment.time, moment.cut)
+        return self.blacks.follow(measured, moment.time, moment.cut, moment.stream_noise)
 
     def exposure_factor(self, output: np.ndarray, source: np.ndarray, moment: Moment | None
                         ) -> float:

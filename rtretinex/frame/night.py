@@ -64,9 +64,10 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # lifts from a gradient becomes a contour), following that share from FLOOR_SHARES[0].
 KNEE_CODES, FLOOR_SHARES, KNEE_NOISE = (0.5, 3.5), (0.3, 0.7), 1.0
 # Time constant (s) the black level follows; a scene cut is followed at once, and so is a
-# black point falling by more than FALL_CODES (a light switched off: a smaller fall is the
-# frame-to-frame wobble of the darkest pixels of noisy footage).
-BLACK_SECONDS, FALL_CODES = 1.0, 1.0
+# black point falling by more than FALL_NOISE times the stream's noise (a light switched
+# off: a smaller fall is the frame-to-frame wobble of the darkest pixels, which grows with
+# the noise).
+BLACK_SECONDS, FALL_NOISE = 1.0, 0.5
 # ``keep_mean`` raises the lift by at most this factor.
 MAX_LIFT_BOOST = 2.0
 # The most any pixel is lifted, as a camera caps its digital gain: footage whose picture
@@ -104,7 +105,7 @@ class BlackLevel:
     """The black point and black-level chroma bias of a stream of yuv420p frames, measured
     on each frame's darkest pixels and followed with a time constant (``time_constant`` 0:
     each frame on its own, as for still images); a black point that falls by more than
-    FALL_CODES is followed at once, and a scene cut restarts it.
+    FALL_NOISE times the noise is followed at once, and a scene cut restarts it.
 
     The frames it reads are temporally denoised, and the darkest pixels of a noisier frame
     sit lower: over the denoiser's first ``settle_frames`` (the frames it averages) the
@@ -157,15 +158,16 @@ class BlackLevel:
             bias = share * as_bias(offset)
         return np.array([black, *bias, floor], np.float32)
 
-    def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False
-               ) -> np.ndarray:
+    def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False,
+               noise: float = 0.0) -> np.ndarray:
         """The followed (black, U bias, V bias, floor share) after a frame whose own level
-        is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last)."""
+        is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last),
+        in a stream with this ``noise`` (standard deviation, codes)."""
         self.frames = 1 if cut else self.frames + 1
         level = self.followed(measured, time, restart=self.frames <= self.settle_frames)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
-        if measured[0] < level[0] - FALL_CODES:
+        if measured[0] < level[0] - FALL_NOISE * noise:
             level[0] = measured[0]
         return level
 
