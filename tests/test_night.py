@@ -394,3 +394,23 @@ def test_a_noisy_very_dark_clip_settles_within_a_third_of_a_second(backend):
     settled = luma[12:]
     assert abs(settled[:10].mean() - settled[-10:].mean()) < 0.04 * settled.mean()  # 0.2 %
     assert np.abs(np.diff(settled)).mean() < 0.25  # codes a frame: 0.15 when written
+
+
+def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkeypatch):
+    """The knee keeps a signal at the noise floor from being lifted: the floor of what is
+    lifted, the temporal denoiser's estimate of a still scene, not of the raw frame (whose
+    noise is three times that). The gain cap still follows the camera's noise."""
+    from rtretinex.frame import decisions
+
+    knee_noise, cap_noise = [], []
+    monkeypatch.setattr(decisions, "correction", lambda level, noise: knee_noise.append(noise)
+                        or night.correction(level, noise))
+    monkeypatch.setattr(decisions, "gain_cap", lambda noise: cap_noise.append(noise)
+                        or night.gain_cap(noise))
+    photo = cv2.resize(skdata.astronaut(), (320, 180), interpolation=cv2.INTER_AREA)
+    frames = [from_rgb(simulate_low_light(photo, exposure=0.003, seed=seed))
+              for seed in range(20)]
+    enhanced(backend, frames)
+    assert cap_noise[-1] > 1.5  # sensor noise: the cap is NOISY_GAIN's
+    assert knee_noise[0] == pytest.approx(cap_noise[0], rel=0.1)  # nothing averaged yet
+    assert 0.2 * cap_noise[-1] < knee_noise[-1] < 0.5 * cap_noise[-1]

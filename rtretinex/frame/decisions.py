@@ -20,7 +20,7 @@ Three guards make the output safe to leave on:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -58,14 +58,16 @@ BRIGHT_INPUT = (0.35, 0.6)
 @dataclass(frozen=True)
 class Moment:
     """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
-    starts a shot, its noise (standard deviation, codes) and the stream's noise followed
-    over time (what the night corrections use: a frame's own estimate wobbles, and the
-    picture's brightness would with it)."""
+    starts a shot, its noise (standard deviation, codes), the stream's noise followed over
+    time (what the gain cap follows: a frame's own estimate wobbles, and the picture's
+    brightness would with it) and the noise left in what the gains lift (the temporal
+    denoiser's estimate, ``Decisions.denoised``; the knee follows it)."""
 
     time: float | None
     cut: bool
     noise: float
     stream_noise: float
+    lifted_noise: float
 
 
 def colour_ratio(output: np.ndarray, source: np.ndarray,
@@ -135,7 +137,14 @@ class Decisions:
         """The next video frame's ``Moment`` from its ``half_luma``."""
         noise = noise_sigma(half)
         cut = self.cuts(half, noise)
-        return Moment(time, cut, noise, self.noise(noise, time, restart=cut))
+        stream_noise = self.noise(noise, time, restart=cut)
+        return Moment(time, cut, noise, stream_noise, stream_noise)
+
+    @staticmethod
+    def denoised(moment: Moment, estimate_luma: np.ndarray) -> Moment:
+        """``moment`` once the temporal denoiser has run: the noise left in its estimate
+        (``estimate_luma``, its half-resolution luma) is what the gains lift."""
+        return replace(moment, lifted_noise=noise_sigma(estimate_luma))
 
     def black_level(self, samples: tuple[np.ndarray, ...], moment: Moment | None,
                     grey_surface: bool = False) -> np.ndarray:
@@ -176,9 +185,12 @@ class Decisions:
         asked for, a stop more reaches the darkest footage too), the denoise weight (h, w)
         and the night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
-        noise = noise_sigma(half) if moment is None else moment.stream_noise
-        night = correction(level, noise)
-        cap = np.float32(gain_cap(noise) * self.settings.compensation)
+        if moment is None:
+            lifted = camera = noise_sigma(half)
+        else:
+            lifted, camera = moment.lifted_noise, moment.stream_noise
+        night = correction(level, lifted)
+        cap = np.float32(gain_cap(camera) * self.settings.compensation)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)
         return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
 

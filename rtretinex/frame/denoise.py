@@ -58,15 +58,18 @@ _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 def noise_sigma(luma: np.ndarray, rows: int = NOISE_ROWS) -> float:
-    """Standard deviation of the noise of a luma image (levels), by Immerkær's
-    Laplacian-difference operator on a band of rows at the middle of the image (median of
-    every other response, so edges barely count)."""
+    """Standard deviation of the noise of a luma image (levels; integer, or float such as
+    the temporal denoiser's estimate), by Immerkær's Laplacian-difference operator on a band
+    of rows at the middle of the image (median of every other response, so edges barely
+    count)."""
     top = max(0, luma.shape[0] // 2 - rows // 2)
     band = luma[top:top + rows].astype(np.float32)
-    response = cv2.filter2D(band, -1, _IMMERKAER)[1:-1, 1:-1:2]
+    response = np.abs(cv2.filter2D(band, -1, _IMMERKAER)[1:-1, 1:-1:2])
     if response.size == 0:
         return MIN_SIGMA
-    return max(MIN_SIGMA, _grouped_median(np.abs(response)) / (MAD_TO_SIGMA * OPERATOR_GAIN))
+    middle = (_grouped_median(response) if np.issubdtype(luma.dtype, np.integer)
+              else float(np.median(response)))
+    return max(MIN_SIGMA, middle / (MAD_TO_SIGMA * OPERATOR_GAIN))
 
 
 def _grouped_median(values: np.ndarray) -> float:
