@@ -57,7 +57,7 @@ GREY_REACH, GREY_SURFACE_LUMA, MIN_GREY_SHARE = 5, 110.0, 0.02
 # amplify it, and its darkest pixels are as likely coloured as biased.
 BIAS_FRAME_LUMA = (40.0, 80.0)
 # The knee above the black point (codes): a part for the codec's quantization steps and a
-# part that follows the frame's noise (standard deviations). The first goes from
+# part that follows the noise of what is lifted (standard deviations). The first goes from
 # KNEE_CODES[0] in frames with little at their black point (textured darks: a room, a lit
 # street) to KNEE_CODES[1] in frames whose share within DARK_SPAN of it is FLOOR_SHARES[1]
 # or more (a night sky, an unlit road: the codec's floor, where every code step a high gain
@@ -210,8 +210,8 @@ def gain_cap(noise: float) -> float:
 
 
 def correction(level: np.ndarray, noise: float) -> NightCorrection:
-    """The corrections for a followed black ``level`` (``BlackLevel``) and the frame's
-    noise (standard deviation, codes)."""
+    """The corrections for a followed black ``level`` (``BlackLevel``) and the noise of
+    what is lifted (standard deviation, codes: in video the temporal denoiser's estimate)."""
     floor = _ramp(float(level[3]), *FLOOR_SHARES)
     knee = KNEE_CODES[0] + floor * (KNEE_CODES[1] - KNEE_CODES[0])
     return NightCorrection(black=float(level[0]), knee=knee + KNEE_NOISE * noise)
