@@ -148,7 +148,8 @@ class Decisions:
 
     def black_level(self, samples: tuple[np.ndarray, ...], moment: Moment | None,
                     grey_surface: bool = False) -> np.ndarray:
-        """(black, U bias, V bias) of a frame from every ``night.SAMPLE``-th pixel of its
+        """The ``BlackLevel`` (black, U bias, V bias, floor share, mean luma) of a frame from
+        every ``night.SAMPLE``-th pixel of its
         half-resolution Y, U and V: followed over the stream for video, the frame's own for
         a still image (``moment`` None); ``grey_surface`` as ``BlackLevel.from_samples``."""
         measured = BlackLevel.from_samples(*samples, grey_surface=grey_surface)

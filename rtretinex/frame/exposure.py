@@ -22,7 +22,8 @@ import numpy as np
 
 from .denoise import noise_sigma
 
-__all__ = ["AutoExposure", "Followed", "SceneCutDetector", "follow_share", "light_stops"]
+__all__ = ["AutoExposure", "Followed", "SceneCutDetector", "follow_share", "light_jumped",
+           "light_stops"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
 # treated as different shots (1 = same picture, 0 = unrelated).
@@ -45,6 +46,12 @@ def light_stops(mean_luma: float) -> float:
     """The light on an input, in stops of linear light, from its mean sRGB-encoded luma
     (any scale): a doubled light is one stop more."""
     return GAMMA * math.log2(max(mean_luma, 1e-4))
+
+
+def light_jumped(previous_stops: float | None, stops: float) -> bool:
+    """Whether the light on an input moved by more than LIGHT_JUMP_STOPS between two
+    frames (``light_stops``; None: no previous frame): a light switched on or off."""
+    return previous_stops is not None and abs(stops - previous_stops) > LIGHT_JUMP_STOPS
 
 
 def follow_share(time: float | None, previous_time: float | None, time_constant: float
@@ -140,9 +147,8 @@ class AutoExposure:
         input_stops = light_stops(input_level)
         previous_time, self.time = self.time, time
         previous_input, self.input_stops = self.input_stops, input_stops
-        light_changed = (previous_input is not None
-                         and abs(input_stops - previous_input) > LIGHT_JUMP_STOPS)
-        if self.stops is None or cut or light_changed or not self.enabled:
+        if self.stops is None or cut or light_jumped(previous_input, input_stops) \
+                or not self.enabled:
             self.stops = stops
             return 1.0
         change = stops - self.stops

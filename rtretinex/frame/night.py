@@ -32,7 +32,7 @@ import numpy as np
 
 from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
-from .exposure import Followed
+from .exposure import Followed, light_jumped, light_stops
 
 __all__ = ["MAX_GAIN", "SAMPLE", "BlackLevel", "NightCorrection", "as_bias", "correction",
            "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset"]
@@ -110,7 +110,9 @@ class BlackLevel:
     The frames it reads are temporally denoised, and the darkest pixels of a noisier frame
     sit lower: over the denoiser's first ``settle_frames`` (the frames it averages) the
     black point rises as the noise averages out, so there each frame's own level is taken,
-    not followed for seconds from the noisy first one."""
+    not followed for seconds from the noisy first one. The same after a light switched on
+    or off (``exposure.light_jumped``): the blacks' pedestal of flare and of noise clipped
+    at zero builds up anew in the estimate."""
 
     def __init__(self, time_constant: float = BLACK_SECONDS, settle_frames: float = 1.0
                  ) -> None:
@@ -120,13 +122,14 @@ class BlackLevel:
 
     def reset(self) -> None:
         self.followed.reset()
-        self.frames = 0  # since the start or the last cut
+        self.frames = 0  # since the start, the last cut or the last change of light
+        self.light: float | None = None  # the last frame's ``light_stops``
 
     @staticmethod
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
                 ) -> np.ndarray:
         """(black point in full-range codes, U bias, V bias, floor share: the share of the
-        frame within DARK_SPAN of the black point) of one frame's planes at chroma
+        frame within DARK_SPAN of the black point, mean luma) of one frame's planes at chroma
         resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
         read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
         of its darkest pixels."""
@@ -140,14 +143,15 @@ class BlackLevel:
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
-            return np.zeros(4, np.float32)
+            return np.zeros(5, np.float32)
         index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
         black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
         dark = luma <= black + DARK_SPAN
         floor = float(dark.mean())
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
-        share = _ramp(float(flat.mean()), high, low)
+        mean = float(flat.mean())
+        share = _ramp(mean, high, low)
         if grey_surface and share > 0:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
@@ -156,14 +160,16 @@ class BlackLevel:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
             bias = share * as_bias(offset)
-        return np.array([black, *bias, floor], np.float32)
+        return np.array([black, *bias, floor, mean], np.float32)
 
     def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False,
                noise: float = 0.0) -> np.ndarray:
-        """The followed (black, U bias, V bias, floor share) after a frame whose own level
-        is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last),
-        in a stream with this ``noise`` (standard deviation, codes)."""
-        self.frames = 1 if cut else self.frames + 1
+        """The followed (black, U bias, V bias, floor share, mean luma) after a frame whose
+        own level is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after
+        the last), in a stream with this ``noise`` (standard deviation, codes)."""
+        light, previous_light = light_stops(float(measured[4])), self.light
+        self.light = light
+        self.frames = 1 if cut or light_jumped(previous_light, light) else self.frames + 1
         level = self.followed(measured, time, restart=self.frames <= self.settle_frames)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
