@@ -43,9 +43,9 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
     half = executor.half_luma(pixels, work_format)
     moment = decisions.moment(half, frame.time)
     clean = denoiser(pixels, half, moment.cut, moment.noise, work_format, executor)
-    if denoiser.enabled:
-        moment = decisions.denoised(moment, denoiser.small_luma)
     if fast:
+        if denoiser.enabled:  # the knee of the fast step's lift follows what is left
+            moment = decisions.denoised(moment, denoiser.small_luma)
         return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
     image = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
     out = quality(executor, decisions, image, pixels, half, moment, strength)
