@@ -73,6 +73,23 @@ def test_lift_share_keeps_blacks_and_lifts_little_at_the_floor():
     assert reference.lift_share(luma[1:], 0.0, 0.0) == pytest.approx([1.0] * 5, abs=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize("spread", [1, 3])
+def test_sampled_is_the_references_spread_sample(executor, dtype, spread):
+    """The black level's sample: every 4th pixel of every 4th row, with ``spread`` the mean
+    of the 3×3 pixels from each (its noise three times lower)."""
+    rng = np.random.default_rng(3)
+    plane = rng.uniform(16, 40, (45, 82)).astype(dtype)
+    got = executor.sampled((executor.upload(plane),), 4, spread)[0]
+    expected = reference.spread_sample(plane.astype(np.float64), 4, spread)
+    assert got.shape == expected.shape == ((45 - spread) // 4 + 1, (82 - spread) // 4 + 1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    if spread == 3:
+        assert got[1, 2] == pytest.approx(plane[4:7, 8:11].astype(np.float64).mean(), rel=1e-6)
+    else:
+        assert np.array_equal(got, plane[::4, ::4])
+
+
 def test_lift_share_of_each_executor_is_the_references():
     luma = np.random.default_rng(0).uniform(0, 40, 500).astype(np.float32)
     want = reference.lift_share(luma, 4.0, 2.5)

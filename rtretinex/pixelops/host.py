@@ -262,9 +262,13 @@ class HostExecutor:
     def half_planes(self, buffer: np.ndarray) -> tuple[np.ndarray, ...]:
         return half_planes(buffer)
 
-    def sampled(self, planes_: tuple[np.ndarray, ...], step: int) -> tuple[np.ndarray, ...]:
-        """Every ``step``-th pixel of every ``step``-th row of each plane."""
-        return tuple(plane[::step, ::step] for plane in planes_)
+    def sampled(self, planes_: tuple[np.ndarray, ...], step: int, spread: int = 1
+                ) -> tuple[np.ndarray, ...]:
+        """Every ``step``-th pixel of every ``step``-th row of each plane; with ``spread``
+        over 1, each the mean of ``spread`` × ``spread`` pixels (``reference.spread_sample``)."""
+        if spread == 1:
+            return tuple(plane[::step, ::step] for plane in planes_)
+        return tuple(reference.spread_sample(plane, step, spread) for plane in planes_)
 
     def without_bias(self, half: tuple[np.ndarray, ...], level: np.ndarray
                      ) -> tuple[np.ndarray, ...]:

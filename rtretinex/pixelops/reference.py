@@ -50,6 +50,7 @@ __all__ = [
     "lift_share",
     "mixed",
     "shoulder",
+    "spread_sample",
     "temporal_update",
 ]
 
@@ -125,6 +126,19 @@ def _where(condition: Any, a: Any, b: Any) -> Any:
 def _codes(value: Any) -> Any:
     """Rounded half to even (OpenCV's and numba's rint) and clipped to 0-255, still float."""
     return value.round().clip(0.0, 255.0)
+
+
+def spread_sample(plane: Any, step: int, spread: int) -> Any:
+    """Every ``step``-th pixel of every ``step``-th row of a plane (float), each the mean of
+    the ``spread`` × ``spread`` pixels from it to the right and down: a sample whose
+    independent noise is ``spread`` times lower."""
+    rows = (plane.shape[0] - spread) // step + 1
+    columns = (plane.shape[1] - spread) // step + 1
+    total = 0.0
+    for down in range(spread):
+        for right in range(spread):
+            total = total + plane[down::step, right::step][:rows, :columns] * 1.0
+    return total * (1.0 / (spread * spread))
 
 
 def lift_share(luma: Any, black: float, knee: float) -> Any:

@@ -329,9 +329,11 @@ class TorchExecutor:
         y, u, v = planes(buffer)
         return area(y[None], (u.shape[1], u.shape[0]))[0], u, v
 
-    def sampled(self, planes_: tuple[torch.Tensor, ...], step: int) -> tuple[np.ndarray, ...]:
-        """Every ``step``-th pixel of every ``step``-th row of each plane, on the host."""
-        return tuple(plane[::step, ::step].float().cpu().numpy() for plane in planes_)
+    def sampled(self, planes_: tuple[torch.Tensor, ...], step: int, spread: int = 1
+                ) -> tuple[np.ndarray, ...]:
+        """``host.HostExecutor.sampled``, on the host."""
+        return tuple(reference.spread_sample(plane.float(), step, spread).cpu().numpy()
+                     for plane in planes_)
 
     def without_bias(self, half: tuple[torch.Tensor, ...], level: np.ndarray
                      ) -> tuple[torch.Tensor, ...]:
