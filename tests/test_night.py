@@ -101,11 +101,24 @@ def followed(level, half, time, cut=False, noise=0.3):
 
 def test_black_level_is_followed_slowly_and_at_once_after_a_cut():
     level = BlackLevel(time_constant=1.0)
-    followed(level, dark_planes(bias=(0.0, 0.0)), time=0.0)
-    after = followed(level, dark_planes(bias=(2.0, 2.0)), time=1 / 30)
+    for frame in range(45):  # the first frames are averaged, then followed with 1 s
+        followed(level, dark_planes(bias=(0.0, 0.0)), time=frame / 30)
+    after = followed(level, dark_planes(bias=(2.0, 2.0)), time=45 / 30)
     assert 0.0 < after[1] < 0.1  # one frame of a 1 s time constant: ~3 %
-    assert followed(level, dark_planes(bias=(2.0, 2.0)), time=2 / 30, cut=True)[1] == (
+    assert followed(level, dark_planes(bias=(2.0, 2.0)), time=46 / 30, cut=True)[1] == (
         pytest.approx(2.0))
+
+
+def test_the_first_frames_black_level_is_their_average_not_the_first_ones():
+    """At the start (or a cut) no frame is more right than the next: their levels are
+    averaged until the time constant takes a larger share (one noisy first frame would
+    otherwise stand for a second)."""
+    level = BlackLevel(time_constant=1.0)
+    y, u, v = dark_planes()
+    levels = [BlackLevel.measure(y + lift, u, v)[0] for lift in (0, 2, 1)]
+    for frame, lift in enumerate((0, 2, 1)):
+        got = followed(level, (y + lift, u, v), time=frame / 30)[0]
+    assert got == pytest.approx(np.mean(levels), abs=1e-4)
 
 
 def test_a_falling_black_point_and_a_change_of_light_are_followed_at_once():
@@ -135,15 +148,18 @@ def test_a_dip_of_the_black_point_within_the_noise_is_followed_slowly():
         assert (dipped < steady - 0.4) == at_once
 
 
-def test_the_black_level_takes_each_frame_while_the_denoiser_settles():
-    """Over the temporal denoiser's first frames the black point rises as the noise
-    averages out: it is taken, not followed for seconds from the noisiest first frame."""
+def test_after_a_change_of_light_the_black_level_takes_each_frame_while_the_estimate_fades():
+    """Switched off, the light leaves the temporal estimate holding the old blacks, fading
+    over the denoiser's first frames while the new ones build up: each frame's level is
+    taken there, not followed for seconds from the first."""
     level = BlackLevel(time_constant=1.0, settle_frames=3)
     y, u, v = dark_planes()
-    for frame, lift in enumerate((0, 2, 4)):
+    for frame in range(30):  # a lit room
+        followed(level, (y * 4, u, v), time=frame / 30)
+    for frame, lift in enumerate((0, 2, 4), start=30):
         assert followed(level, (y + lift, u, v), time=frame / 30)[0] == pytest.approx(
             BlackLevel.measure(y + lift, u, v)[0])
-    assert followed(level, (y + 6, u, v), time=3 / 30)[0] < BlackLevel.measure(y + 5, u, v)[0]
+    assert followed(level, (y + 6, u, v), time=33 / 30)[0] < BlackLevel.measure(y + 5, u, v)[0]
 
 
 def test_the_bias_comes_off_u_and_v_only():
@@ -392,18 +408,20 @@ def test_noisy_footage_is_lifted_past_the_cap_that_holds_smooth_footage(backend,
     assert lifted > 1.5 * mean_out()  # 95 against 49 on a 640x360 clip when written
 
 
-def test_a_noisy_very_dark_clip_settles_within_a_third_of_a_second(backend):
-    """A webcam in a dark room: the picture's brightness is what it will stay after the
-    temporal denoiser's first frames, not a slow slide to half over seconds (the black
-    point read on a cleaner and cleaner estimate), nor a wobble with each frame's noise
-    estimate."""
+def test_a_noisy_very_dark_clip_starts_as_it_stays(backend):
+    """A webcam in a dark room: the picture's brightness is what it will stay from the first
+    frame, not brighter and hazier while the temporal denoiser settles (the black point
+    and the knee of a noisier estimate sit lower), nor a slow slide over seconds, nor a
+    wobble with each frame's noise estimate."""
     photo = cv2.resize(skdata.astronaut(), (320, 180), interpolation=cv2.INTER_AREA)
     frames = [from_rgb(simulate_low_light(photo, exposure=0.003, seed=seed))
               for seed in range(45)]
     luma = np.array([out.astype(np.float32).mean() for out in enhanced(backend, frames)])
     settled = luma[12:]
-    assert abs(settled[:10].mean() - settled[-10:].mean()) < 0.04 * settled.mean()  # 0.2 %
-    assert np.abs(np.diff(settled)).mean() < 0.25  # codes a frame: 0.15 when written
+    # frames 0-8 within 4 % of the rest when written (they were 30 % brighter, then 10 % darker)
+    assert np.abs(luma[:9] - settled.mean()).max() < 0.1 * settled.mean()
+    assert abs(settled[:10].mean() - settled[-10:].mean()) < 0.05 * settled.mean()  # 3.5 %
+    assert np.abs(np.diff(luma)).mean() < 0.4  # codes a frame: 0.2 when written
 
 
 def test_a_noisy_dark_room_settles_as_fast_after_the_light_is_switched_off(backend):
@@ -425,8 +443,9 @@ def test_a_noisy_dark_room_settles_as_fast_after_the_light_is_switched_off(backe
 
 def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkeypatch):
     """The knee keeps a signal at the noise floor from being lifted: the floor of what is
-    lifted, the temporal denoiser's estimate of a still scene, not of the raw frame (whose
-    noise is three times that). The gain cap still follows the camera's noise."""
+    lifted, the temporal denoiser's settled estimate of a still scene, not the raw frame
+    (whose noise is three times that), from the first frame on: the picture does not
+    brighten as the estimate settles. The gain cap still follows the camera's noise."""
     from rtretinex.frame import decisions
 
     knee_noise, cap_noise = [], []
@@ -439,5 +458,5 @@ def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkey
               for seed in range(20)]
     enhanced(backend, frames)
     assert cap_noise[-1] > 1.5  # sensor noise: the cap is NOISY_GAIN's
-    assert knee_noise[0] == pytest.approx(cap_noise[0], rel=0.1)  # nothing averaged yet
-    assert 0.2 * cap_noise[-1] < knee_noise[-1] < 0.5 * cap_noise[-1]
+    for knee, cap in zip(knee_noise, cap_noise, strict=True):
+        assert 0.2 * cap < knee < 0.5 * cap

@@ -2,6 +2,7 @@
 cuts), the scene-cut signal, and the whole enhancer on flickering and changing dark clips
 (real nets, OpenVINO, small frames from the low-light simulator)."""
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -75,12 +76,24 @@ def test_auto_exposure_dead_band_time_constant_and_jump():
     assert ae(0.4, 0.5, 0.0, True) == 1.0  # a cut starts over
 
 
+def test_the_auto_exposure_averages_its_first_frames():
+    """At the start no frame's exposure is more right than the next's: the first ones are
+    averaged until the time constant takes a larger share, so a first frame that came out
+    darker (a noisier estimate) does not stand for the seconds after it."""
+    ae = AutoExposure(0.5)
+    ae(0.25, 0.05, 0.0, False)
+    factor = ae(0.25 * 2 ** 0.5, 0.05, 1 / 30, False)  # half a stop up on the second frame
+    # half of the change beyond the dead band followed at once (1 s: 7 % of it)
+    assert 0.5 + math.log2(factor) == pytest.approx(0.4 / 2, abs=1e-6)
+
+
 @pytest.mark.parametrize("fps", [24, 60])
 def test_auto_exposure_follows_in_seconds_not_frames(fps):
     """Half a stop up, held for one second: the same share is followed at 24 and 60 fps."""
     ae = AutoExposure(0.5)
-    ae(0.25, 0.05, 0.0, False)
-    for i in range(1, fps + 1):
+    for i in range(fps):  # a second to settle: its first frames are averaged
+        ae(0.25, 0.05, i / fps, False)
+    for i in range(fps, 2 * fps + 1):
         factor = ae(0.25 * 2 ** 0.5, 0.05, i / fps, False)
     followed = 0.5 + np.log2(factor)  # stops of the output above the start
     expected = 0.4 * (1 - np.exp(-1 / 0.5))  # the change beyond the dead band, τ = 0.5 s

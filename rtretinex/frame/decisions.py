@@ -20,6 +20,7 @@ Three guards make the output safe to leave on:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -28,9 +29,18 @@ import numpy as np
 from ..nets.backends import Backend
 from ..pixelops.formats import LUMA, RGB24, YUV420P, downscale
 from ..pixelops.reference import denoise_weight
-from .denoise import averaged_frames, noise_sigma
+from .denoise import averaged_frames, estimate_noise, noise_sigma
 from .exposure import AutoExposure, Followed, SceneCutDetector
-from .night import BLACK_SECONDS, BlackLevel, NightCorrection, correction, gain_cap, keep_mean
+from .night import (
+    BLACK_SECONDS,
+    SETTLE_SPREAD,
+    BlackLevel,
+    NightCorrection,
+    correction,
+    gain_cap,
+    keep_mean,
+    unsettled_share,
+)
 from .schedule import INPUT_FLOOR, NetSchedule
 from .settings import EnhanceSettings
 
@@ -59,15 +69,15 @@ BRIGHT_INPUT = (0.35, 0.6)
 class Moment:
     """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
     starts a shot, its noise (standard deviation, codes), the stream's noise followed over
-    time (what the gain cap follows: a frame's own estimate wobbles, and the picture's
-    brightness would with it) and the noise left in what the gains lift (the temporal
-    denoiser's estimate, ``Decisions.denoised``; the knee follows it)."""
+    time (what the gain cap and the knee follow: a frame's own estimate wobbles, and the
+    picture's brightness would with it) and how many frames the temporal denoiser's
+    estimate holds (``Decisions.denoised``; 0: none is kept)."""
 
     time: float | None
     cut: bool
     noise: float
     stream_noise: float
-    lifted_noise: float
+    estimate_frames: int = 0
 
 
 def colour_ratio(output: np.ndarray, source: np.ndarray,
@@ -138,23 +148,39 @@ class Decisions:
         noise = noise_sigma(half)
         cut = self.cuts(half, noise)
         stream_noise = self.noise(noise, time, restart=cut)
-        return Moment(time, cut, noise, stream_noise, stream_noise)
+        return Moment(time, cut, noise, stream_noise)
 
     @staticmethod
-    def denoised(moment: Moment, estimate_luma: np.ndarray) -> Moment:
-        """``moment`` once the temporal denoiser has run: the noise left in its estimate
-        (``estimate_luma``, its half-resolution luma) is what the gains lift."""
-        return replace(moment, lifted_noise=noise_sigma(estimate_luma))
+    def denoised(moment: Moment, estimate_frames: int) -> Moment:
+        """``moment`` once the temporal denoiser has run: its estimate holds
+        ``estimate_frames`` frames."""
+        return replace(moment, estimate_frames=estimate_frames)
 
-    def black_level(self, samples: tuple[np.ndarray, ...], moment: Moment | None,
-                    grey_surface: bool = False) -> np.ndarray:
+    def settled_noise(self, moment: Moment) -> float:
+        """The noise a still scene's temporal estimate keeps in this stream once settled (the
+        camera's where nothing is averaged; ``denoise.estimate_noise``): the knee of the
+        lift follows it, so the picture's brightness does not move while the estimate
+        settles after a start or a cut, or where things move."""
+        strength = self.settings.temporal_denoise if moment.estimate_frames else 0.0
+        return estimate_noise(moment.stream_noise, math.inf, strength)
+
+    def black_level(self, sample: Callable[[int], tuple[np.ndarray, ...]],
+                    moment: Moment | None, grey_surface: bool = False) -> np.ndarray:
         """The ``BlackLevel`` (black, U bias, V bias, floor share, mean luma) of a frame from
-        every ``night.SAMPLE``-th pixel of its
-        half-resolution Y, U and V: followed over the stream for video, the frame's own for
-        a still image (``moment`` None); ``grey_surface`` as ``BlackLevel.from_samples``."""
-        measured = BlackLevel.from_samples(*samples, grey_surface=grey_surface)
+        ``sample(spread)``: every ``night.SAMPLE``-th pixel of every ``SAMPLE``-th row of its
+        half-resolution Y, U and V, each the mean of ``spread`` × ``spread`` pixels. Followed
+        over the stream for video, read as the settled estimate will give it (``night.
+        unsettled_share``); the frame's own for a still image (``moment`` None);
+        ``grey_surface`` as ``BlackLevel.from_samples``."""
+        measured = BlackLevel.from_samples(*sample(1), grey_surface=grey_surface)
         if moment is None:
             return measured
+        share = unsettled_share(estimate_noise(moment.stream_noise, moment.estimate_frames,
+                                               self.settings.temporal_denoise),
+                                self.settled_noise(moment)) if moment.estimate_frames else 0.0
+        if share > 0:
+            spread = BlackLevel.from_samples(*sample(SETTLE_SPREAD), grey_surface=grey_surface)
+            measured = measured + np.float32(share) * (spread - measured)
         return self.blacks.follow(measured, moment.time, moment.cut, moment.stream_noise)
 
     def exposure_factor(self, output: np.ndarray, source: np.ndarray, moment: Moment | None
@@ -189,7 +215,7 @@ class Decisions:
         if moment is None:
             lifted = camera = noise_sigma(half)
         else:
-            lifted, camera = moment.lifted_noise, moment.stream_noise
+            lifted, camera = self.settled_noise(moment), moment.stream_noise
         night = correction(level, lifted)
         cap = np.float32(gain_cap(camera) * self.settings.compensation)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)

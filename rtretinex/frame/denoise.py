@@ -27,8 +27,15 @@ import numpy as np
 
 from ..pixelops.host import mix, shifted
 
-__all__ = ["Motion", "TemporalDenoiser", "averaged_frames", "global_shift", "noise_sigma",
-           "shift_probe"]
+__all__ = [
+    "Motion",
+    "TemporalDenoiser",
+    "averaged_frames",
+    "estimate_noise",
+    "global_shift",
+    "noise_sigma",
+    "shift_probe",
+]
 
 # Motion test: mean |difference| around a pixel in noise standard deviations (noise alone
 # gives ~0.8): at or below STILL_SIGMAS the pixel is static, at or above MOVING_SIGMAS it moved.
@@ -144,6 +151,18 @@ def averaged_frames(strength: float) -> float:
     return 2.0 / still_share(strength) - 1.0
 
 
+def estimate_noise(noise: float, frames: float, strength: float) -> float:
+    """The noise (standard deviation) of a still scene's estimate after ``frames`` frames
+    (1: the first, which it starts from; inf: settled) of footage whose frames have
+    ``noise``: what lies beyond the 8-bit rounding (MIN_SIGMA) averages out, as the first
+    frame's weight decays by 1 − k a frame and what replaces it is averaged over
+    ``averaged_frames``."""
+    first = (1.0 - still_share(strength)) ** (2.0 * (frames - 1.0))
+    beyond = max(noise * noise - MIN_SIGMA * MIN_SIGMA, 0.0)
+    left = first + (1.0 - first) / averaged_frames(strength)
+    return math.sqrt(MIN_SIGMA * MIN_SIGMA + beyond * left)
+
+
 @lru_cache(maxsize=4)
 def _hanning(size: tuple[int, int]) -> np.ndarray:
     return cv2.createHanningWindow(size, cv2.CV_32F)
@@ -167,6 +186,7 @@ class TemporalDenoiser:
 
     def reset(self) -> None:
         self.state: Any = None  # the estimate, in the executor's arrays
+        self.frames = 0  # how many frames it holds since it (re)started
         self.small_luma: np.ndarray | None = None
         self.shape: tuple[int, ...] | None = None
         self.mean = 0.0
@@ -184,9 +204,10 @@ class TemporalDenoiser:
             return frame
         motion = self.motion(half, cut, tuple(frame.shape), noise)
         if motion is None:
-            self.state = executor.as_float(frame)
+            self.state, self.frames = executor.as_float(frame), 1
         else:
             self.state = executor.temporal_update(self.state, frame, motion, pixel_format)
+            self.frames += 1
         return self.state
 
     def motion(self, half: np.ndarray, cut: bool, shape: tuple[int, ...],

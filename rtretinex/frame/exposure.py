@@ -54,17 +54,19 @@ def light_jumped(previous_stops: float | None, stops: float) -> bool:
     return previous_stops is not None and abs(stops - previous_stops) > LIGHT_JUMP_STOPS
 
 
-def follow_share(time: float | None, previous_time: float | None, time_constant: float
-                 ) -> float:
+def follow_share(time: float | None, previous_time: float | None, time_constant: float,
+                 frames: int) -> float:
     """How far a value followed with ``time_constant`` seconds moves towards a new one
     between frames at ``previous_time`` and ``time`` (seconds; None: one frame interval of
     DEFAULT_FRAME_SECONDS): α = 1 − exp(−Δt / τ), Δt clamped to 0-1 s, so 24 and 60 fps
-    behave alike."""
+    behave alike; at least 1 / ``frames`` (the frames since the value started anew, this
+    one included): until the time constant takes more, the frames since are averaged, so
+    one first frame does not stand for a whole time constant."""
     if time is None or previous_time is None:
         dt = DEFAULT_FRAME_SECONDS
     else:
         dt = min(max(time - previous_time, 0.0), 1.0)
-    return 1.0 - math.exp(-dt / time_constant)
+    return max(1.0 - math.exp(-dt / time_constant), 1.0 / frames)
 
 
 class Followed:
@@ -78,14 +80,16 @@ class Followed:
     def reset(self) -> None:
         self.value: Any = None
         self.time: float | None = None
+        self.frames = 0  # since the first frame or the last restart
 
     def __call__(self, measured: Any, time: float | None, restart: bool = False) -> Any:
         """The followed value after a frame at ``time`` (seconds) that measured ``measured``."""
         previous_time, self.time = self.time, time
         if self.value is None or restart or self.time_constant <= 0:
-            self.value = measured
+            self.value, self.frames = measured, 1
         else:
-            share = follow_share(time, previous_time, self.time_constant)
+            self.frames += 1
+            share = follow_share(time, previous_time, self.time_constant, self.frames)
             self.value = self.value + share * (measured - self.value)
         return self.value
 
@@ -133,6 +137,7 @@ class AutoExposure:
         self.stops: float | None = None
         self.input_stops: float | None = None
         self.time: float | None = None
+        self.frames = 0  # since the exposure started anew
 
     @property
     def enabled(self) -> bool:
@@ -149,12 +154,13 @@ class AutoExposure:
         previous_input, self.input_stops = self.input_stops, input_stops
         if self.stops is None or cut or light_jumped(previous_input, input_stops) \
                 or not self.enabled:
-            self.stops = stops
+            self.stops, self.frames = stops, 1
             return 1.0
+        self.frames += 1
         change = stops - self.stops
         if abs(change) > self.jump:
-            self.stops = stops
+            self.stops, self.frames = stops, 1
         elif abs(change) > self.dead_band:
-            alpha = follow_share(time, previous_time, self.time_constant)
+            alpha = follow_share(time, previous_time, self.time_constant, self.frames)
             self.stops += alpha * (change - math.copysign(self.dead_band, change))
         return 2.0 ** (self.stops - stops)

@@ -26,6 +26,7 @@ enhancement, Xu et al., CVPR 2022). Here:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,9 @@ from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
 from .exposure import Followed, light_jumped, light_stops
 
-__all__ = ["MAX_GAIN", "SAMPLE", "BlackLevel", "NightCorrection", "as_bias", "correction",
-           "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset"]
+__all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
+           "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset",
+           "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -85,6 +87,12 @@ NOISY_SIGMAS, NOISY_GAIN = (1.25, 2.0), 32.0
 # The black level reads every SAMPLE-th pixel of every SAMPLE-th row: its darkest share is
 # found as well on 1/16 of the pixels.
 SAMPLE = 4
+# The darkest pixels of a noisier picture sit lower, so the black level (and the share of
+# the frame at it) is read as it will be once the temporal estimate has settled: where the
+# estimate is still noisier than that (the first frames of a stream, after a cut), partly
+# on a sample whose every pixel is the mean of SETTLE_SPREAD × SETTLE_SPREAD (its noise that
+# many times lower: three for the about nine frames the denoiser averages).
+SETTLE_SPREAD = 3
 
 
 @dataclass(frozen=True)
@@ -107,12 +115,12 @@ class BlackLevel:
     each frame on its own, as for still images); a black point that falls by more than
     FALL_NOISE times the noise is followed at once, and a scene cut restarts it.
 
-    The frames it reads are temporally denoised, and the darkest pixels of a noisier frame
-    sit lower: over the denoiser's first ``settle_frames`` (the frames it averages) the
-    black point rises as the noise averages out, so there each frame's own level is taken,
-    not followed for seconds from the noisy first one. The same after a light switched on
-    or off (``exposure.light_jumped``): the blacks' pedestal of flare and of noise clipped
-    at zero builds up anew in the estimate."""
+    The frames it reads are temporally denoised: after a light switched on or off
+    (``exposure.light_jumped``) the estimate still holds the old light's blacks, fading
+    over the denoiser's first ``settle_frames`` (the frames it averages) as the new scene's
+    pedestal of flare and of noise clipped at zero builds up, so there each frame's own
+    level is taken, not followed for seconds from the first one. (At a start or a cut the
+    level is read as the settled estimate will give it: ``Decisions.black_level``.)"""
 
     def __init__(self, time_constant: float = BLACK_SECONDS, settle_frames: float = 1.0
                  ) -> None:
@@ -122,7 +130,7 @@ class BlackLevel:
 
     def reset(self) -> None:
         self.followed.reset()
-        self.frames = 0  # since the start, the last cut or the last change of light
+        self.frames = math.inf  # since the last change of light
         self.light: float | None = None  # the last frame's ``light_stops``
 
     @staticmethod
@@ -169,13 +177,26 @@ class BlackLevel:
         the last), in a stream with this ``noise`` (standard deviation, codes)."""
         light, previous_light = light_stops(float(measured[4])), self.light
         self.light = light
-        self.frames = 1 if cut or light_jumped(previous_light, light) else self.frames + 1
-        level = self.followed(measured, time, restart=self.frames <= self.settle_frames)
+        if cut:  # the temporal estimate starts anew
+            self.frames = math.inf
+        elif light_jumped(previous_light, light):
+            self.frames = 1
+        else:
+            self.frames += 1
+        level = self.followed(measured, time, restart=cut or self.frames <= self.settle_frames)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
         if measured[0] < level[0] - FALL_NOISE * noise:
             level[0] = measured[0]
         return level
+
+
+def unsettled_share(noise: float, settled: float) -> float:
+    """The share of the black level to read on the sample spread over SETTLE_SPREAD² pixels,
+    for a picture with this ``noise`` whose noise once settled is ``settled`` (standard
+    deviations): what brings the one to the other, 0 where it is there already."""
+    lowered = noise * (1.0 - 1.0 / SETTLE_SPREAD)
+    return float(np.clip((noise - settled) / lowered, 0.0, 1.0)) if lowered > 0 else 0.0
 
 
 def as_bias(offset: np.ndarray) -> np.ndarray:

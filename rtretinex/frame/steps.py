@@ -43,9 +43,9 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
     half = executor.half_luma(pixels, work_format)
     moment = decisions.moment(half, frame.time)
     clean = denoiser(pixels, half, moment.cut, moment.noise, work_format, executor)
+    if denoiser.enabled:  # the black level is read as it will be once the estimate settles
+        moment = decisions.denoised(moment, denoiser.frames)
     if fast:
-        if denoiser.enabled:  # the knee of the fast step's lift follows what is left
-            moment = decisions.denoised(moment, denoiser.small_luma)
         return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
     image = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
     out = quality(executor, decisions, image, pixels, half, moment, strength)
@@ -57,8 +57,9 @@ def without_black_bias(executor: Any, decisions: Decisions, image: Any,
     """An RGB image (0-255 scale) with the magenta part of its black level's chroma bias
     taken off (``night.magenta_offset``); ``grey_surface``: the bias is read off the
     frame's dominant near-grey surface (photos, quality mode)."""
-    samples = executor.sampled(executor.rgb_half_planes(image), SAMPLE)
-    offset = magenta_offset(decisions.black_level(samples, moment, grey_surface))
+    half_planes = executor.rgb_half_planes(image)
+    offset = magenta_offset(decisions.black_level(
+        lambda spread: executor.sampled(half_planes, SAMPLE, spread), moment, grey_surface))
     return image if offset is None else executor.minus(image, offset)
 
 
@@ -91,7 +92,8 @@ def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
     height, width = frame_size(buffer, YUV420P)
     size = (max(1, width // scale), max(1, height // scale))
     half_yuv = executor.half_planes(buffer)
-    level = decisions.black_level(executor.sampled(half_yuv, SAMPLE), moment)
+    level = decisions.black_level(lambda spread: executor.sampled(half_yuv, SAMPLE, spread),
+                                  moment)
     half_yuv = executor.without_bias(half_yuv, level)
     gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
                                                 moment, level)
