@@ -33,9 +33,12 @@ EXPECTED = {
 }
 # The video path (fast mode on decoded yuv420p frames, which stay YUV), openvino fp32,
 # against the same originals, with the night corrections (black point, chroma bias, flat
-# smoothing) the fast YUV path has.
-EXPECTED_VIDEO = {"astronaut": (19.08, 0.5404), "coffee": (19.53, 0.4464),
-                  "chelsea": (26.09, 0.7945)}
+# smoothing) the fast YUV path has. The one frame is a stream's first: its black point and
+# knee are read as the settled temporal estimate will give them (docs/history.md,
+# 2026-12-07: astronaut +1.3 dB, coffee +0.6, chelsea -0.8, whose noisy darks it crushes a
+# little more than reading them on the frame itself did).
+EXPECTED_VIDEO = {"astronaut": (20.53, 0.6095), "coffee": (21.32, 0.5456),
+                  "chelsea": (25.29, 0.8050)}
 BACKENDS = [("torch-cpu", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"),
             ("cuda", "fp16"), ("cuda", "fp32")]
 # bf16 and fp16 round inside the nets: allow a little more.
