@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rtretinex import Enhancer, EnhanceSettings
-from rtretinex.frame.exposure import AutoExposure, SceneCutDetector
+from rtretinex.frame.exposure import AutoExposure, LightSwitch, SceneCutDetector
 from rtretinex.metrics import flicker
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import half_luma
@@ -67,13 +67,24 @@ def test_a_scene_cut_resets_the_exposure(backend):
 
 def test_auto_exposure_dead_band_time_constant_and_jump():
     ae = AutoExposure(0.5)
-    assert ae(0.5, 0.1, 0.0, False) == 1.0
-    assert ae(0.5 * 2 ** 0.08, 0.1, 1 / 30, False) == pytest.approx(2 ** -0.08)  # ±0.1 stop
-    assert ae(1.5, 0.1, 2 / 30, False) == pytest.approx(1.0)  # output > 1 stop: at once
-    assert ae(1.2, 0.1, 3 / 30, False) > 1.1  # 0.3 stop down: followed slowly
-    assert ae(1.2, 0.5, 4 / 30, False) == 1.0  # the light changed 5 stops: at once
-    assert ae(1.0, 0.5 * 1.15, 5 / 30, False) != 1.0  # +15 % flicker: held steady
-    assert ae(0.4, 0.5, 0.0, True) == 1.0  # a cut starts over
+    assert ae(0.5, 0.0, False) == 1.0
+    assert ae(0.5 * 2 ** 0.08, 1 / 30, False) == pytest.approx(2 ** -0.08)  # ±0.1 stop
+    assert ae(1.5, 2 / 30, False) == pytest.approx(1.0)  # output > 1 stop: at once
+    assert ae(1.2, 3 / 30, False) > 1.1  # 0.3 stop down: followed slowly
+    assert ae(1.0, 4 / 30, False) > 1.1  # still held
+    assert ae(0.4, 5 / 30, True) == 1.0  # a cut or a change of light starts over
+
+
+def test_a_light_switched_on_or_off_is_one_signal_a_flicker_is_not():
+    """``LightSwitch`` on the frames' mean luma: more than LIGHT_JUMP_STOPS of linear light
+    between two frames (a doubled light is one stop, its sRGB luma 1.37 times); the
+    temporal denoiser, the black level and the auto-exposure start anew on it."""
+    switch = LightSwitch()
+    assert not switch(40.0)  # nothing before the first frame
+    assert not switch(40.0 * 1.15 ** (1 / 2.2))  # a light flickering by 15 %
+    assert switch(40.0 * 2 ** (1 / 2.2) * 1.15 ** (1 / 2.2))  # doubled
+    assert not switch(60.0)
+    assert switch(60.0 / 32 ** (1 / 2.2))  # switched off: 5 stops less
 
 
 def test_the_auto_exposure_averages_its_first_frames():
@@ -81,8 +92,8 @@ def test_the_auto_exposure_averages_its_first_frames():
     averaged until the time constant takes a larger share, so a first frame that came out
     darker (a noisier estimate) does not stand for the seconds after it."""
     ae = AutoExposure(0.5)
-    ae(0.25, 0.05, 0.0, False)
-    factor = ae(0.25 * 2 ** 0.5, 0.05, 1 / 30, False)  # half a stop up on the second frame
+    ae(0.25, 0.0, False)
+    factor = ae(0.25 * 2 ** 0.5, 1 / 30, False)  # half a stop up on the second frame
     # half of the change beyond the dead band followed at once (1 s: 7 % of it)
     assert 0.5 + math.log2(factor) == pytest.approx(0.4 / 2, abs=1e-6)
 
@@ -92,9 +103,9 @@ def test_auto_exposure_follows_in_seconds_not_frames(fps):
     """Half a stop up, held for one second: the same share is followed at 24 and 60 fps."""
     ae = AutoExposure(0.5)
     for i in range(fps):  # a second to settle: its first frames are averaged
-        ae(0.25, 0.05, i / fps, False)
+        ae(0.25, i / fps, False)
     for i in range(fps, 2 * fps + 1):
-        factor = ae(0.25 * 2 ** 0.5, 0.05, i / fps, False)
+        factor = ae(0.25 * 2 ** 0.5, i / fps, False)
     followed = 0.5 + np.log2(factor)  # stops of the output above the start
     expected = 0.4 * (1 - np.exp(-1 / 0.5))  # the change beyond the dead band, τ = 0.5 s
     assert followed == pytest.approx(expected, abs=0.02)

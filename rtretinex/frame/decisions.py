@@ -29,8 +29,8 @@ import numpy as np
 from ..nets.backends import Backend
 from ..pixelops.formats import LUMA, RGB24, YUV420P, downscale
 from ..pixelops.reference import denoise_weight
-from .denoise import averaged_frames, estimate_noise, noise_sigma
-from .exposure import AutoExposure, Followed, SceneCutDetector
+from .denoise import estimate_noise, noise_sigma
+from .exposure import AutoExposure, Followed, LightSwitch, SceneCutDetector
 from .night import (
     BLACK_SECONDS,
     SETTLE_SPREAD,
@@ -68,16 +68,24 @@ BRIGHT_INPUT = (0.35, 0.6)
 @dataclass(frozen=True)
 class Moment:
     """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
-    starts a shot, its noise (standard deviation, codes), the stream's noise followed over
-    time (what the gain cap and the knee follow: a frame's own estimate wobbles, and the
-    picture's brightness would with it) and how many frames the temporal denoiser's
-    estimate holds (``Decisions.denoised``; 0: none is kept)."""
+    starts a shot, whether the light changed (a light switched on or off:
+    ``exposure.LightSwitch``), its noise (standard deviation, codes), the stream's noise
+    followed over time (what the gain cap and the knee follow: a frame's own estimate
+    wobbles, and the picture's brightness would with it) and how many frames the temporal
+    denoiser's estimate holds (``Decisions.denoised``; 0: none is kept)."""
 
     time: float | None
     cut: bool
+    new_light: bool
     noise: float
     stream_noise: float
     estimate_frames: int = 0
+
+    @property
+    def starts_anew(self) -> bool:
+        """Whether what is followed over the stream starts again with this frame: the
+        temporal estimate, the black level, the exposure, the stream's noise."""
+        return self.cut or self.new_light
 
 
 def colour_ratio(output: np.ndarray, source: np.ndarray,
@@ -138,17 +146,18 @@ class Decisions:
     def reset(self) -> None:
         """Forget the stream (call between unrelated streams)."""
         self.cuts = SceneCutDetector()
+        self.lights = LightSwitch()
         self.exposure = AutoExposure(self.settings.smooth)
-        self.blacks = BlackLevel(settle_frames=averaged_frames(self.settings.temporal_denoise))
+        self.blacks = BlackLevel()
         self.noise = Followed(BLACK_SECONDS)
         self.schedule.reset()
 
     def moment(self, half: np.ndarray, time: float | None) -> Moment:
         """The next video frame's ``Moment`` from its ``half_luma``."""
         noise = noise_sigma(half)
-        cut = self.cuts(half, noise)
-        stream_noise = self.noise(noise, time, restart=cut)
-        return Moment(time, cut, noise, stream_noise)
+        cut, new_light = self.cuts(half, noise), self.lights(float(half.mean()))
+        stream_noise = self.noise(noise, time, restart=cut or new_light)
+        return Moment(time, cut, new_light, noise, stream_noise)
 
     @staticmethod
     def denoised(moment: Moment, estimate_frames: int) -> Moment:
@@ -166,7 +175,7 @@ class Decisions:
 
     def black_level(self, sample: Callable[[int], tuple[np.ndarray, ...]],
                     moment: Moment | None, grey_surface: bool = False) -> np.ndarray:
-        """The ``BlackLevel`` (black, U bias, V bias, floor share, mean luma) of a frame from
+        """The ``BlackLevel`` (black, U bias, V bias, floor share) of a frame from
         ``sample(spread)``: every ``night.SAMPLE``-th pixel of every ``SAMPLE``-th row of its
         half-resolution Y, U and V, each the mean of ``spread`` × ``spread`` pixels. Followed
         over the stream for video, read as the settled estimate will give it (``night.
@@ -181,18 +190,15 @@ class Decisions:
         if share > 0:
             spread = BlackLevel.from_samples(*sample(SETTLE_SPREAD), grey_surface=grey_surface)
             measured = measured + np.float32(share) * (spread - measured)
-        return self.blacks.follow(measured, moment.time, moment.cut, moment.stream_noise)
+        return self.blacks.follow(measured, moment.time, moment.starts_anew, moment.stream_noise)
 
-    def exposure_factor(self, output: np.ndarray, source: np.ndarray, moment: Moment | None
-                        ) -> float:
+    def exposure_factor(self, output: np.ndarray, moment: Moment | None) -> float:
         """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
-        is ``output`` and input (same scale) ``source``: the auto-exposure's (video only)
-        times the exposure compensation."""
+        is ``output``: the auto-exposure's (video only) times the exposure compensation."""
         compensation = self.settings.compensation
         if moment is None or not self.exposure.enabled:
             return compensation
-        return compensation * self.exposure(_mean_luma(output), _mean_luma(source),
-                                            moment.time, moment.cut)
+        return compensation * self.exposure(_mean_luma(output), moment.time, moment.starts_anew)
 
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
                    half: np.ndarray, moment: Moment | None) -> tuple[np.ndarray, float]:
@@ -202,7 +208,7 @@ class Decisions:
         ratio = colour_ratio(output_small, source_small)
         grid = output_small.shape[1::-1]
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
-        return ratio, self.exposure_factor(output_small, source_small, moment)
+        return ratio, self.exposure_factor(output_small, moment)
 
     def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
@@ -234,7 +240,7 @@ class Decisions:
         output_small *= colour_ratio(output_small, source_small, trust)
         output_small *= highlight_factor(output_small, source_small,
                                          local_peak(half, small.shape[1::-1]))
-        factor = self.exposure_factor(output_small, source_small, moment)
+        factor = self.exposure_factor(output_small, moment)
         return np.maximum(output_small * np.float32(factor)
                           / np.maximum(source_small, INPUT_FLOOR), 1.0)
 

@@ -9,7 +9,8 @@ its floor (strength 1: 0.2, about 9 frames averaged); where something moved k is
 pixel is the new frame. The previous estimate is first scaled by the change in mean
 brightness, so a flickering light is not mistaken for motion, and moved by the camera's
 motion between the frames (a pan, a hand's shake: ``global_shift``), so what the camera
-moved is averaged again rather than taken new; a scene cut restarts the filter.
+moved is averaged again rather than taken new; a scene cut or a change of light (a light
+switched on or off) restarts the filter.
 
 The test runs at half resolution (``half_luma``), where the previous estimate's luma is kept
 by the same recursion (the filter is linear, so the small copy tracks the downscaled full
@@ -195,14 +196,14 @@ class TemporalDenoiser:
         # and full resolution): carried into the next move, so the estimate never drifts
         self.carried: np.ndarray | None = None
 
-    def __call__(self, frame: Any, half: np.ndarray, cut: bool, noise: float | None,
+    def __call__(self, frame: Any, half: np.ndarray, restart: bool, noise: float | None,
                  pixel_format: str, executor: Any) -> Any:
         """The filtered frame (float32, 0-255, same layout) of a uint8 ``frame`` (RGB or a
         yuv420p buffer, in ``executor``'s arrays) whose ``half_luma`` is ``half`` and
         ``noise_sigma`` ``noise``; the frame itself when disabled."""
         if not self.enabled:
             return frame
-        motion = self.motion(half, cut, tuple(frame.shape), noise)
+        motion = self.motion(half, restart, tuple(frame.shape), noise)
         if motion is None:
             self.state, self.frames = executor.as_float(frame), 1
         else:
@@ -210,18 +211,19 @@ class TemporalDenoiser:
             self.frames += 1
         return self.state
 
-    def motion(self, half: np.ndarray, cut: bool, shape: tuple[int, ...],
+    def motion(self, half: np.ndarray, restart: bool, shape: tuple[int, ...],
                noise: float | None = None) -> Motion | None:
         """What to take from the frame with ``half_luma`` ``half`` and buffer ``shape``
         (``Motion``: k at ``half``'s size); None when the filter restarts with this frame
-        (first frame, a cut, a new size). Updates the small luma's recursion, so the
-        caller must then move and update its full-resolution estimate."""
+        (the first, a new size, or ``restart``: a cut or a change of light). Updates the small
+        luma's recursion, so the caller must then move and update its full-resolution
+        estimate."""
         luma = half.astype(np.float32)
         mean, previous_mean = float(luma.mean()), self.mean
         self.mean = mean
         probe, scale = shift_probe(luma)
         previous_probe, self.probe = self.probe, probe
-        if cut or self.small_luma is None or self.shape != shape:
+        if restart or self.small_luma is None or self.shape != shape:
             self.small_luma, self.shape, self.carried = luma, shape, None
             return None
         # a flickering light changes the whole frame: follow it before testing for motion

@@ -9,7 +9,8 @@ from the frames' timestamps, so 24 and 60 fps behave alike), and jumps at once w
 light on the input changes by more than ``LIGHT_JUMP_STOPS`` from one frame to the next (a
 light switched on or off; measured in linear light, so a doubled light is one stop),
 when the nets' decision changes by more than a stop, or at a scene cut.
-``SceneCutDetector`` is the one cut signal, shared with the temporal denoiser.
+``SceneCutDetector`` and ``LightSwitch`` are the one cut signal and the one change-of-light
+signal, shared by everything that follows a stream (``decisions.Moment``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from .denoise import noise_sigma
 
-__all__ = ["AutoExposure", "Followed", "SceneCutDetector", "follow_share", "light_jumped",
+__all__ = ["AutoExposure", "Followed", "LightSwitch", "SceneCutDetector", "follow_share",
            "light_stops"]
 
 # Correlation between consecutive normalised luma thumbnails below which frames are
@@ -48,10 +49,18 @@ def light_stops(mean_luma: float) -> float:
     return GAMMA * math.log2(max(mean_luma, 1e-4))
 
 
-def light_jumped(previous_stops: float | None, stops: float) -> bool:
-    """Whether the light on an input moved by more than LIGHT_JUMP_STOPS between two
-    frames (``light_stops``; None: no previous frame): a light switched on or off."""
-    return previous_stops is not None and abs(stops - previous_stops) > LIGHT_JUMP_STOPS
+class LightSwitch:
+    """Flags a frame whose light differs from the previous frame's by more than
+    LIGHT_JUMP_STOPS (``light_stops`` of their mean luma): a light switched on or off, a
+    picture appearing from black. What was followed over the stream (the temporal estimate,
+    the black level, the exposure) then starts anew, as at a cut."""
+
+    def __init__(self) -> None:
+        self.stops: float | None = None
+
+    def __call__(self, mean_luma: float) -> bool:
+        previous, self.stops = self.stops, light_stops(mean_luma)
+        return previous is not None and abs(self.stops - previous) > LIGHT_JUMP_STOPS
 
 
 def follow_share(time: float | None, previous_time: float | None, time_constant: float,
@@ -135,7 +144,6 @@ class AutoExposure:
             raise ValueError(f"time constant must be >= 0 seconds, got {time_constant}")
         self.time_constant, self.dead_band, self.jump = time_constant, dead_band, jump
         self.stops: float | None = None
-        self.input_stops: float | None = None
         self.time: float | None = None
         self.frames = 0  # since the exposure started anew
 
@@ -143,17 +151,13 @@ class AutoExposure:
     def enabled(self) -> bool:
         return self.time_constant > 0
 
-    def __call__(self, level: float, input_level: float, time: float | None, cut: bool
-                 ) -> float:
+    def __call__(self, level: float, time: float | None, restart: bool) -> float:
         """The factor that brings this frame's proposed output mean luma ``level`` to the
-        steadied exposure, given the input's mean luma, the frame's time in seconds and
-        whether it starts a shot."""
+        steadied exposure, given the frame's time in seconds and whether the exposure starts
+        anew with it (a cut, a change of light)."""
         stops = math.log2(max(level, 1e-4))
-        input_stops = light_stops(input_level)
         previous_time, self.time = self.time, time
-        previous_input, self.input_stops = self.input_stops, input_stops
-        if self.stops is None or cut or light_jumped(previous_input, input_stops) \
-                or not self.enabled:
+        if self.stops is None or restart or not self.enabled:
             self.stops, self.frames = stops, 1
             return 1.0
         self.frames += 1

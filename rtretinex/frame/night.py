@@ -26,14 +26,13 @@ enhancement, Xu et al., CVPR 2022). Here:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
 from ..pixelops.loops import lift_shares
-from .exposure import Followed, light_jumped, light_stops
+from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
            "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset",
@@ -115,29 +114,22 @@ class BlackLevel:
     each frame on its own, as for still images); a black point that falls by more than
     FALL_NOISE times the noise is followed at once, and a scene cut restarts it.
 
-    The frames it reads are temporally denoised: after a light switched on or off
-    (``exposure.light_jumped``) the estimate still holds the old light's blacks, fading
-    over the denoiser's first ``settle_frames`` (the frames it averages) as the new scene's
-    pedestal of flare and of noise clipped at zero builds up, so there each frame's own
-    level is taken, not followed for seconds from the first one. (At a start or a cut the
-    level is read as the settled estimate will give it: ``Decisions.black_level``.)"""
+    The frames it reads are temporally denoised, and the darkest pixels of a noisier
+    estimate sit lower: after a start, a cut or a change of light (where the estimate starts
+    anew) the level is read as the settled estimate will give it
+    (``Decisions.black_level``), and its first frames are averaged."""
 
-    def __init__(self, time_constant: float = BLACK_SECONDS, settle_frames: float = 1.0
-                 ) -> None:
+    def __init__(self, time_constant: float = BLACK_SECONDS) -> None:
         self.followed = Followed(time_constant)
-        self.settle_frames = settle_frames
-        self.reset()
 
     def reset(self) -> None:
         self.followed.reset()
-        self.frames = math.inf  # since the last change of light
-        self.light: float | None = None  # the last frame's ``light_stops``
 
     @staticmethod
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
                 ) -> np.ndarray:
         """(black point in full-range codes, U bias, V bias, floor share: the share of the
-        frame within DARK_SPAN of the black point, mean luma) of one frame's planes at chroma
+        frame within DARK_SPAN of the black point) of one frame's planes at chroma
         resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
         read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
         of its darkest pixels."""
@@ -151,7 +143,7 @@ class BlackLevel:
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
-            return np.zeros(5, np.float32)
+            return np.zeros(4, np.float32)
         index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
         black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
         dark = luma <= black + DARK_SPAN
@@ -168,22 +160,15 @@ class BlackLevel:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
             bias = share * as_bias(offset)
-        return np.array([black, *bias, floor, mean], np.float32)
+        return np.array([black, *bias, floor], np.float32)
 
-    def follow(self, measured: np.ndarray, time: float | None = None, cut: bool = False,
+    def follow(self, measured: np.ndarray, time: float | None = None, restart: bool = False,
                noise: float = 0.0) -> np.ndarray:
-        """The followed (black, U bias, V bias, floor share, mean luma) after a frame whose
-        own level is ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after
-        the last), in a stream with this ``noise`` (standard deviation, codes)."""
-        light, previous_light = light_stops(float(measured[4])), self.light
-        self.light = light
-        if cut:  # the temporal estimate starts anew
-            self.frames = math.inf
-        elif light_jumped(previous_light, light):
-            self.frames = 1
-        else:
-            self.frames += 1
-        level = self.followed(measured, time, restart=cut or self.frames <= self.settle_frames)
+        """The followed (black, U bias, V bias, floor share) after a frame whose own level is
+        ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last), in
+        a stream with this ``noise`` (standard deviation, codes); ``restart``: the stream
+        starts anew with this frame (a cut, a change of light)."""
+        level = self.followed(measured, time, restart=restart)
         # a black point that falls (a light switched off) is followed at once: a stale,
         # higher one would crush what is now the picture
         if measured[0] < level[0] - FALL_NOISE * noise:
