@@ -411,10 +411,11 @@ def test_a_noisy_very_dark_clip_starts_as_it_stays(backend):
 
 
 def test_a_noisy_dark_room_is_at_once_as_it_stays_after_the_light_is_switched_off(backend):
-    """Switched off, the light leaves a noisy very dark scene: the temporal estimate, the
-    black level and the exposure start anew (the estimate held the lit scene's blacks, not
-    the new scene's pedestal of noise clipped at zero), so the picture is at once what it
-    stays, not brighter and hazy for a third of a second and sliding after."""
+    """Switched off, the light leaves a noisy very dark scene: once the new light holds, the
+    temporal estimate, the black level and the exposure start anew (the estimate held the
+    lit scene's blacks, not the new scene's pedestal of noise clipped at zero), so the
+    picture is from the next frame what it stays, not brighter and hazy for a third of a
+    second and sliding after."""
     photo = cv2.resize(skdata.astronaut(), (640, 360), interpolation=cv2.INTER_AREA)
     enhancer = Enhancer(backend, EnhanceSettings(mode="fast").for_stream(video=True))
     luma = []
@@ -424,8 +425,9 @@ def test_a_noisy_dark_room_is_at_once_as_it_stays_after_the_light_is_switched_of
         luma.append(float(to_rgb(out).mean()))
     after = np.array(luma[15:])
     settled = after[10:]
-    # 3 % when written; 70 % brighter at the switch when the estimate was scaled instead
-    assert np.abs(after[:10] - settled.mean()).max() < 0.1 * settled.mean()
+    # the frame of the switch keeps the scaled estimate (a flash looks the same), the next
+    # starts anew: 3 % off when written; 60 % brighter there when it was only scaled
+    assert np.abs(after[1:10] - settled.mean()).max() < 0.1 * settled.mean()
     assert abs(settled[:10].mean() - settled[-10:].mean()) < 0.05 * settled.mean()
 
 

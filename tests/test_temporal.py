@@ -12,7 +12,7 @@ from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame.exposure import AutoExposure, LightSwitch, SceneCutDetector
 from rtretinex.metrics import flicker
 from rtretinex.nets.backends import create_backend
-from rtretinex.pixelops.formats import half_luma
+from rtretinex.pixelops.formats import YUV420P, from_rgb, half_luma, to_rgb
 from rtretinex.training.data import simulate_low_light
 from rtretinex.video.frames import VideoFrame
 
@@ -75,16 +75,41 @@ def test_auto_exposure_dead_band_time_constant_and_jump():
     assert ae(0.4, 5 / 30, True) == 1.0  # a cut or a change of light starts over
 
 
-def test_a_light_switched_on_or_off_is_one_signal_a_flicker_is_not():
+def test_a_light_that_holds_is_a_new_light_a_flash_or_a_flicker_is_not():
     """``LightSwitch`` on the frames' mean luma: more than LIGHT_JUMP_STOPS of linear light
-    between two frames (a doubled light is one stop, its sRGB luma 1.37 times); the
-    temporal denoiser, the black level and the auto-exposure start anew on it."""
+    between two frames (a doubled light is one stop, its sRGB luma 1.37 times) has jumped;
+    when the next frame keeps it, it is a new light (the temporal estimate starts anew); a
+    flash gone again the next frame never is."""
     switch = LightSwitch()
-    assert not switch(40.0)  # nothing before the first frame
-    assert not switch(40.0 * 1.15 ** (1 / 2.2))  # a light flickering by 15 %
-    assert switch(40.0 * 2 ** (1 / 2.2) * 1.15 ** (1 / 2.2))  # doubled
-    assert not switch(60.0)
-    assert switch(60.0 / 32 ** (1 / 2.2))  # switched off: 5 stops less
+    doubled, off = 2 ** (1 / 2.2), 32 ** (1 / 2.2)
+    assert switch(40.0) == (False, False)  # nothing before the first frame
+    assert switch(40.0 * 1.15 ** (1 / 2.2)) == (False, False)  # a light flickering by 15 %
+    assert switch(40.0 * doubled) == (True, False)  # doubled: jumped
+    assert switch(40.0 * doubled) == (False, True)  # and held: a new light
+    assert switch(40.0 * doubled) == (False, False)
+    assert switch(40.0 * doubled / off) == (True, False)  # a dark frame: lightning off
+    assert switch(40.0 * doubled) == (True, False)  # gone again: not a new light
+    assert switch(40.0 * doubled / off) == (True, False)  # switched off
+    assert switch(40.0 * doubled / off) == (False, True)
+
+
+def test_a_strobe_keeps_its_temporal_averaging_and_its_brightness(backend):
+    """A light two stops apart from frame to frame: each frame is judged on its own light
+    (black level, exposure), and the temporal estimate follows it by scaling, not by
+    restarting on every flash (then nothing would be averaged)."""
+    photo = small_photo("astronaut", height=180, width=320)
+    enhancer = Enhancer(backend, EnhanceSettings(mode="fast").for_stream(video=True))
+    out = []
+    for i in range(24):
+        dark = simulate_low_light(photo, exposure=0.005 if i % 2 == 0 else 0.02, seed=i)
+        frame = VideoFrame(from_rgb(dark), i, i, Fraction(1, 30), pixel_format=YUV420P)
+        out.append(to_rgb(enhancer.enhance(frame)).astype(np.float32))
+    even, odd = np.mean([o.mean() for o in out[8::2]]), np.mean([o.mean() for o in out[9::2]])
+    # when written: 2 % apart, 5.4 codes between frames of one phase; with the estimate
+    # restarted at every jump, 12 % and 17.2
+    assert abs(even - odd) < 0.05 * (even + odd) / 2
+    same_phase = np.mean([np.abs(out[k] - out[k - 2]).mean() for k in range(10, 24)])
+    assert same_phase < 8.0
 
 
 def test_the_auto_exposure_averages_its_first_frames():

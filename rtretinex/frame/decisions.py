@@ -68,24 +68,31 @@ BRIGHT_INPUT = (0.35, 0.6)
 @dataclass(frozen=True)
 class Moment:
     """Where a video frame sits in its stream: its time (seconds, None: unknown), whether it
-    starts a shot, whether the light changed (a light switched on or off:
-    ``exposure.LightSwitch``), its noise (standard deviation, codes), the stream's noise
-    followed over time (what the gain cap and the knee follow: a frame's own estimate
-    wobbles, and the picture's brightness would with it) and how many frames the temporal
-    denoiser's estimate holds (``Decisions.denoised``; 0: none is kept)."""
+    starts a shot, whether the light jumped since the last frame and whether a new light
+    has held since the last one (``exposure.LightSwitch``), its noise (standard deviation,
+    codes), the stream's noise followed over time (what the gain cap and the knee follow: a
+    frame's own estimate wobbles, and the picture's brightness would with it) and how many
+    frames the temporal denoiser's estimate holds (``Decisions.denoised``; 0: none is
+    kept)."""
 
     time: float | None
     cut: bool
+    light_jumped: bool
     new_light: bool
     noise: float
     stream_noise: float
     estimate_frames: int = 0
 
     @property
-    def starts_anew(self) -> bool:
-        """Whether what is followed over the stream starts again with this frame: the
-        temporal estimate, the black level, the exposure, the stream's noise."""
+    def estimate_restarts(self) -> bool:
+        """Whether the temporal estimate starts again with this frame: a cut, a new light."""
         return self.cut or self.new_light
+
+    @property
+    def levels_restart(self) -> bool:
+        """Whether the levels followed over the stream (the black level, the exposure, the
+        stream's noise) start again with this frame: also where the light only jumped."""
+        return self.estimate_restarts or self.light_jumped
 
 
 def colour_ratio(output: np.ndarray, source: np.ndarray,
@@ -155,9 +162,9 @@ class Decisions:
     def moment(self, half: np.ndarray, time: float | None) -> Moment:
         """The next video frame's ``Moment`` from its ``half_luma``."""
         noise = noise_sigma(half)
-        cut, new_light = self.cuts(half, noise), self.lights(float(half.mean()))
-        stream_noise = self.noise(noise, time, restart=cut or new_light)
-        return Moment(time, cut, new_light, noise, stream_noise)
+        cut, (jumped, held) = self.cuts(half, noise), self.lights(float(half.mean()))
+        stream_noise = self.noise(noise, time, restart=cut or jumped or held)
+        return Moment(time, cut, jumped, held, noise, stream_noise)
 
     @staticmethod
     def denoised(moment: Moment, estimate_frames: int) -> Moment:
@@ -190,7 +197,8 @@ class Decisions:
         if share > 0:
             spread = BlackLevel.from_samples(*sample(SETTLE_SPREAD), grey_surface=grey_surface)
             measured = measured + np.float32(share) * (spread - measured)
-        return self.blacks.follow(measured, moment.time, moment.starts_anew, moment.stream_noise)
+        return self.blacks.follow(measured, moment.time, moment.levels_restart,
+                                  moment.stream_noise)
 
     def exposure_factor(self, output: np.ndarray, moment: Moment | None) -> float:
         """The global factor for a frame whose proposed output (float32 RGB, 0-1, any size)
@@ -198,7 +206,8 @@ class Decisions:
         compensation = self.settings.compensation
         if moment is None or not self.exposure.enabled:
             return compensation
-        return compensation * self.exposure(_mean_luma(output), moment.time, moment.starts_anew)
+        return compensation * self.exposure(_mean_luma(output), moment.time,
+                                            moment.levels_restart)
 
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
                    half: np.ndarray, moment: Moment | None) -> tuple[np.ndarray, float]:

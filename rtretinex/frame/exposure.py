@@ -50,17 +50,26 @@ def light_stops(mean_luma: float) -> float:
 
 
 class LightSwitch:
-    """Flags a frame whose light differs from the previous frame's by more than
-    LIGHT_JUMP_STOPS (``light_stops`` of their mean luma): a light switched on or off, a
-    picture appearing from black. What was followed over the stream (the temporal estimate,
-    the black level, the exposure) then starts anew, as at a cut."""
+    """Follows the light on the input (``light_stops`` of a frame's mean luma) for two
+    signals: ``jumped``, it moved by more than LIGHT_JUMP_STOPS since the last frame (what
+    is judged on the frame itself, the black level and the exposure, starts anew at once, so
+    a flash or a strobe is judged frame by frame); ``held``, the last frame's jump is still
+    there (a light switched on or off, a picture appearing from black: the temporal estimate
+    starts anew, as at a cut; a flash that is gone again only scaled it, and a strobe
+    restarting it every frame would leave nothing averaged)."""
 
     def __init__(self) -> None:
-        self.stops: float | None = None
+        self.last: float | None = None  # the last frame's light (stops)
+        self.before: float | None = None  # the light before it
 
-    def __call__(self, mean_luma: float) -> bool:
-        previous, self.stops = self.stops, light_stops(mean_luma)
-        return previous is not None and abs(self.stops - previous) > LIGHT_JUMP_STOPS
+    def __call__(self, mean_luma: float) -> tuple[bool, bool]:
+        """(jumped, held) for the next frame, whose mean luma (any scale) is ``mean_luma``."""
+        stops, last, before = light_stops(mean_luma), self.last, self.before
+        self.last, self.before = stops, last
+        jumped = last is not None and abs(stops - last) > LIGHT_JUMP_STOPS
+        held = (before is not None and not jumped and abs(last - before) > LIGHT_JUMP_STOPS
+                and abs(stops - before) > LIGHT_JUMP_STOPS)
+        return jumped, held
 
 
 def follow_share(time: float | None, previous_time: float | None, time_constant: float,

@@ -42,7 +42,8 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
     work_format = YUV420P if fast else RGB24
     half = executor.half_luma(pixels, work_format)
     moment = decisions.moment(half, frame.time)
-    clean = denoiser(pixels, half, moment.starts_anew, moment.noise, work_format, executor)
+    clean = denoiser(pixels, half, moment.estimate_restarts, moment.noise, work_format,
+                     executor)
     if denoiser.enabled:  # the black level is read as it will be once the estimate settles
         moment = decisions.denoised(moment, denoiser.frames)
     if fast:
