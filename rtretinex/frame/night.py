@@ -88,9 +88,9 @@ NOISY_SIGMAS, NOISY_GAIN = (1.25, 2.0), 32.0
 SAMPLE = 4
 # The darkest pixels of a noisier picture sit lower, so the black level (and the share of
 # the frame at it) is read as it will be once the temporal estimate has settled: where the
-# estimate is still noisier than that (the first frames of a stream, after a cut), partly
-# on a sample whose every pixel is the mean of SETTLE_SPREAD × SETTLE_SPREAD (its noise that
-# many times lower: three for the about nine frames the denoiser averages).
+# estimate is still noisier than that (its first frames after a start, a cut or a new
+# light), partly on a sample whose every pixel is the mean of SETTLE_SPREAD × SETTLE_SPREAD
+# (its noise that many times lower: three for the about nine frames the denoiser averages).
 SETTLE_SPREAD = 3
 
 
