@@ -162,9 +162,10 @@ class Decisions:
     def moment(self, half: np.ndarray, time: float | None) -> Moment:
         """The next video frame's ``Moment`` from its ``half_luma``."""
         noise = noise_sigma(half)
-        cut, (jumped, held) = self.cuts(half, noise), self.lights(float(half.mean()))
-        stream_noise = self.noise(noise, time, restart=cut or jumped or held)
-        return Moment(time, cut, jumped, held, noise, stream_noise)
+        moment = Moment(time, self.cuts(half, noise), *self.lights(float(half.mean())), noise,
+                        stream_noise=noise)
+        return replace(moment, stream_noise=self.noise(noise, time,
+                                                       restart=moment.levels_restart))
 
     @staticmethod
     def denoised(moment: Moment, estimate_frames: int) -> Moment:

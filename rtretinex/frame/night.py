@@ -150,8 +150,7 @@ class BlackLevel:
         floor = float(dark.mean())
         bias = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
-        mean = float(flat.mean())
-        share = _ramp(mean, high, low)
+        share = _ramp(float(flat.mean()), high, low)
         if grey_surface and share > 0:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
