@@ -63,7 +63,14 @@ from .nets.weightfile import DEFAULT_WEIGHTS, WeightsError
 from .version import version_line
 from .video.display import KEYS
 from .video.pipeline import STOP_SIGNALS, PipelineStats
-from .video.sinks import DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, PIPE_FORMAT, STDOUT
+from .video.sinks import (
+    DEFAULT_CODEC,
+    DEFAULT_CRF,
+    DEFAULT_PRESET,
+    PIPE_FORMAT,
+    STDOUT,
+    VPX_CRF_ABOVE_X264,
+)
 from .video.sources import DEFAULT_TIMEOUT, Source
 from .video.vcam import AUTO_DEVICE, check_virtual_camera
 from .workers import default_jobs, run_local, run_on_ray
@@ -156,11 +163,13 @@ def build_parser(prog: str = "rtretinex") -> argparse.ArgumentParser:
                    help="denoise strength where the gain is high, 0 off (default "
                         f"{DEFAULT_DENOISE['quality']} in quality mode: bilateral on R; "
                         f"{DEFAULT_DENOISE['fast']} in fast mode: Gaussian on the input)")
-    p.add_argument("--codec", default=DEFAULT_CODEC,
-                   help=f"video encoder (default {DEFAULT_CODEC})")
+    p.add_argument("--codec", default=None,
+                   help=f"video encoder (default {DEFAULT_CODEC}, or where the container "
+                        "cannot hold H.264 its own: VP9 in .webm)")
     p.add_argument("--crf", type=int, default=DEFAULT_CRF,
                    help=f"x264/x265 quality, lower is better (default {DEFAULT_CRF}, "
-                        "visually lossless)")
+                        f"visually lossless; VP9/VP8 take it {VPX_CRF_ABOVE_X264} higher on "
+                        "their own scale)")
     p.add_argument("--preset", default=DEFAULT_PRESET,
                    help=f"x264/x265 speed preset (default {DEFAULT_PRESET}; ultrafast for speed)")
     p.add_argument("--realtime", action="store_true",

@@ -27,7 +27,6 @@ from .video.display import DisplaySink
 from .video.frames import VideoFrame
 from .video.pipeline import PipelineStats, run_pipeline, signals_held
 from .video.sinks import (
-    DEFAULT_CODEC,
     DEFAULT_CRF,
     DEFAULT_PRESET,
     STDOUT,
@@ -77,7 +76,7 @@ class BackendChoice:
 class EncoderOptions:
     """How the output video is encoded."""
 
-    codec: str = DEFAULT_CODEC
+    codec: str | None = None  # the sink's default: libx264, or the container's own
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
 

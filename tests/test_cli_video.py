@@ -219,6 +219,29 @@ def test_error_paths(clip, tmp_path, args, code, fragment):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_webm_output_takes_vp9_where_the_default_codec_cannot_go(clip, tmp_path):
+    """WebM holds VP8, VP9 and AV1 only: by default the output takes the container's own
+    codec (VP9) at about the default quality instead of failing on libx264; a codec the
+    user names is used or refused (one line, nothing written)."""
+    webm, mp4 = tmp_path / "o.webm", tmp_path / "o.mp4"
+    for out in (webm, mp4):
+        result = run(str(clip), "-o", str(out), "--nets-every", "1")
+        assert result.returncode == 0, result.stderr
+    with av.open(str(webm)) as c:
+        assert c.streams.video[0].codec_context.name == "vp9"
+        vp9 = [f.to_ndarray(format="rgb24").astype(np.float64) for f in c.decode(video=0)]
+    with av.open(str(mp4)) as c:
+        x264 = [f.to_ndarray(format="rgb24").astype(np.float64) for f in c.decode(video=0)]
+    assert len(vp9) == len(x264) == 24
+    mse = np.mean([np.mean((a - b) ** 2) for a, b in zip(vp9, x264)])
+    assert 10 * np.log10(255**2 / mse) > 35  # two encodes of one picture, both near lossless
+    refused = tmp_path / "refused.webm"
+    assert_one_line_error(run(str(clip), "-o", str(refused), "--codec", "libx264"), 2,
+                          "'webm' format does not support 'libx264'")
+    assert not refused.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU here may have an encoder")
 def test_nvenc_without_an_nvidia_encoder_says_so(clip, tmp_path):
     """PyAV's FFmpeg lists h264_nvenc, but it opens only on a GPU with NVENC (not on this

@@ -31,7 +31,6 @@ from ..pixelops.host import mix, shifted
 __all__ = [
     "Motion",
     "TemporalDenoiser",
-    "averaged_frames",
     "estimate_noise",
     "global_shift",
     "noise_sigma",
@@ -146,7 +145,7 @@ def still_share(strength: float) -> float:
     return 1.0 / (1.0 + STILL_SLOPE * strength)
 
 
-def averaged_frames(strength: float) -> float:
+def _averaged_frames(strength: float) -> float:
     """About how many frames a still pixel's estimate averages at ``strength``: a recursive
     average taking k of each new frame weighs 2 / k − 1 of them."""
     return 2.0 / still_share(strength) - 1.0
@@ -157,10 +156,10 @@ def estimate_noise(noise: float, frames: float, strength: float) -> float:
     (1: the first, which it starts from; inf: settled) of footage whose frames have
     ``noise``: what lies beyond the 8-bit rounding (MIN_SIGMA) averages out, as the first
     frame's weight decays by 1 − k a frame and what replaces it is averaged over
-    ``averaged_frames``."""
+    ``_averaged_frames``."""
     first = (1.0 - still_share(strength)) ** (2.0 * (frames - 1.0))
     beyond = max(noise * noise - MIN_SIGMA * MIN_SIGMA, 0.0)
-    left = first + (1.0 - first) / averaged_frames(strength)
+    left = first + (1.0 - first) / _averaged_frames(strength)
     return math.sqrt(MIN_SIGMA * MIN_SIGMA + beyond * left)
 
 

@@ -23,9 +23,13 @@ from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STDOUT",
-           "X264_CHROMA_QP_OFFSET", "FileSink", "Sink"]
+           "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "FileSink", "Sink"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
+# VP9 and VP8 (the default where a container cannot hold H.264: WebM, Ogg): libvpx's
+# real-time mode at this speed costs about what x264's veryfast does, and its crf this much
+# above x264's gives about the same quality (docs/history.md).
+VPX_SPEED, VPX_CRF_ABOVE_X264 = 6, 6
 # x264 codes the chroma this many QP finer than its default: the output's colour is lifted
 # with its light, and at the default a thin grey beside a colour (a cable against the sky,
 # a lane line) takes that colour in the encode (trade-off against bytes: docs/history.md).
@@ -133,9 +137,11 @@ class FileSink:
     name = "encode"
     closed = False
 
-    def __init__(self, path: Path | str, source: Source, codec: str = DEFAULT_CODEC,
+    def __init__(self, path: Path | str, source: Source, codec: str | None = None,
                  crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
                  pipe_format: str | None = None) -> None:
+        """``codec`` None: DEFAULT_CODEC, or the container's own video codec where it cannot
+        hold H.264 (VP9 in WebM)."""
         fmt = stream_format(path, pipe_format)
         self.path = str(path) if fmt else Path(path)
         self.file = None if fmt else AtomicFile(self.path)
@@ -162,10 +168,7 @@ class FileSink:
     def _open_video(self, frame: VideoFrame) -> None:
         height, width = frame_size(frame.image, frame.pixel_format)
         rate = Fraction(self.source.fps).limit_denominator(1001)
-        try:
-            self.video = self.container.add_stream(self.codec, rate=rate)
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise UsageError(f"cannot use codec {self.codec!r}: {reason(exc)}") from None
+        self.video = self._add_video_stream(rate)
         self.video.width, self.video.height = even_size(width, height)
         self.video.pix_fmt = "yuv420p"
         if frame.pixel_format == YUV420P:  # the source's YUV values, in the source's colours
@@ -183,6 +186,10 @@ class FileSink:
                 self.video.options["x264-params"] = f"chroma-qp-offset={X264_CHROMA_QP_OFFSET}"
             if self.file is None:  # a live stream: no lookahead or B-frames holding frames
                 self.video.options["tune"] = "zerolatency"
+        elif self.codec in ("libvpx", "libvpx-vp9"):  # constant quality (b 0), real time
+            self.video.options = {"deadline": "realtime", "cpu-used": str(VPX_SPEED),
+                                  "row-mt": "1", "b": "0",
+                                  "crf": str(min(63, self.crf + VPX_CRF_ABOVE_X264))}
         if frame.rotation:
             self.video.set_display_rotation(frame.rotation)
         for stream in self.source.copied_streams:
@@ -212,6 +219,21 @@ class FileSink:
         for packet in self.pending:
             self.copy(packet)
         self.pending.clear()
+
+    def _add_video_stream(self, rate: Fraction) -> av.video.stream.VideoStream:
+        """The video stream of the codec asked for; by default DEFAULT_CODEC, or the
+        container's own video codec where it cannot hold H.264."""
+        names = [self.codec] if self.codec else [DEFAULT_CODEC,
+                                                 self.container.default_video_codec]
+        for name in names:
+            try:
+                stream = self.container.add_stream(name, rate=rate)
+            except (av.error.FFmpegError, ValueError) as exc:
+                error = exc
+                continue
+            self.codec = stream.codec_context.name  # the encoder: vp9 is libvpx-vp9
+            return stream
+        raise UsageError(f"cannot use codec {names[0]!r}: {reason(error)}") from None
 
     def write(self, frame: VideoFrame, original: np.ndarray | None = None) -> None:
         """Encode one enhanced frame, keeping its timestamp."""
