@@ -219,10 +219,22 @@ def test_error_paths(clip, tmp_path, args, code, fragment):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_a_webm_output_takes_vp9_where_the_default_codec_cannot_go(clip, tmp_path):
-    """WebM holds VP8, VP9 and AV1 only: by default the output takes the container's own
-    codec (VP9) at about the default quality instead of failing on libx264; a codec the
-    user names is used or refused (one line, nothing written)."""
+def decoded_audio(path):
+    """(codec name, start in seconds, samples (channels, n) as float) of the first audio
+    stream."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        frames = list(c.decode(stream))
+        return (stream.codec_context.name, float(frames[0].time),
+                np.concatenate([f.to_ndarray() for f in frames], axis=1).astype(np.float64))
+
+
+def test_a_webm_output_takes_vp9_and_opus_where_the_defaults_cannot_go(clip, tmp_path):
+    """WebM holds VP8, VP9 and AV1 video and Vorbis and Opus audio only: by default the
+    output takes the container's own video codec (VP9) at about the default quality instead
+    of failing on libx264, and the AAC audio is re-encoded as Opus, in time and as loud,
+    instead of left out; a codec the user names is used or refused (one line, nothing
+    written)."""
     webm, mp4 = tmp_path / "o.webm", tmp_path / "o.mp4"
     for out in (webm, mp4):
         result = run(str(clip), "-o", str(out), "--nets-every", "1")
@@ -235,6 +247,12 @@ def test_a_webm_output_takes_vp9_where_the_default_codec_cannot_go(clip, tmp_pat
     assert len(vp9) == len(x264) == 24
     mse = np.mean([np.mean((a - b) ** 2) for a, b in zip(vp9, x264)])
     assert 10 * np.log10(255**2 / mse) > 35  # two encodes of one picture, both near lossless
+    given, kept = decoded_audio(clip), decoded_audio(webm)
+    assert (given[0], kept[0]) == ("aac", "opus")
+    assert abs(kept[1] - given[1]) < 0.01
+    assert abs(kept[2].shape[1] - given[2].shape[1]) <= 0.02 * given[2].shape[1]
+    rms = [np.sqrt(np.mean(samples**2)) for samples in (given[2], kept[2])]
+    assert rms[1] == pytest.approx(rms[0], rel=0.05)
     refused = tmp_path / "refused.webm"
     assert_one_line_error(run(str(clip), "-o", str(refused), "--codec", "libx264"), 2,
                           "'webm' format does not support 'libx264'")

@@ -159,6 +159,7 @@ class FileSink:
         self.time_base: Fraction | None = None  # of the encoder: the input's, kept exactly
         self.started = False
         self.copies: dict[int, av.stream.Stream] = {}
+        self.reencoded: dict[int, AudioReencoder] = {}  # audio the container cannot copy
         self.pending: list[Packet] = []  # copied packets that arrive before the first frame
         self.frames_written = 0
         self.last_pts = -1
@@ -195,6 +196,13 @@ class FileSink:
         for stream in self.source.copied_streams:
             try:
                 self.copies[stream.index] = self.container.add_stream_from_template(stream)
+                continue
+            except (av.error.FFmpegError, ValueError):
+                pass
+            try:
+                if stream.type != "audio":
+                    raise ValueError("not audio")
+                self.reencoded[stream.index] = AudioReencoder(self.container, stream)
             except (av.error.FFmpegError, ValueError):
                 log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
                             stream.index, self.container.format.name,
@@ -283,6 +291,8 @@ class FileSink:
         if stream is not None:
             packet.stream = stream
             self._mux(packet)
+        elif packet.stream.index in self.reencoded:
+            self._mux(self.reencoded[packet.stream.index].encode(packet))
 
     def close(self, keep: bool = True) -> None:
         """Flush the encoder, finish the file and move it into place; when not keeping, when
@@ -290,6 +300,8 @@ class FileSink:
         try:
             if self.started:
                 self.container.mux(self.video.encode(None))
+                for reencoder in self.reencoded.values():
+                    self.container.mux(reencoder.encode(None))
             self.container.close()
             if keep and self.frames_written and self.file:
                 self.file.commit()
@@ -300,3 +312,39 @@ class FileSink:
         finally:
             if self.file:
                 self.file.discard()
+
+
+class AudioReencoder:
+    """An audio stream the output's container cannot hold as it came (AAC in WebM): decoded
+    on a decoder of its own and encoded again in the container's audio codec (Opus in WebM),
+    at the source's rate where that codec takes it."""
+
+    def __init__(self, container: av.container.OutputContainer,
+                 source: av.audio.stream.AudioStream) -> None:
+        given = source.codec_context
+        self.decoder = av.CodecContext.create(given.name, "r")
+        self.decoder.extradata = given.extradata
+        self.decoder.sample_rate, self.decoder.layout = given.sample_rate, given.layout
+        rates = av.Codec(container.default_audio_codec, "w").audio_rates
+        rate = given.sample_rate if not rates or given.sample_rate in rates else max(rates)
+        self.stream = container.add_stream(container.default_audio_codec, rate=rate)
+        self.stream.layout = given.layout
+        self.resampler = av.AudioResampler(format=self.stream.codec_context.format.name,
+                                           layout=self.stream.layout.name, rate=rate)
+        log.info("audio stream %d (%s) re-encoded as %s: %s cannot hold it", source.index,
+                 given.name, self.stream.codec_context.name, container.format.name)
+
+    def encode(self, packet: av.Packet | None) -> list[av.Packet]:
+        """The output's packets for one source packet; None flushes all three stages. A
+        packet that does not decode is left out, as a damaged stretch of video is."""
+        try:
+            decoded = self.decoder.decode(packet)
+        except av.error.FFmpegError:
+            if packet is not None:
+                return []
+            decoded = []
+        frames = [part for frame in decoded for part in self.resampler.resample(frame)]
+        if packet is None:
+            frames += self.resampler.resample(None)
+        encoded = [out for frame in frames for out in self.stream.encode(frame)]
+        return encoded + (self.stream.encode(None) if packet is None else [])
