@@ -87,6 +87,28 @@ def test_downscale_is_an_area_average_of_the_frame(width, height, scale):
 
 
 @pytest.mark.parametrize("mode", ["quality", "fast"])
+@pytest.mark.parametrize("depth", [np.uint8, np.uint16])
+def test_a_photo_without_colour_comes_back_without_colour(backend, mode, depth):
+    """The nets tint a black-and-white photo (a mean chroma of 2-3 codes, up to 13, on
+    dark grey photos); such a photo keeps no colour and is as bright as its tinted output."""
+    colour = small_photo("coffee", height=96, width=128)
+    grey = cv2.merge([cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)] * 3)
+    dark = (grey.astype(np.float64) * 0.08 * np.iinfo(depth).max / 255).round().astype(depth)
+    enhancer = Enhancer(backend, EnhanceSettings(mode=mode, scale=4))
+    out = enhancer(dark)
+    assert out.dtype == depth and out.shape == dark.shape
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    tinted = enhancer._still(dark)
+    assert np.abs(tinted.astype(float) - tinted.mean(axis=2, keepdims=True)).max() > 0
+    assert out.mean() > 5 * dark.mean()
+    assert abs(out.mean() - tinted.mean()) < 0.02 * tinted.mean()
+    assert (out.astype(int) >= dark.astype(int) - (1 if depth == np.uint8 else 257)).all()
+    near_grey = dark.copy()
+    near_grey[0, 0, 0] += 1  # one coloured pixel: a colour photo, enhanced as one
+    assert np.array_equal(enhancer(near_grey), enhancer._still(near_grey))
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
 def test_exposure_compensation_brightens_and_never_darkens_below_the_input(backend, mode):
     dark = simulate_low_light(small_photo("coffee", height=96, width=128), exposure=0.1, seed=2)
     settings = EnhanceSettings(mode=mode, scale=4)

@@ -26,7 +26,9 @@ from ..pixelops.formats import (
     even_yuv420p,
     frame_size,
     from_rgb,
+    grey_like,
     half_luma,
+    is_grey,
     to_rgb,
 )
 from ..pixelops.host import HostExecutor
@@ -133,7 +135,12 @@ class Enhancer:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """Enhance one still image (no temporal state is used or kept). A uint16 image is
         enhanced from all its 16 bits (the shadow detail a 16-bit export keeps) and comes
-        back as uint16."""
+        back as uint16. An image without colour comes back without colour (the nets would
+        tint it)."""
+        out = self._still(image)
+        return grey_like(out) if is_grey(image) else out
+
+    def _still(self, image: np.ndarray) -> np.ndarray:
         half = half_luma(image)
         work = image
         if image.dtype == np.uint16:

@@ -33,8 +33,10 @@ __all__ = [
     "even_yuv420p",
     "frame_size",
     "from_rgb",
+    "grey_like",
     "half_luma",
     "half_planes",
+    "is_grey",
     "planes",
     "rgb_half_planes",
     "small_rgb",
@@ -108,6 +110,19 @@ def to_bgr(image: np.ndarray, pixel_format: str) -> np.ndarray:
 def from_rgb(image: np.ndarray) -> np.ndarray:
     """yuv420p buffer of an RGB uint8 image with even sides."""
     return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+
+
+def is_grey(image: np.ndarray) -> bool:
+    """Whether an RGB image has no colour at all (R = G = B in every pixel: a black-and-white
+    photo, an infrared camera's still)."""
+    red, green, blue = cv2.split(image)
+    return not (cv2.countNonZero(cv2.absdiff(red, green))
+                or cv2.countNonZero(cv2.absdiff(green, blue)))
+
+
+def grey_like(image: np.ndarray) -> np.ndarray:
+    """An RGB image's luma in all three channels, in its depth."""
+    return cv2.merge([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
