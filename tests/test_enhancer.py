@@ -12,6 +12,7 @@ from rtretinex.metrics import psnr
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import downscale
 from rtretinex.training.data import simulate_low_light
+from rtretinex.video.frames import VideoFrame
 
 from .conftest import small_photo
 
@@ -106,6 +107,26 @@ def test_a_photo_without_colour_comes_back_without_colour(backend, mode, depth):
     near_grey = dark.copy()
     near_grey[0, 0, 0] += 1  # one coloured pixel: a colour photo, enhanced as one
     assert np.array_equal(enhancer(near_grey), enhancer._still(near_grey))
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_a_video_without_colour_comes_back_without_colour(backend, mode):
+    """An infrared camera writes grey in a colour format (U and V at 128): quality mode's
+    nets tinted it (U / V up to 7 codes off on a grey clip); every frame stays grey, in
+    yuv420p and in RGB (``Enhancer.frame``, odd sides too), as bright as before."""
+    grey = cv2.cvtColor(small_photo("coffee", height=96, width=128), cv2.COLOR_RGB2GRAY)
+    dark = cv2.merge([(grey * 0.08).round().astype(np.uint8)] * 3)
+    buffer = cv2.cvtColor(dark, cv2.COLOR_RGB2YUV_I420)
+    assert (buffer[96:] == 128).all()
+    enhancer = Enhancer(backend, EnhanceSettings(mode=mode, scale=4))
+    for index in range(3):
+        out = enhancer.enhance(VideoFrame(buffer, index, pixel_format="yuv420p"))
+        assert (out[96:] == 128).all() and out[:96].mean() > 4 * buffer[:96].mean()
+    enhancer.reset()
+    for image in (dark, dark[:95, :127]):
+        rgb = enhancer.frame(image)
+        assert np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+        assert rgb.shape == image.shape and rgb.mean() > 4 * image.mean()
 
 
 @pytest.mark.parametrize("mode", ["quality", "fast"])

@@ -136,7 +136,7 @@ class Enhancer:
         """Enhance one still image (no temporal state is used or kept). A uint16 image is
         enhanced from all its 16 bits (the shadow detail a 16-bit export keeps) and comes
         back as uint16. An image without colour comes back without colour (the nets would
-        tint it)."""
+        tint it; video frames too)."""
         out = self._still(image)
         return grey_like(out) if is_grey(image) else out
 
@@ -182,5 +182,7 @@ class Enhancer:
         return self._video_frame(self.host, frame, scale)
 
     def _video_frame(self, executor: Any, frame: VideoFrame, scale: int) -> np.ndarray:
-        return steps.video_frame(executor, self.decisions, self.temporal_denoiser, frame, scale,
-                                 self.settings.denoise)
+        out = steps.video_frame(executor, self.decisions, self.temporal_denoiser, frame, scale,
+                                self.settings.denoise)
+        fmt = frame.pixel_format
+        return grey_like(out, fmt) if is_grey(frame.image, fmt) else out

@@ -112,16 +112,24 @@ def from_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
 
 
-def is_grey(image: np.ndarray) -> bool:
-    """Whether an RGB image has no colour at all (R = G = B in every pixel: a black-and-white
-    photo, an infrared camera's still)."""
+def is_grey(image: np.ndarray, pixel_format: str = RGB24) -> bool:
+    """Whether a frame has no colour at all: R = G = B in every pixel, or U and V at zero
+    (a black-and-white photo, an infrared camera's picture)."""
+    if pixel_format == YUV420P:
+        chroma = image[frame_size(image, YUV420P)[0]:]
+        return not cv2.countNonZero(cv2.absdiff(chroma, CHROMA_ZERO))
     red, green, blue = cv2.split(image)
     return not (cv2.countNonZero(cv2.absdiff(red, green))
                 or cv2.countNonZero(cv2.absdiff(green, blue)))
 
 
-def grey_like(image: np.ndarray) -> np.ndarray:
-    """An RGB image's luma in all three channels, in its depth."""
+def grey_like(image: np.ndarray, pixel_format: str = RGB24) -> np.ndarray:
+    """A frame's luma without its colour, in its format and depth (RGB: the luma in all
+    three channels)."""
+    if pixel_format == YUV420P:
+        grey = image.copy()
+        grey[frame_size(image, YUV420P)[0]:] = CHROMA_ZERO
+        return grey
     return cv2.merge([cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)] * 3)
 
 
