@@ -51,6 +51,21 @@ def with_subtitles(video, target):
     return target
 
 
+def with_audio_late(video, target, lag=1.0):
+    """``video`` remuxed with its audio packets ``lag`` seconds behind its video in the file
+    (as an MP4 writer's chunks put them), the muxer told not to interleave them back."""
+    with av.open(str(video)) as vin, av.open(str(target), "w",
+                                            options={"max_interleave_delta": "1"}) as out:
+        streams = {s: out.add_stream_from_template(s) for s in vin.streams}
+        packets = [p for p in vin.demux() if p.dts is not None]
+        at = {id(p): float(p.dts * p.time_base) + (lag if p.stream.type == "audio" else 0)
+              for p in packets}
+        for packet in sorted(packets, key=lambda p: at[id(p)]):
+            packet.stream = streams[packet.stream]
+            out.mux(packet)
+    return target
+
+
 def video_info(path):
     with av.open(str(path)) as c:
         frames = list(c.decode(video=0))
@@ -93,6 +108,27 @@ def test_audio_and_subtitles_keep_their_timestamps(clip, tmp_path):
         assert timed_packets(out, kind) == timed_packets(source, kind)
     cues = [t for t, _ in timed_packets(out, "subtitle")]
     assert len(cues) == 2 and cues[1] - cues[0] == pytest.approx(0.4)
+
+
+def test_max_frames_keeps_audio_and_subtitles_up_to_where_the_frames_stop(clip, tmp_path):
+    """Where a file has its audio behind its video (a second here, as MP4 writers' chunks
+    can), the packets that belong before a --max-frames stop are still to be read at the
+    stop: they are read on for (12 frames had no audio before). Nothing is cut: what was
+    read before the stop goes out too."""
+    late = with_audio_late(clip, tmp_path / "late.mkv")
+    for source, kinds in ((late, ("audio",)),
+                          (with_subtitles(clip, tmp_path / "subs.mkv"), ("audio", "subtitle"))):
+        out = tmp_path / f"out_{source.stem}.mkv"
+        result = run(str(source), "-o", str(out), "--preset", "ultrafast", "--max-frames", "12")
+        assert result.returncode == 0, result.stderr
+        assert len(video_info(out)[0]) == 12
+        end = video_info(source)[0][11] + 1 / 30  # in the source's clock
+        for kind in kinds:  # the source's first packets, all those before the end
+            given = timed_packets(source, kind)
+            kept = [payload for _, payload in timed_packets(out, kind)]
+            assert kept == [payload for _, payload in given[:len(kept)]]
+            assert len(kept) >= sum(1 for t, _ in given if t < end) > 0
+            assert all(t < end + 0.5 for t, _ in given[:len(kept)])
 
 
 def flickering_static_clip(path, frames=30):

@@ -42,6 +42,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FILE_QUEUE_FRAMES = 4
 SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
 _POLL_S = 0.1
+# Where frames stop early (--max-frames), how far past them a file is read for the audio and
+# subtitle packets that belong before the stop (seconds of video).
+TRAILING_SECONDS = 5.0
 # glibc's mallopt parameters: blocks up to 32 MiB (its largest allowed threshold) come from
 # the heap, and up to 64 MiB of freed memory at a heap's top is kept rather than trimmed.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -178,7 +181,7 @@ def _get(q: queue.Queue | LatestSlot, stop: threading.Event) -> object:
 
 def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
             stop: threading.Event, max_frames: int | None) -> None:
-    frames = 0
+    frames, last = 0, None
     try:
         items = iter(source)
         while not stop.is_set() and (max_frames is None or frames < max_frames):
@@ -189,13 +192,42 @@ def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
             if isinstance(item, VideoFrame):
                 timer.add("decode", time.perf_counter() - start)
                 item.captured_at = time.perf_counter()
-                frames += 1
+                frames, last = frames + 1, item
             if not _put(out, item, stop):
                 return
+        if (source.copied_streams and frames == max_frames and last is not None
+                and last.time is not None):
+            end = last.time + 1.0 / source.fps
+            for packet in _packets_before(items, end, len(source.copied_streams)):
+                if not _put(out, packet, stop):
+                    return
     except BaseException as exc:  # handed to the main thread
         _put(out, _Failure(exc), stop)
         return
     _put(out, _End(), stop)
+
+
+def _packets_before(items: Iterator[VideoFrame | Packet], end: float, streams: int
+                    ) -> Iterator[Packet]:
+    """The audio and subtitle packets still to come from ``items`` that are timed before
+    ``end`` (seconds: where the frames stopped early). A file interleaves them up to a
+    second or more behind its video, so it is read on until each of its ``streams`` has
+    passed ``end``, or its video has by TRAILING_SECONDS."""
+    passed: set[int] = set()
+    for item in items:
+        if isinstance(item, VideoFrame):
+            if item.time is not None and item.time > end + TRAILING_SECONDS:
+                return
+            continue
+        stamp = item.pts if item.pts is not None else item.dts
+        if stamp is None or item.time_base is None:
+            continue
+        if float(stamp * item.time_base) < end:
+            yield item
+        else:
+            passed.add(item.stream.index)
+            if len(passed) >= streams:
+                return
 
 
 def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
