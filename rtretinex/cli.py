@@ -67,9 +67,11 @@ from .video.sinks import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
     DEFAULT_PRESET,
+    MAX_CRF,
     PIPE_FORMAT,
     STDOUT,
     VPX_CRF_ABOVE_X264,
+    check_encoder,
 )
 from .video.sources import DEFAULT_TIMEOUT, Source
 from .video.vcam import AUTO_DEVICE, check_virtual_camera
@@ -167,7 +169,7 @@ def build_parser(prog: str = "rtretinex") -> argparse.ArgumentParser:
                    help=f"video encoder (default {DEFAULT_CODEC}, or where the container "
                         "cannot hold H.264 its own: VP9 in .webm)")
     p.add_argument("--crf", type=int, default=DEFAULT_CRF,
-                   help=f"x264/x265 quality, lower is better (default {DEFAULT_CRF}, "
+                   help=f"x264/x265 quality 0-{MAX_CRF}, lower is better (default {DEFAULT_CRF}, "
                         f"visually lossless; VP9/VP8 take it {VPX_CRF_ABOVE_X264} higher on "
                         "their own scale)")
     p.add_argument("--preset", default=DEFAULT_PRESET,
@@ -447,6 +449,10 @@ def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
             raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
         if args.jobs is not None and args.jobs < 1:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+        if not 0 <= args.crf <= MAX_CRF:
+            raise UsageError(f"--crf must be 0-{MAX_CRF}, got {args.crf}")
+        if args.codec is not None:
+            check_encoder(args.codec)
         if args.format is not None and args.output != STDOUT:
             raise UsageError("--format names the container of -o - (standard output); a "
                              "file's container follows its suffix")

@@ -22,10 +22,11 @@ from ..pixelops.formats import YUV420P, even_size, even_yuv420p, frame_size
 from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
-__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "PIPE_FORMAT", "STDOUT",
-           "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "FileSink", "Sink"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "MAX_CRF", "PIPE_FORMAT", "STDOUT",
+           "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "FileSink", "Sink", "check_encoder"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
+MAX_CRF = 51  # x264's and x265's scale
 # VP9 and VP8 (the default where a container cannot hold H.264: WebM, Ogg): libvpx's
 # real-time mode at this speed costs about what x264's veryfast does, and its crf this much
 # above x264's gives about the same quality (docs/history.md).
@@ -99,6 +100,17 @@ def ffmpeg_output_protocols() -> frozenset[str] | None:
     while (name := enumerate_protocols(ctypes.byref(state), 1)) is not None:
         names.add(name.decode())
     return frozenset(names)
+
+
+def check_encoder(name: str) -> None:
+    """UsageError unless the FFmpeg inside PyAV has a video encoder called ``name``."""
+    try:
+        kind = av.Codec(name, "w").type
+    except ValueError:  # av's UnknownCodecError
+        raise UsageError(f"no video encoder {name!r} here (e.g. {DEFAULT_CODEC}, libx265, "
+                         "libvpx-vp9)") from None
+    if kind != "video":
+        raise UsageError(f"{name!r} encodes {kind}, not video")
 
 
 def stream_format(target: str | Path, pipe_format: str | None = None) -> str | None:
