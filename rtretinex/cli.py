@@ -71,6 +71,7 @@ from .video.sinks import (
     PIPE_FORMAT,
     STDOUT,
     VPX_CRF_ABOVE_X264,
+    X264_PRESETS,
     check_encoder,
 )
 from .video.sources import DEFAULT_TIMEOUT, Source
@@ -451,6 +452,9 @@ def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
         if not 0 <= args.crf <= MAX_CRF:
             raise UsageError(f"--crf must be 0-{MAX_CRF}, got {args.crf}")
+        if args.preset not in X264_PRESETS:
+            raise UsageError(f"unknown --preset {args.preset!r}; one of "
+                             f"{', '.join(X264_PRESETS)}")
         if args.codec is not None:
             check_encoder(args.codec)
         if args.format is not None and args.output != STDOUT:

@@ -240,6 +240,7 @@ def test_existing_output_needs_y(clip, tmp_path):
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "aac"], 2, "'aac' encodes audio, not video"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--crf", "99"], 2, "--crf must be 0-51, got 99"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--crf", "-1"], 2, "--crf must be 0-51, got -1"),
+    (["{clip}", "-o", "{tmp}/o.mp4", "--preset", "quick"], 2, "unknown --preset 'quick'"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--codec", "mpeg2video"], 1, "cannot encode this video"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--smooth", "-1"], 2, "--smooth must be >= 0"),
     (["{clip}", "-o", "{tmp}/o.mp4", "--compile", "--backend", "openvino"], 2,

@@ -23,10 +23,13 @@ from .frames import VideoFrame
 from .sources import LIMITED_RANGE, Packet, Source, reason
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "MAX_CRF", "PIPE_FORMAT", "STDOUT",
-           "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "FileSink", "Sink", "check_encoder"]
+           "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "X264_PRESETS", "FileSink", "Sink",
+           "check_encoder"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_CRF = 51  # x264's and x265's scale
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")  # x265's are the same
 # VP9 and VP8 (the default where a container cannot hold H.264: WebM, Ogg): libvpx's
 # real-time mode at this speed costs about what x264's veryfast does, and its crf this much
 # above x264's gives about the same quality (docs/history.md).
