@@ -269,6 +269,41 @@ def decoded_audio(path):
                 np.concatenate([f.to_ndarray() for f in frames], axis=1).astype(np.float64))
 
 
+def with_pcm_audio(video, target):
+    """``video``'s video remuxed into Matroska beside a second of 16-bit PCM stereo (a
+    440 Hz tone; Matroska keeps no channel layout for PCM: it reads back as "2 channels")."""
+    rate = 44_100
+    with av.open(str(video)) as vin, av.open(str(target), "w") as out:
+        source = vin.streams.video[0]
+        copy = out.add_stream_from_template(source)
+        audio = out.add_stream("pcm_s16le", rate=rate)
+        audio.layout = "stereo"
+        for packet in vin.demux(source):
+            if packet.dts is not None:
+                packet.stream = copy
+                out.mux(packet)
+        tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+        pcm = (np.stack([tone, tone / 2]).T.reshape(1, -1) * 32767).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = rate, 0
+        out.mux(audio.encode(frame))
+        out.mux(audio.encode(None))
+    return target
+
+
+def test_pcm_audio_from_matroska_is_copied_into_mp4(clip, tmp_path):
+    """MP4 refused to finish a file whose PCM had no named channel layout: the whole
+    output was lost at the end ("cannot finish ... Invalid argument")."""
+    source = with_pcm_audio(clip, tmp_path / "pcm.mkv")
+    out = tmp_path / "out.mp4"
+    result = run(str(source), "-o", str(out), "--preset", "ultrafast")
+    assert result.returncode == 0, result.stderr
+    given, kept = decoded_audio(source), decoded_audio(out)
+    assert given[0] == kept[0] == "pcm_s16le"
+    assert np.array_equal(given[2], kept[2])
+    assert len(video_info(out)[0]) == 24
+
+
 def test_a_webm_output_takes_vp9_and_opus_where_the_defaults_cannot_go(clip, tmp_path):
     """WebM holds VP8, VP9 and AV1 video and Vorbis and Opus audio only: by default the
     output takes the container's own video codec (VP9) at about the default quality instead

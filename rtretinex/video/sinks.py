@@ -39,6 +39,9 @@ VPX_SPEED, VPX_CRF_ABOVE_X264 = 6, 6
 # a lane line) takes that colour in the encode (trade-off against bytes: docs/history.md).
 X264_CHROMA_QP_OFFSET = -9
 MAX_PENDING_PACKETS = 2000
+# A copied audio stream of this many channels is written with this layout: Matroska keeps
+# none for PCM ("2 channels"), and MP4 refuses to finish a file with PCM in an unnamed one.
+NAMED_LAYOUTS = {1: "mono", 2: "stereo"}
 # Network outputs: the container each scheme carries, offered where the FFmpeg inside PyAV
 # has the scheme's protocol (``network_schemes``; PyPI's wheels have no srt or rist). Not
 # offered: rtp (udp:// carries the same MPEG-TS, and FFmpeg reads it back without an SDP).
@@ -210,7 +213,9 @@ class FileSink:
             self.video.set_display_rotation(frame.rotation)
         for stream in self.source.copied_streams:
             try:
-                self.copies[stream.index] = self.container.add_stream_from_template(stream)
+                copy = self.copies[stream.index] = self.container.add_stream_from_template(stream)
+                if copy.type == "audio":
+                    _name_layout(copy.codec_context)
                 continue
             except (av.error.FFmpegError, ValueError):
                 pass
@@ -363,3 +368,11 @@ class AudioReencoder:
             frames += self.resampler.resample(None)
         encoded = [out for frame in frames for out in self.stream.encode(frame)]
         return encoded + (self.stream.encode(None) if packet is None else [])
+
+
+def _name_layout(audio: av.audio.codeccontext.AudioCodecContext) -> None:
+    """Give an audio stream whose layout has no name (only a channel count) the usual one
+    for its count (NAMED_LAYOUTS)."""
+    channels = audio.channels
+    if audio.layout.name == f"{channels} channels" and channels in NAMED_LAYOUTS:
+        audio.layout = NAMED_LAYOUTS[channels]
