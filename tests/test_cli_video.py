@@ -269,14 +269,15 @@ def decoded_audio(path):
                 np.concatenate([f.to_ndarray() for f in frames], axis=1).astype(np.float64))
 
 
-def with_pcm_audio(video, target):
-    """``video``'s video remuxed into Matroska beside a second of 16-bit PCM stereo (a
-    440 Hz tone; Matroska keeps no channel layout for PCM: it reads back as "2 channels")."""
+def with_pcm_audio(video, target, codec="pcm_s16le"):
+    """``video``'s video remuxed into Matroska beside a second of 16-bit stereo audio (a
+    440 Hz tone) in ``codec``; Matroska keeps no channel layout for PCM: it reads back as
+    "2 channels"."""
     rate = 44_100
     with av.open(str(video)) as vin, av.open(str(target), "w") as out:
         source = vin.streams.video[0]
         copy = out.add_stream_from_template(source)
-        audio = out.add_stream("pcm_s16le", rate=rate)
+        audio = out.add_stream(codec, rate=rate)
         audio.layout = "stereo"
         for packet in vin.demux(source):
             if packet.dts is not None:
@@ -302,6 +303,21 @@ def test_pcm_audio_from_matroska_is_copied_into_mp4(clip, tmp_path):
     assert given[0] == kept[0] == "pcm_s16le"
     assert np.array_equal(given[2], kept[2])
     assert len(video_info(out)[0]) == 24
+
+
+def test_audio_a_container_refuses_in_its_header_is_re_encoded(clip, tmp_path):
+    """FFmpeg takes FLAC into MOV at first but refuses it when the header is written: the
+    run failed at the first frame, saying the video encoder could not encode. The sink
+    tries each copy on a throwaway header first; FLAC goes into MOV as AAC."""
+    source = with_pcm_audio(clip, tmp_path / "flac.mkv", codec="flac")
+    out = tmp_path / "out.mov"
+    result = run(str(source), "-o", str(out), "--preset", "ultrafast")
+    assert result.returncode == 0, result.stderr
+    given, kept = decoded_audio(source), decoded_audio(out)
+    assert (given[0], kept[0]) == ("flac", "aac")
+    assert kept[2].size == pytest.approx(given[2].size, rel=0.05)  # FLAC decodes packed
+    loudness = np.sqrt(np.mean((given[2] / 32768) ** 2))  # 16-bit in, float out
+    assert np.sqrt(np.mean(kept[2] ** 2)) == pytest.approx(loudness, rel=0.05)
 
 
 def test_a_webm_output_takes_vp9_and_opus_where_the_defaults_cannot_go(clip, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import io
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -211,22 +212,7 @@ class FileSink:
                                   "crf": str(min(63, self.crf + VPX_CRF_ABOVE_X264))}
         if frame.rotation:
             self.video.set_display_rotation(frame.rotation)
-        for stream in self.source.copied_streams:
-            try:
-                copy = self.copies[stream.index] = self.container.add_stream_from_template(stream)
-                if copy.type == "audio":
-                    _name_layout(copy.codec_context)
-                continue
-            except (av.error.FFmpegError, ValueError):
-                pass
-            try:
-                if stream.type != "audio":
-                    raise ValueError("not audio")
-                self.reencoded[stream.index] = AudioReencoder(self.container, stream)
-            except (av.error.FFmpegError, ValueError):
-                log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
-                            stream.index, self.container.format.name,
-                            stream.codec_context.name)
+        self._add_other_streams()
         try:
             self.container.start_encoding()  # opens the encoder, writes the header
             self.started = True
@@ -247,6 +233,42 @@ class FileSink:
         for packet in self.pending:
             self.copy(packet)
         self.pending.clear()
+
+    def _add_other_streams(self) -> None:
+        """The source's audio and subtitle streams: copied where the container takes them as
+        they are, audio it does not take re-encoded (``AudioReencoder``), the rest left out
+        with a warning."""
+        for stream in self.source.copied_streams:
+            if self._takes(stream):
+                copy = self.copies[stream.index] = self.container.add_stream_from_template(stream)
+                if copy.type == "audio":
+                    _name_layout(copy.codec_context)
+                continue
+            try:
+                if stream.type != "audio":
+                    raise ValueError("not audio")
+                self.reencoded[stream.index] = AudioReencoder(self.container, stream)
+            except (av.error.FFmpegError, ValueError):
+                log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
+                            stream.index, self.container.format.name,
+                            stream.codec_context.name)
+
+    def _takes(self, stream: av.stream.Stream) -> bool:
+        """Whether the output's container takes ``stream`` as it is: tried on a throwaway
+        header in memory, since FFmpeg refuses some pairs only there (FLAC or Opus in MOV).
+        An RTSP output is a connection, not a muxer to try in memory: it decides itself."""
+        name = self.container.format.name
+        try:
+            if name == "rtsp":
+                return True
+            with av.open(io.BytesIO(), "w", format=name) as trial:
+                copy = trial.add_stream_from_template(stream)
+                if copy.type == "audio":
+                    _name_layout(copy.codec_context)
+                trial.start_encoding()
+            return True
+        except (av.error.FFmpegError, ValueError, OSError):
+            return False
 
     def _add_video_stream(self, rate: Fraction) -> av.video.stream.VideoStream:
         """The video stream of the codec asked for; by default DEFAULT_CODEC, or the
