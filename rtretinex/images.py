@@ -23,21 +23,25 @@ ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
 
 
 def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """RGB (H, W, 3) as the file holds it (uint8 or uint16) and its alpha channel (same
-    dtype) or None; raise InputError with the reason."""
+    """RGB (H, W, 3) as the file holds it (uint8 or uint16), turned upright as its EXIF
+    orientation says (a phone's portrait photo is stored sideways; the output is written
+    upright, without the tag), and its alpha channel (same dtype) or None; raise
+    InputError with the reason. An image with alpha is taken as stored."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if image is None:
         raise InputError(f"cannot decode image {path} (empty, corrupt or not an image)")
     if image.dtype not in (np.uint8, np.uint16):  # float TIFFs and the like: 8 bits
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if path.suffix.lower() in ALPHA_SUFFIXES:
+        stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if stored.ndim == 3 and stored.shape[2] == 4 and stored.dtype == image.dtype:
+            return cv2.cvtColor(stored, cv2.COLOR_BGRA2RGB), stored[..., 3].copy()
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[..., 3].copy()
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
 
 

@@ -117,6 +117,24 @@ def test_missing_backend_says_what_to_install(dark_png, tmp_path):
     assert_one_line_error(result, 1, "backend 'tensorrt' is unavailable")
 
 
+def test_a_photo_stored_sideways_comes_out_upright(tmp_path):
+    """A phone stores a portrait photo sideways with an EXIF orientation tag; the output,
+    written without the tag, was sideways. It is turned upright as the tag says."""
+    from PIL import Image
+
+    stored = np.zeros((60, 100, 3), np.uint8)
+    stored[:, :50] = (20, 2, 2)  # the left half dark red, the right half black
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90° clockwise: the left half on top
+    src, out = tmp_path / "portrait.jpg", tmp_path / "out.png"
+    Image.fromarray(stored).save(src, exif=exif.tobytes(), quality=95)
+    result = run(str(src), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    upright = read_image(out)
+    assert upright.shape == (100, 60, 3)
+    assert upright[:50, :, 0].mean() > 4 * upright[50:, :, 0].mean() + 20
+
+
 def test_16_bit_png_stays_16_bit_and_alpha_is_carried(tmp_path):
     import cv2
 
