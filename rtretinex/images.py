@@ -38,7 +38,8 @@ def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if path.suffix.lower() in ALPHA_SUFFIXES:
         stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if stored.ndim == 3 and stored.shape[2] == 4 and stored.dtype == image.dtype:
+        if (stored is not None and stored.ndim == 3 and stored.shape[2] == 4
+                and stored.dtype == image.dtype):
             return cv2.cvtColor(stored, cv2.COLOR_BGRA2RGB), stored[..., 3].copy()
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None

@@ -209,7 +209,7 @@ class FileSink:
         elif self.codec in ("libvpx", "libvpx-vp9"):  # constant quality (b 0), real time
             self.video.options = {"deadline": "realtime", "cpu-used": str(VPX_SPEED),
                                   "row-mt": "1", "b": "0",
-                                  "crf": str(min(63, self.crf + VPX_CRF_ABOVE_X264))}
+                                  "crf": str(self.crf + VPX_CRF_ABOVE_X264)}
         if frame.rotation:
             self.video.set_display_rotation(frame.rotation)
         self._add_other_streams()
@@ -371,6 +371,7 @@ class AudioReencoder:
         rate = given.sample_rate if not rates or given.sample_rate in rates else max(rates)
         self.stream = container.add_stream(container.default_audio_codec, rate=rate)
         self.stream.layout = given.layout
+        _name_layout(self.stream.codec_context)
         self.resampler = av.AudioResampler(format=self.stream.codec_context.format.name,
                                            layout=self.stream.layout.name, rate=rate)
         log.info("audio stream %d (%s) re-encoded as %s: %s cannot hold it", source.index,
