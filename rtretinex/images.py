@@ -1,25 +1,31 @@
 """Still images: reading, atomic writing and folder listing.
 
 ``load_image`` keeps what the file holds: 8 or 16 bits per channel, and the alpha channel
-apart; ``write_image`` writes it back (16 bits where the format can hold them: PNG, TIFF).
-``read_image`` is the 8-bit RGB view that training and the benchmarks use.
+apart; ``write_image`` writes it back (16 bits where the format can hold them: PNG, TIFF),
+with the photo's EXIF (``upright_exif``: camera, date, place) where the format keeps it
+(JPEG, PNG). ``read_image`` is the 8-bit RGB view that training and the benchmarks use.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from .atomic import atomic_write_bytes
 from .errors import InputError, OutputError
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "load_image", "read_image", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "load_image", "read_image", "upright_exif",
+           "write_image"]
 
 IMAGE_SUFFIXES = (".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")
+ORIENTATION_TAG = 0x0112  # EXIF's orientation: 1 is upright
+EXIF_HEADER = b"Exif\x00\x00"  # before the TIFF structure in a JPEG's APP1 segment
 
 
 def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -46,6 +52,20 @@ def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
 
 
+def upright_exif(path: Path) -> bytes | None:
+    """A photo's EXIF block (EXIF_HEADER + TIFF) with its orientation set to upright, as
+    ``load_image`` turns the pixels; None where it has none or it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+    except (OSError, ValueError, UnidentifiedImageError):
+        return None
+    if not exif:
+        return None
+    exif[ORIENTATION_TAG] = 1
+    return exif.tobytes()
+
+
 def read_image(path: Path) -> np.ndarray:
     """An image file as uint8 RGB (H, W, 3), whatever its depth and alpha."""
     rgb, _ = load_image(path)
@@ -57,10 +77,12 @@ def _eight_bit(image: np.ndarray) -> np.ndarray:
     return image if image.dtype == np.uint8 else (image >> 8).astype(np.uint8)
 
 
-def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
-    """Write RGB (uint8 or uint16) and an optional alpha channel atomically: a temporary file
-    renamed into place, never a partial one. Formats that cannot hold 16 bits get 8; formats
-    without alpha get none."""
+def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+                exif: bytes | None = None) -> None:
+    """Write RGB (uint8 or uint16), an optional alpha channel and an optional EXIF block
+    (``upright_exif``) atomically: a temporary file renamed into place, never a partial one.
+    Formats that cannot hold 16 bits get 8; formats without alpha get none; EXIF goes into
+    JPEG and PNG only."""
     path = Path(path)
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
@@ -76,10 +98,31 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) ->
     ok, encoded = cv2.imencode(path.suffix or ".png", bgr)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix!r}: use .png, .jpg or .webp")
+    data = encoded.tobytes()
+    if exif is not None:
+        data = _with_exif(data, suffix, exif)
     try:
-        atomic_write_bytes(path, encoded.tobytes())
+        atomic_write_bytes(path, data)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _with_exif(encoded: bytes, suffix: str, exif: bytes) -> bytes:
+    """An encoded image with an EXIF block put where its format keeps one: a JPEG's APP1
+    segment after the JFIF one, a PNG's eXIf chunk after the header chunk; other formats,
+    and a block too large for a JPEG segment, as they are."""
+    if suffix in (".jpg", ".jpeg") and len(exif) + 2 <= 0xFFFF:
+        at = 2  # after the start-of-image marker, and after JFIF's APP0 where it is there
+        if encoded[2:4] == b"\xff\xe0":
+            at = 4 + int.from_bytes(encoded[4:6], "big")
+        segment = b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
+        return encoded[:at] + segment + encoded[at:]
+    if suffix == ".png" and exif.startswith(EXIF_HEADER):
+        chunk = b"eXIf" + exif[len(EXIF_HEADER):]
+        at = 8 + 25  # after the signature and the IHDR chunk
+        return (encoded[:at] + (len(chunk) - 4).to_bytes(4, "big") + chunk
+                + zlib.crc32(chunk).to_bytes(4, "big") + encoded[at:])
+    return encoded
 
 
 def list_images(folder: Path) -> list[Path]:

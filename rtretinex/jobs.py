@@ -19,7 +19,7 @@ import numpy as np
 from .errors import InputError, OutputError, UsageError, existing
 from .frame.enhancer import Enhancer
 from .frame.settings import EnhanceSettings
-from .images import IMAGE_SUFFIXES, list_images, load_image, write_image
+from .images import IMAGE_SUFFIXES, list_images, load_image, upright_exif, write_image
 from .nets.backends import Backend, BackendSpec, create_backend, get_spec, resolve_auto
 from .nets.weightfile import DEFAULT_WEIGHTS
 from .pixelops.formats import as_rgb
@@ -260,7 +260,7 @@ def enhance_images(jobs: list[tuple[Path, Path]], settings: EnhanceSettings | No
     for src, out in jobs:
         try:
             rgb, alpha = load_image(src)
-            write_image(out, enhancer(rgb), alpha)
+            write_image(out, enhancer(rgb), alpha, upright_exif(src))
             report.written += 1
         except InputError as exc:
             if not folder:

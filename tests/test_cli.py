@@ -117,22 +117,31 @@ def test_missing_backend_says_what_to_install(dark_png, tmp_path):
     assert_one_line_error(result, 1, "backend 'tensorrt' is unavailable")
 
 
-def test_a_photo_stored_sideways_comes_out_upright(tmp_path):
+def test_a_photo_stored_sideways_comes_out_upright_with_its_exif(tmp_path):
     """A phone stores a portrait photo sideways with an EXIF orientation tag; the output,
-    written without the tag, was sideways. It is turned upright as the tag says."""
+    written without the tag, was sideways and had lost the camera, date and place. It is
+    turned upright as the tag says and keeps the EXIF (orientation now upright) in JPEG and
+    PNG."""
     from PIL import Image
 
     stored = np.zeros((60, 100, 3), np.uint8)
     stored[:, :50] = (20, 2, 2)  # the left half dark red, the right half black
     exif = Image.Exif()
     exif[0x0112] = 6  # shown turned 90° clockwise: the left half on top
-    src, out = tmp_path / "portrait.jpg", tmp_path / "out.png"
+    exif[0x010F], exif[0x0132] = "TestCam", "2026:12:07 08:00:00"
+    src = tmp_path / "portrait.jpg"
     Image.fromarray(stored).save(src, exif=exif.tobytes(), quality=95)
-    result = run(str(src), "-o", str(out))
-    assert result.returncode == 0, result.stderr
-    upright = read_image(out)
-    assert upright.shape == (100, 60, 3)
-    assert upright[:50, :, 0].mean() > 4 * upright[50:, :, 0].mean() + 20
+    for out in (tmp_path / "out.jpg", tmp_path / "out.png"):
+        result = run(str(src), "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        upright = read_image(out)
+        assert upright.shape == (100, 60, 3)
+        assert upright[:50, :, 0].mean() > 4 * upright[50:, :, 0].mean() + 20
+        with Image.open(out) as written:
+            written.load()  # the inserted block keeps the file valid
+            kept = written.getexif()
+        assert (kept[0x0112], kept[0x010F], kept[0x0132]) == (1, "TestCam",
+                                                              "2026:12:07 08:00:00")
 
 
 def test_16_bit_png_stays_16_bit_and_alpha_is_carried(tmp_path):
