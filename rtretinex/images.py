@@ -8,6 +8,7 @@ with the photo's EXIF (``upright_exif``: camera, date, place) where the format k
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from pathlib import Path
 
@@ -56,9 +57,11 @@ def upright_exif(path: Path) -> bytes | None:
     """A photo's EXIF block (EXIF_HEADER + TIFF) with its orientation set to upright, as
     ``load_image`` turns the pixels; None where it has none or it cannot be read."""
     try:
-        with Image.open(path) as image:
-            exif = image.getexif()
-    except (OSError, ValueError, UnidentifiedImageError):
+        with warnings.catch_warnings():  # only the header is read: a huge photo is no bomb
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                exif = image.getexif()
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
         return None
     if not exif:
         return None
