@@ -29,44 +29,57 @@ ORIENTATION_TAG = 0x0112  # EXIF's orientation: 1 is upright
 EXIF_HEADER = b"Exif\x00\x00"  # before the TIFF structure in a JPEG's APP1 segment
 
 
+# How a picture stored with each EXIF orientation (2-8; 1 is upright) is turned upright.
+UPRIGHT = {2: lambda a: cv2.flip(a, 1), 3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+           4: lambda a: cv2.flip(a, 0), 5: cv2.transpose,
+           6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+           7: lambda a: cv2.flip(cv2.transpose(a), -1),
+           8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE)}
+
+
 def load_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """RGB (H, W, 3) as the file holds it (uint8 or uint16), turned upright as its EXIF
-    orientation says (a phone's portrait photo is stored sideways; the output is written
-    upright, without the tag), and its alpha channel (same dtype) or None; raise
-    InputError with the reason. An image with alpha is taken as stored."""
+    """RGB (H, W, 3) as the file holds it (uint8 or uint16) and its alpha channel (same
+    dtype) or None, both turned upright as its EXIF orientation says (a phone stores a
+    portrait photo sideways; the output is written upright, ``upright_exif``); raise
+    InputError with the reason."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise InputError(f"cannot decode image {path} (empty, corrupt or not an image)")
     if image.dtype not in (np.uint8, np.uint16):  # float TIFFs and the like: 8 bits
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if path.suffix.lower() in ALPHA_SUFFIXES:
-        stored = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if (stored is not None and stored.ndim == 3 and stored.shape[2] == 4
-                and stored.dtype == image.dtype):
-            return cv2.cvtColor(stored, cv2.COLOR_BGRA2RGB), stored[..., 3].copy()
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    exif = _exif(path)
+    turn = UPRIGHT.get(exif.get(ORIENTATION_TAG) if exif else None, lambda a: a)
+    image = turn(image)
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB), None
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB), image[..., 3].copy()
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), None
 
 
 def upright_exif(path: Path) -> bytes | None:
     """A photo's EXIF block (EXIF_HEADER + TIFF) with its orientation set to upright, as
     ``load_image`` turns the pixels; None where it has none or it cannot be read."""
-    try:
-        with warnings.catch_warnings():  # only the header is read: a huge photo is no bomb
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                exif = image.getexif()
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
-        return None
+    exif = _exif(path)
     if not exif:
         return None
     exif[ORIENTATION_TAG] = 1
     return exif.tobytes()
+
+
+def _exif(path: Path) -> Image.Exif | None:
+    """An image file's EXIF tags, from its header alone; None where they cannot be read."""
+    try:
+        with warnings.catch_warnings():  # only the header is read: a huge photo is no bomb
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.getexif()
+    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -144,6 +144,33 @@ def test_a_photo_stored_sideways_comes_out_upright_with_its_exif(tmp_path):
                                                               "2026:12:07 08:00:00")
 
 
+def test_every_exif_orientation_is_turned_upright_alpha_too(tmp_path):
+    """load_image turns each of the eight EXIF orientations as OpenCV's own decoder does,
+    from one decode, and turns the alpha channel with the colour."""
+    import cv2
+    from PIL import Image
+
+    from rtretinex.images import load_image
+
+    stored = np.random.default_rng(0).integers(0, 255, (6, 10, 3), dtype=np.uint8)
+    stored = cv2.resize(stored, (100, 60), interpolation=cv2.INTER_NEAREST)
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        src = tmp_path / f"o{orientation}.jpg"
+        Image.fromarray(stored).save(src, exif=exif.tobytes(), quality=100, subsampling=0)
+        opencv = cv2.imdecode(np.fromfile(src, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+        assert np.array_equal(load_image(src)[0], opencv), orientation
+    rgba = np.zeros((60, 100, 4), np.uint8)
+    rgba[:, :50] = (200, 0, 0, 255)  # the left half opaque red, the right half clear
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png", exif=exif.tobytes())
+    rgb, alpha = load_image(tmp_path / "a.png")
+    assert rgb.shape == (100, 60, 3) and alpha.shape == (100, 60)
+    assert (alpha[:50] == 255).all() and (alpha[50:] == 0).all() and (rgb[:50, :, 0] == 200).all()
+
+
 def test_16_bit_png_stays_16_bit_and_alpha_is_carried(tmp_path):
     import cv2
 
