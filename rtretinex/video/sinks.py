@@ -240,18 +240,16 @@ class FileSink:
         with a warning."""
         for stream in self.source.copied_streams:
             if self._takes(stream):
-                copy = self.copies[stream.index] = self.container.add_stream_from_template(stream)
-                if copy.type == "audio":
-                    _name_layout(copy.codec_context)
+                self.copies[stream.index] = _copy_of(stream, self.container)
                 continue
-            try:
-                if stream.type != "audio":
-                    raise ValueError("not audio")
-                self.reencoded[stream.index] = AudioReencoder(self.container, stream)
-            except (av.error.FFmpegError, ValueError):
-                log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
-                            stream.index, self.container.format.name,
-                            stream.codec_context.name)
+            if stream.type == "audio":
+                try:
+                    self.reencoded[stream.index] = AudioReencoder(self.container, stream)
+                    continue
+                except (av.error.FFmpegError, ValueError):
+                    pass
+            log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
+                        stream.index, self.container.format.name, stream.codec_context.name)
 
     def _takes(self, stream: av.stream.Stream) -> bool:
         """Whether the output's container takes ``stream`` as it is: tried on a throwaway
@@ -262,9 +260,7 @@ class FileSink:
             if name == "rtsp":
                 return True
             with av.open(io.BytesIO(), "w", format=name) as trial:
-                copy = trial.add_stream_from_template(stream)
-                if copy.type == "audio":
-                    _name_layout(copy.codec_context)
+                _copy_of(stream, trial)
                 trial.start_encoding()
             return True
         except (av.error.FFmpegError, ValueError, OSError):
@@ -391,6 +387,15 @@ class AudioReencoder:
             frames += self.resampler.resample(None)
         encoded = [out for frame in frames for out in self.stream.encode(frame)]
         return encoded + (self.stream.encode(None) if packet is None else [])
+
+
+def _copy_of(stream: av.stream.Stream, container: av.container.OutputContainer
+             ) -> av.stream.Stream:
+    """``stream`` added to ``container`` to be copied into it, an audio layout named."""
+    copy = container.add_stream_from_template(stream)
+    if copy.type == "audio":
+        _name_layout(copy.codec_context)
+    return copy
 
 
 def _name_layout(audio: av.audio.codeccontext.AudioCodecContext) -> None:
