@@ -495,6 +495,47 @@ def test_denoised_reflectance_is_the_bilateral_mixed_by_the_denoise_weight(execu
     np.testing.assert_allclose(executor.download(got), want, atol=2e-3)
 
 
+def test_night_lifted_keeps_blacks_greys_grey_and_lifts_colours():
+    """At the black point nothing is lifted; a near grey takes the proposed luma with its
+    own chroma in codes (grey, not the nets' tint); a colour takes the proposal."""
+    def lifted(rgb, proposal, smooth_y, black=2.0, knee=1.0, boost=1.0):
+        source = tuple(np.float32([c]) for c in rgb)
+        out = reference.night_lifted(source, tuple(np.float32([c]) for c in proposal),
+                                     np.float32([smooth_y]), black, knee, boost)
+        return np.array([c[0] for c in out])
+
+    np.testing.assert_allclose(lifted((2, 2, 2), (60, 70, 50), 16 + 2 / 1.164), (2, 2, 2))
+    luma = np.float32([0.299, 0.587, 0.114])
+    grey = lifted((60, 61, 60), (150, 180, 140), 16 + 60 * 219 / 255)
+    share = float(reference.lift_share(np.float32(60), 2.0, 1.0))  # 0.95
+    want = float(np.float32([60, 61, 60]) @ luma) + share * float(np.float32([90, 119, 80]) @ luma)
+    assert abs(float(grey @ luma) - want) < 0.5
+    assert grey.max() - grey.min() < 2.0
+    red = lifted((60, 20, 20), (180, 60, 60), 16 + 32 * 219 / 255)
+    share = float(reference.lift_share(np.float32(32), 2.0, 1.0))  # read on the smoothed Y
+    np.testing.assert_allclose(red, (60, 20, 20) + share * np.float32([120, 40, 40]), atol=1)
+
+
+def test_finish_quality_with_the_night_lift_is_the_references(executor):
+    rng = np.random.default_rng(11)
+    image = rng.integers(0, 60, (24, 32, 3), dtype=np.uint8)
+    output = rng.uniform(0, 1, (24, 32, 3)).astype(np.float32)
+    ratio = rng.uniform(0.8, 1.2, (2, 3, 3)).astype(np.float32)
+    smooth_y = rng.uniform(16, 60, (12, 16)).astype(np.float32)
+    lift = np.float32([3.0, 2.5, 1.4])
+    got = executor.download(executor.finish_quality(
+        executor.upload(output), ratio, 0.9, executor.upload(image), executor.upload(image),
+        (executor.upload(smooth_y), lift)))
+    proposed = output * resized(ratio, (32, 24)) * np.float32(255 * 0.9)
+    source = image.astype(np.float32)
+    lifted = np.stack(reference.night_lifted(
+        tuple(source[..., c] for c in range(3)), tuple(proposed[..., c] for c in range(3)),
+        resized(smooth_y, (32, 24)), *lift.tolist()), axis=-1)
+    eased = reference.shoulder(source.max(axis=2), lifted.max(axis=2))
+    want = np.maximum(np.clip(np.round(lifted * eased[..., None]), 0, 255), image)
+    assert np.abs(got.astype(int) - want).max() <= 1
+
+
 def test_maps_of_the_wrong_size_are_refused():
     """The loops do not check bounds: the wrappers must."""
     y = np.zeros((8, 8), np.uint8)

@@ -39,6 +39,7 @@ from .night import (
     correction,
     gain_cap,
     keep_mean,
+    lift_boost,
     unsettled_share,
 )
 from .schedule import INPUT_FLOOR, NetSchedule
@@ -211,14 +212,28 @@ class Decisions:
                                             moment.levels_restart)
 
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
-                   half: np.ndarray, moment: Moment | None) -> tuple[np.ndarray, float]:
-        """Quality mode's per-cell factors (``colour_grid`` cells; colour, highlights) and
-        global exposure factor for R ∘ Î and the input averaged over the cells (float32
-        RGB, 0-1); ``half``: the input's ``half_luma``."""
+                   half: np.ndarray, moment: Moment | None, level: np.ndarray
+                   ) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """Quality mode's per-cell factors (``colour_grid`` cells: colour, highlights and, in
+        video, the gain cap), global exposure factor and, in video, the night lift (black
+        point, knee and boost of ``reference.night_lifted``; None for a still image, which
+        keeps the nets' own darks) for R ∘ Î and the input averaged over the cells (float32
+        RGB, 0-1); ``half``: the input's ``half_luma``; ``level``: its ``black_level``."""
         ratio = colour_ratio(output_small, source_small)
         grid = output_small.shape[1::-1]
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
-        return ratio, self.exposure_factor(output_small, moment)
+        factor = self.exposure_factor(output_small, moment)
+        if moment is None:
+            return ratio, factor, None
+        night, cap = self._night(level, half, moment)
+        source_luma = (source_small @ LUMA) * np.float32(255)
+        gain = ((output_small * ratio) @ LUMA) * np.float32(255 * factor) / np.maximum(
+            source_luma, np.float32(255 * INPUT_FLOOR))
+        boost = lift_boost(np.maximum(gain - 1.0, 0.0), source_luma, night)
+        # no cell's gain, once boosted, above the cap
+        allowed = 1.0 + (cap - 1.0) / boost
+        ratio *= np.minimum(allowed / np.maximum(gain, EPSILON), 1.0)[..., None]
+        return ratio, factor, np.array([night.black, night.knee, boost], np.float32)
 
     def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
@@ -228,14 +243,21 @@ class Decisions:
         asked for, a stop more reaches the darkest footage too), the denoise weight (h, w)
         and the night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
+        night, cap = self._night(level, half, moment)
+        gains = np.minimum(keep_mean(gains, small @ LUMA, night), np.float32(cap))
+        return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
+
+    def _night(self, level: np.ndarray, half: np.ndarray, moment: Moment | None
+               ) -> tuple[NightCorrection, float]:
+        """The night corrections for a black ``level`` and the gain cap (``night.gain_cap``
+        moved by the exposure compensation: asked for, a stop more reaches the darkest
+        footage too): the knee follows the noise of what is lifted (video: the settled
+        temporal estimate's), the cap the camera's."""
         if moment is None:
             lifted = camera = noise_sigma(half)
         else:
             lifted, camera = self.settled_noise(moment), moment.stream_noise
-        night = correction(level, lifted)
-        cap = np.float32(gain_cap(camera) * self.settings.compensation)
-        gains = np.minimum(keep_mean(gains, small @ LUMA, night), cap)
-        return gains, denoise_weight(gains.mean(axis=2), self.settings.denoise), night
+        return correction(level, lifted), gain_cap(camera) * self.settings.compensation
 
     def small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                     fmt: str = RGB24) -> np.ndarray:

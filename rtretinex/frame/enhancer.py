@@ -146,10 +146,10 @@ class Enhancer:
         if image.dtype == np.uint16:
             work = image.astype(np.float32) * np.float32(1 / 257)
         scale = self.settings.scale_for(*image.shape[:2])
-        work = steps.without_black_bias(self.host, self.decisions, work, None,
-                                        grey_surface=scale == 1)
+        work, level = steps.without_black_bias(self.host, self.decisions, work, None,
+                                               grey_surface=scale == 1)
         if scale == 1:
-            return steps.quality(self.host, self.decisions, work, image, half, None,
+            return steps.quality(self.host, self.decisions, work, level, image, half, None,
                                  self.settings.denoise)
         return steps.fast_rgb(self.host, self.decisions, work, image, half, None, scale,
                               self.settings.denoise)

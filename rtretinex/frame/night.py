@@ -35,8 +35,8 @@ from ..pixelops.loops import lift_shares
 from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
-           "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "magenta_offset",
-           "unsettled_share"]
+           "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "lift_boost",
+           "magenta_offset", "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -241,14 +241,19 @@ def magenta_offset(level: np.ndarray) -> np.ndarray | None:
 
 def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection
               ) -> np.ndarray:
-    """The low-resolution RGB ``gains`` (h, w, 3, ≥ 1) with their lift raised so that,
-    after the black point and knee of ``night``, the frame's mean luma is what the gains
-    alone gave; ``source_luma`` (h, w): the small input's full-range luma (0-255)."""
-    lift = gains.mean(axis=2) - 1.0
+    """The low-resolution RGB ``gains`` (h, w, 3, ≥ 1) with their lift raised by
+    ``lift_boost``; ``source_luma`` (h, w): the small input's full-range luma (0-255)."""
+    boost = lift_boost(gains.mean(axis=2) - 1.0, source_luma, night)
+    return 1.0 + np.float32(boost) * (gains - 1.0)
+
+
+def lift_boost(lift: np.ndarray, source_luma: np.ndarray, night: NightCorrection) -> float:
+    """The factor (1 to MAX_LIFT_BOOST) on a low-resolution ``lift`` (gain − 1, h × w) that
+    keeps the frame's mean luma what the gains alone gave once the black point and knee of
+    ``night`` take their share; ``source_luma`` (h, w): the input's full-range luma."""
     share = lift_shares(source_luma, night.black, night.knee)
     wanted = float((source_luma * lift).mean())
     kept = float((source_luma * lift * share).mean())
     if wanted <= 0.0 or kept <= 0.0:
-        return gains
-    boost = np.float32(min(max(wanted / kept, 1.0), MAX_LIFT_BOOST))
-    return 1.0 + boost * (gains - 1.0)
+        return 1.0
+    return min(max(wanted / kept, 1.0), MAX_LIFT_BOOST)

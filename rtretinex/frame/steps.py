@@ -48,28 +48,31 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
         moment = decisions.denoised(moment, denoiser.frames)
     if fast:
         return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
-    image = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
-    out = quality(executor, decisions, image, pixels, half, moment, strength)
+    image, level = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
+    out = quality(executor, decisions, image, level, pixels, half, moment, strength)
     return executor.download(executor.from_rgb(out) if fmt == YUV420P else out)
 
 
 def without_black_bias(executor: Any, decisions: Decisions, image: Any,
-                       moment: Moment | None, grey_surface: bool) -> Any:
+                       moment: Moment | None, grey_surface: bool) -> tuple[Any, np.ndarray]:
     """An RGB image (0-255 scale) with the magenta part of its black level's chroma bias
-    taken off (``night.magenta_offset``); ``grey_surface``: the bias is read off the
-    frame's dominant near-grey surface (photos, quality mode)."""
+    taken off (``night.magenta_offset``), and that level (``Decisions.black_level``);
+    ``grey_surface``: the bias is read off the frame's dominant near-grey surface (photos,
+    quality mode)."""
     half_planes = executor.rgb_half_planes(image)
-    offset = magenta_offset(decisions.black_level(
-        lambda spread: executor.sampled(half_planes, SAMPLE, spread), moment, grey_surface))
-    return image if offset is None else executor.minus(image, offset)
+    level = decisions.black_level(lambda spread: executor.sampled(half_planes, SAMPLE, spread),
+                                  moment, grey_surface)
+    offset = magenta_offset(level)
+    return (image if offset is None else executor.minus(image, offset)), level
 
 
-def quality(executor: Any, decisions: Decisions, image: Any, original: Any, half: np.ndarray,
-            moment: Moment | None, strength: float) -> Any:
+def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, original: Any,
+            half: np.ndarray, moment: Moment | None, strength: float) -> Any:
     """denoise(R) ∘ Î of an RGB ``image`` (0-255 scale) at full resolution, times the
-    per-cell colour and highlight factors and the exposure, in the depth of ``original``
-    (the frame it came from) and never below the input; ``half``: the original's
-    ``half_luma``, where light sources are looked for."""
+    per-cell colour and highlight factors and the exposure, with the night corrections of
+    its black ``level``, in the depth of ``original`` (the frame it came from) and never
+    below the input; ``half``: the original's ``half_luma``, where light sources are looked
+    for."""
     reflectance, illumination, enhanced = executor.decompose(image)
     if strength > 0:
         gain = enhanced / illumination.clip(EPSILON, None)
@@ -80,9 +83,13 @@ def quality(executor: Any, decisions: Decisions, image: Any, original: Any, half
     del reflectance, enhanced
     grid = colour_grid(*executor.size(image))
     source_small = executor.cells(image, grid) * np.float32(1 / 255)
-    ratio, factor = decisions.cell_ratio(executor.cells(output, grid), source_small, half,
-                                         moment)
-    return executor.finish_quality(output, ratio, factor, image, original)
+    ratio, factor, lift = decisions.cell_ratio(executor.cells(output, grid), source_small, half,
+                                               moment, level)
+    night = None
+    if lift is not None:  # the lift's share is read on the luma the fast path smooths
+        half_planes = executor.rgb_half_planes(executor.as_float(image))  # not rounded
+        night = executor.filtered_planes(half_planes)[0], lift
+    return executor.finish_quality(output, ratio, factor, image, original, night)
 
 
 def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,

@@ -357,14 +357,23 @@ class HostExecutor:
         return downscale(image.astype(np.float32, copy=False), size)
 
     def finish_quality(self, output: np.ndarray, ratio: np.ndarray, factor: float,
-                       image: np.ndarray, original: np.ndarray) -> np.ndarray:
-        """R ∘ Î (0-1) times the per-cell ``ratio`` upsampled and the global ``factor``, under
-        the highlight ``reference.shoulder``, in the depth of the ``original``, never below
-        the input (``image``, or a 16-bit ``original``)."""
+                       image: np.ndarray, original: np.ndarray,
+                       night: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """R ∘ Î (0-1) times the per-cell ``ratio`` upsampled and the global ``factor``, taken
+        from the input by ``reference.night_lifted`` where ``night`` (the smoothed Y at half
+        resolution; black point, knee, boost) is given, under the highlight
+        ``reference.shoulder``, in the depth of the ``original``, never below the input
+        (``image``, or a 16-bit ``original``)."""
         height, width = output.shape[:2]
         ratio_full = cv2.resize(ratio, (width, height), interpolation=cv2.INTER_LINEAR)
         top, depth = _depth(original)
         lifted = cv2.multiply(output, ratio_full, scale=255.0 * factor)
+        if night is not None:
+            smooth_y, lift = night
+            smooth_y = cv2.resize(smooth_y, (width, height), interpolation=cv2.INTER_LINEAR)
+            lifted = cv2.merge(reference.night_lifted(
+                cv2.split(image.astype(np.float32, copy=False)), cv2.split(lifted), smooth_y,
+                *(float(n) for n in lift)))
         eased = reference.shoulder(np.max(image, axis=2).astype(np.float32),
                                    np.max(lifted, axis=2))
         out = cv2.multiply(lifted, cv2.merge([eased] * 3), scale=top / 255.0, dtype=depth)

@@ -433,11 +433,17 @@ class TorchExecutor:
         return area(image, size).permute(1, 2, 0).contiguous().cpu().numpy()
 
     def finish_quality(self, output: torch.Tensor, ratio: np.ndarray, factor: float,
-                       image: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+                       image: torch.Tensor, original: torch.Tensor,
+                       night: tuple[torch.Tensor, np.ndarray] | None = None) -> torch.Tensor:
         """``host.HostExecutor.finish_quality`` for uint8 frames."""
         height, width = output.shape[1:]
         ratio_full = bilinear(self._tensor(ratio).permute(2, 0, 1), (width, height))
         lifted = output * ratio_full * np.float32(255.0 * factor)
+        if night is not None:
+            smooth_y, lift = night
+            smooth_y = bilinear(smooth_y[None], (width, height))[0]
+            lifted = torch.stack(reference.night_lifted(
+                image.float().unbind(0), lifted.unbind(0), smooth_y, *(float(n) for n in lift)))
         eased = reference.shoulder(image.float().amax(dim=0), lifted.amax(dim=0))
         out = _round_uint8(lifted * eased)
         return torch.maximum(out, image if image.dtype == torch.uint8 else _round_uint8(image))
