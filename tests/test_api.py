@@ -26,7 +26,9 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(readme_example(), "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
-    assert printed[:8] == [printed[0]] * 8 and printed[0].startswith("(64, 96, 3)")
+    shapes, means = zip(*(line.rsplit(" ", 1) for line in printed[:8]), strict=True)
+    assert set(shapes) == {"(64, 96, 3)"}
+    assert max(map(int, means)) - min(map(int, means)) <= 1  # steady (114.5-114.8 when written)
     assert printed[8].startswith("8 ")
     assert len(video_info(tmp_path / "bright.mp4")[0]) == 8
 
