@@ -239,9 +239,8 @@ class Decisions:
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
         """The fast YUV path's decisions at low resolution, for the frame's ``small_rgb``
         (its planes with the black ``level``'s bias off) and ``half_luma``: the RGB gains
-        (h, w, 3, at most the frame's ``night.gain_cap`` moved by the exposure compensation:
-        asked for, a stop more reaches the darkest footage too), the denoise weight (h, w)
-        and the night corrections."""
+        (h, w, 3, at most the gain cap of ``_night``), the denoise weight (h, w) and the
+        night corrections."""
         gains = self.small_gains(small, half, moment, YUV420P)
         night, cap = self._night(level, half, moment)
         gains = np.minimum(keep_mean(gains, small @ LUMA, night), np.float32(cap))

@@ -69,10 +69,10 @@ def without_black_bias(executor: Any, decisions: Decisions, image: Any,
 def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, original: Any,
             half: np.ndarray, moment: Moment | None, strength: float) -> Any:
     """denoise(R) ∘ Î of an RGB ``image`` (0-255 scale) at full resolution, times the
-    per-cell colour and highlight factors and the exposure, with the night corrections of
-    its black ``level``, in the depth of ``original`` (the frame it came from) and never
-    below the input; ``half``: the original's ``half_luma``, where light sources are looked
-    for."""
+    per-cell colour and highlight factors and the exposure and, in video, the night
+    corrections of its black ``level``, in the depth of ``original`` (the frame it came
+    from) and never below the input; ``half``: the original's ``half_luma``, where light
+    sources are looked for."""
     reflectance, illumination, enhanced = executor.decompose(image)
     if strength > 0:
         gain = enhanced / illumination.clip(EPSILON, None)
