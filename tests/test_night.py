@@ -27,6 +27,8 @@ from rtretinex.pixelops.loops import lift_shares
 from rtretinex.training.data import simulate_camera_night, simulate_low_light
 from rtretinex.video.frames import VideoFrame
 
+from .conftest import small_photo
+
 
 def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
     """Chroma-resolution planes of a night frame: most of it one or two codes above black
@@ -341,6 +343,24 @@ def test_a_night_yard_keeps_its_lit_colours_its_greys_and_its_highlights(backend
     assert look["greys"] <= 4.0
     assert look["floor"] <= 12.0, look
     assert look["luma_out"] > 1.3 * look["luma_in"], look  # the blue darks are lifted less
+
+
+def test_a_night_photo_at_the_codecs_floor_keeps_its_dark_and_a_dark_room_the_nets(
+        backend, monkeypatch):
+    """A still that lies mostly at its black point (a night yard saved as a picture) takes
+    the night corrections of video: its floor stays dark (4 codes; 51 without) and its grey
+    grey (1.9; 7.5 without). A dark room's darks spread above its black point with their
+    noise: it keeps the nets' output as it was (the LOL figures hold)."""
+    enhancer = Enhancer(backend, EnhanceSettings(mode="quality"))
+    yard = to_rgb(yard_night_frames(1)[0])
+    room = simulate_low_light(small_photo("coffee", 96, 128), exposure=0.05, seed=3)
+    yard_out, room_out = enhancer(yard), enhancer(room)
+    look = night_look_of_clip([yard_out], [yard])
+    assert look["floor"] <= 12.0 and look["greys"] <= 4.0, look
+    assert look["luma_out"] > 1.3 * look["luma_in"], look
+    monkeypatch.setattr(night, "STILL_NIGHT_FLOORS", (2.0, 3.0))  # no still is night
+    assert night_look_of_clip([enhancer(yard)], [yard])["floor"] > 30.0
+    assert np.array_equal(enhancer(room), room_out)
 
 
 def test_an_odd_sized_night_clip_gets_the_night_corrections_too(backend):

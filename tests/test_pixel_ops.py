@@ -522,7 +522,7 @@ def test_finish_quality_with_the_night_lift_is_the_references(executor):
     output = rng.uniform(0, 1, (24, 32, 3)).astype(np.float32)
     ratio = rng.uniform(0.8, 1.2, (2, 3, 3)).astype(np.float32)
     smooth_y = rng.uniform(16, 60, (12, 16)).astype(np.float32)
-    lift = np.float32([3.0, 2.5, 1.4])
+    lift = np.float32([3.0, 2.5, 1.4, 0.8])
     got = executor.download(executor.finish_quality(
         executor.upload(output), ratio, 0.9, executor.upload(image), executor.upload(image),
         (executor.upload(smooth_y), lift)))

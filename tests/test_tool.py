@@ -32,6 +32,15 @@ def test_version_on_every_subcommand():
         assert result.stdout.startswith(f"rtretinex {__version__} (torch ")
 
 
+def test_python_dash_m_runs_the_command(clip, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rtretinex", "--version"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith(f"rtretinex {__version__} ")
+    missing = subprocess.run([sys.executable, "-m", "rtretinex", str(tmp_path / "none.mp4")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(missing, 1, "input not found")
+
+
 def test_enhance_subcommand_is_the_plain_command(clip, tmp_path):
     assert run("enhance", str(clip), "-o", str(tmp_path / "a.mp4"), "--max-frames", "3"
                ).returncode == 0

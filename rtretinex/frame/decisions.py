@@ -40,6 +40,7 @@ from .night import (
     gain_cap,
     keep_mean,
     lift_boost,
+    still_night_weight,
     unsettled_share,
 )
 from .schedule import INPUT_FLOOR, NetSchedule
@@ -214,16 +215,19 @@ class Decisions:
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
                    half: np.ndarray, moment: Moment | None, level: np.ndarray
                    ) -> tuple[np.ndarray, float, np.ndarray | None]:
-        """Quality mode's per-cell factors (``colour_grid`` cells: colour, highlights and, in
-        video, the gain cap), global exposure factor and, in video, the night lift (black
-        point, knee and boost of ``reference.night_lifted``; None for a still image, which
-        keeps the nets' own darks) for R ∘ Î and the input averaged over the cells (float32
-        RGB, 0-1); ``half``: the input's ``half_luma``; ``level``: its ``black_level``."""
+        """Quality mode's per-cell factors (``colour_grid`` cells: colour, highlights, the
+        gain cap), global exposure factor and night lift (black point, knee, boost and
+        weight of ``reference.night_lifted``) for R ∘ Î and the input averaged over the cells
+        (float32 RGB, 0-1); ``half``: the input's ``half_luma``; ``level``: its
+        ``black_level``. Video takes the night corrections in full, a still photo as far as
+        ``night.still_night_weight`` says (None where not at all: it keeps the nets' own
+        darks)."""
         ratio = colour_ratio(output_small, source_small)
         grid = output_small.shape[1::-1]
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
         factor = self.exposure_factor(output_small, moment)
-        if moment is None:
+        weight = 1.0 if moment is not None else still_night_weight(level)
+        if weight == 0.0:
             return ratio, factor, None
         night, cap = self._night(level, half, moment)
         source_luma = (source_small @ LUMA) * np.float32(255)
@@ -232,8 +236,8 @@ class Decisions:
         boost = lift_boost(np.maximum(gain - 1.0, 0.0), source_luma, night)
         # no cell's gain, once boosted, above the cap
         allowed = 1.0 + (cap - 1.0) / boost
-        ratio *= np.minimum(allowed / np.maximum(gain, EPSILON), 1.0)[..., None]
-        return ratio, factor, np.array([night.black, night.knee, boost], np.float32)
+        ratio *= np.minimum(allowed / np.maximum(gain, EPSILON), 1.0)[..., None] ** weight
+        return ratio, factor, np.array([night.black, night.knee, boost, weight], np.float32)
 
     def fast_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                    level: np.ndarray) -> tuple[np.ndarray, np.ndarray, NightCorrection]:
@@ -252,8 +256,8 @@ class Decisions:
         moved by the exposure compensation: asked for, a stop more reaches the darkest
         footage too): the knee follows the noise of what is lifted (video: the settled
         temporal estimate's), the cap the camera's."""
-        if moment is None:
-            lifted = camera = noise_sigma(half)
+        if moment is None:  # a still image's, its 16 bits as codes
+            lifted = camera = noise_sigma(half) / (257.0 if half.dtype == np.uint16 else 1.0)
         else:
             lifted, camera = self.settled_noise(moment), moment.stream_noise
         return correction(level, lifted), gain_cap(camera) * self.settings.compensation

@@ -36,7 +36,7 @@ from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
            "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "lift_boost",
-           "magenta_offset", "unsettled_share"]
+           "magenta_offset", "still_night_weight", "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -64,6 +64,12 @@ BIAS_FRAME_LUMA = (40.0, 80.0)
 # or more (a night sky, an unlit road: the codec's floor, where every code step a high gain
 # lifts from a gradient becomes a contour), following that share from FLOOR_SHARES[0].
 KNEE_CODES, FLOOR_SHARES, KNEE_NOISE = (0.5, 3.5), (0.3, 0.7), 1.0
+# A still photo is taken for night footage (the night corrections of video, in full) as far
+# as its share within DARK_SPAN of its black point goes from the first value to the second:
+# a night sky or an unlit road, flat at the codec's floor, where the nets alone make a grey
+# haze. A dark room's darks spread above its black point with their noise (the held-out LOL
+# photos: at most 0.48), and the nets' own darks are right there (docs/history.md).
+STILL_NIGHT_FLOORS = (0.55, 0.7)
 # Time constant (s) the black level follows; a scene cut is followed at once, and so is a
 # black point falling by more than FALL_NOISE times the stream's noise (a light switched
 # off: a smaller fall is the frame-to-frame wobble of the darkest pixels, which grows with
@@ -218,6 +224,12 @@ def gain_cap(noise: float) -> float:
     """The most a pixel of a frame with this ``noise`` (standard deviation, codes) is lifted:
     MAX_GAIN, rising to NOISY_GAIN on noisy footage."""
     return MAX_GAIN + _ramp(noise, *NOISY_SIGMAS) * (NOISY_GAIN - MAX_GAIN)
+
+
+def still_night_weight(level: np.ndarray) -> float:
+    """How far (0-1) a still photo with this black ``level`` takes the night corrections
+    (STILL_NIGHT_FLOORS)."""
+    return _ramp(float(level[3]), *STILL_NIGHT_FLOORS)
 
 
 def correction(level: np.ndarray, noise: float) -> NightCorrection:

@@ -361,7 +361,7 @@ class HostExecutor:
                        night: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """R ∘ Î (0-1) times the per-cell ``ratio`` upsampled and the global ``factor``, taken
         from the input by ``reference.night_lifted`` where ``night`` (the smoothed Y at half
-        resolution; black point, knee, boost) is given, under the highlight
+        resolution; black point, knee, boost, weight) is given, under the highlight
         ``reference.shoulder``, in the depth of the ``original``, never below the input
         (``image``, or a 16-bit ``original``)."""
         height, width = output.shape[:2]

@@ -231,21 +231,24 @@ def composed_luma(y: Any, detail: Any, base: Any) -> Any:
 
 
 def night_lifted(source: tuple[Any, Any, Any], proposed: tuple[Any, Any, Any], smooth_y: Any,
-                 black: float, knee: float, boost: float) -> tuple[Any, Any, Any]:
+                 black: float, knee: float, boost: float, weight: float = 1.0
+                 ) -> tuple[Any, Any, Any]:
     """Quality mode's night corrections on a pixel's RGB (codes, 0-255 scale): the
     ``proposed`` output (R ∘ Î with its factors) taken ``lift_share`` of the way from the
     ``source`` (black point and knee, times ``boost``: ``night.lift_boost``) as the fast
     path's gains are, the share read on the source's limited-range Y with its flat areas
     and block edges smoothed (``smooth_y``: the executors' ``filtered_planes``), whose
     noise and steps would pass into it; a near grey (``colourfulness`` of the source) is
-    lifted in its luma only, all three channels by the same codes, so it stays grey."""
+    lifted in its luma only, all three channels by the same codes, so it stays grey. All of
+    it ``weight`` (0-1) of the way from the proposal as it is."""
     y_in, u, v = (row[0] * source[0] + row[1] * source[1] + row[2] * source[2]
                   for row in RGB_TO_YUV.tolist())
-    colour = colourfulness(y_in, u, v)
-    luma = [float(weight) for weight in LUMA]
+    colour = 1.0 + weight * (colourfulness(y_in, u, v) - 1.0)
+    luma = [float(value) for value in LUMA]
     light_in = luma[0] * source[0] + luma[1] * source[1] + luma[2] * source[2]
     light_out = luma[0] * proposed[0] + luma[1] * proposed[1] + luma[2] * proposed[2]
     share = lift_share(float(YUV_TO_RGB[0, 0]) * (smooth_y - Y_BLACK), black, knee) * boost
+    share = 1.0 + weight * (share - 1.0)
     grey_lift = (light_out - light_in) * (1.0 - colour)
     return tuple(channel + share * (colour * (out - channel) + grey_lift)
                  for channel, out in zip(source, proposed, strict=True))
