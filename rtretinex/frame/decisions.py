@@ -213,7 +213,8 @@ class Decisions:
                                             moment.levels_restart)
 
     def cell_ratio(self, output_small: np.ndarray, source_small: np.ndarray,
-                   half: np.ndarray, moment: Moment | None, level: np.ndarray
+                   half: np.ndarray, moment: Moment | None, level: np.ndarray,
+                   thumbnail: np.ndarray | None = None
                    ) -> tuple[np.ndarray, float, np.ndarray | None]:
         """Quality mode's per-cell factors (``colour_grid`` cells: colour, highlights, the
         gain cap), global exposure factor and night lift (black point, knee, boost and
@@ -225,7 +226,12 @@ class Decisions:
         ratio = colour_ratio(output_small, source_small)
         grid = output_small.shape[1::-1]
         ratio *= highlight_factor(output_small * ratio, source_small, local_peak(half, grid))
-        factor = self.exposure_factor(output_small, moment)
+        if thumbnail is None:
+            factor = self.exposure_factor(output_small, moment)
+        else:
+            decided = self._nets(thumbnail)
+            factor = self.exposure_factor(decided, moment) * _mean_luma(decided) / max(
+                _mean_luma(output_small), EPSILON)
         weight = 1.0 if moment is not None else still_night_weight(level)
         if weight == 0.0:
             return ratio, factor, None

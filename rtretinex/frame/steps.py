@@ -26,6 +26,7 @@ from ..video.frames import VideoFrame
 from .decisions import EPSILON, Decisions, Moment, colour_grid
 from .denoise import TemporalDenoiser
 from .night import SAMPLE, magenta_offset
+from .settings import default_scale
 
 __all__ = ["fast_rgb", "fast_yuv", "quality", "video_frame", "without_black_bias"]
 
@@ -83,8 +84,14 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
     del reflectance, enhanced
     grid = colour_grid(*executor.size(image))
     source_small = executor.cells(image, grid) * np.float32(1 / 255)
+    # video: the brightness is decided on a copy at the fast mode's size, whose noise is
+    # averaged away, so the picture does not brighten as the temporal estimate settles
+    height, width = executor.size(image)
+    scale = default_scale(height, width)
+    thumbnail = None if moment is None else executor.cells(
+        image, (max(1, width // scale), max(1, height // scale)))
     ratio, factor, lift = decisions.cell_ratio(executor.cells(output, grid), source_small, half,
-                                               moment, level)
+                                               moment, level, thumbnail)
     night = None
     if lift is not None:  # the lift's share is read on the luma the fast path smooths
         half_planes = executor.rgb_half_planes(executor.as_float(image))  # not rounded
