@@ -220,7 +220,9 @@ class Decisions:
         gain cap), global exposure factor and night lift (black point, knee, boost and
         weight of ``reference.night_lifted``) for R ∘ Î and the input averaged over the cells
         (float32 RGB, 0-1); ``half``: the input's ``half_luma``; ``level``: its
-        ``black_level``. Video takes the night corrections in full, a still photo as far as
+        ``black_level``; ``thumbnail`` (video): the frame at the fast mode's size (float32
+        RGB, 0-255), on which the nets decide the brightness the auto-exposure follows.
+        Video takes the night corrections in full, a still photo as far as
         ``night.still_night_weight`` says (None where not at all: it keeps the nets' own
         darks)."""
         ratio = colour_ratio(output_small, source_small)
