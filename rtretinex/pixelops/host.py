@@ -190,6 +190,11 @@ def _depth(original: np.ndarray) -> tuple[float, int]:
     return (65535.0, cv2.CV_16U) if original.dtype == np.uint16 else (255.0, cv2.CV_8U)
 
 
+# Quality mode's night lift runs on bands of this many rows: its dozen float planes at a
+# time, not a 24 MP photo's.
+NIGHT_ROWS = 256
+
+
 class HostExecutor:
     """The frame path's operations on NumPy arrays (see the module docstring)."""
 
@@ -371,9 +376,11 @@ class HostExecutor:
         if night is not None:
             smooth_y, lift = night
             smooth_y = cv2.resize(smooth_y, (width, height), interpolation=cv2.INTER_LINEAR)
-            lifted = cv2.merge(reference.night_lifted(
-                cv2.split(image.astype(np.float32, copy=False)), cv2.split(lifted), smooth_y,
-                *(float(n) for n in lift)))
+            for first in range(0, height, NIGHT_ROWS):  # a band at a time: a photo's memory
+                rows = slice(first, first + NIGHT_ROWS)
+                lifted[rows] = cv2.merge(reference.night_lifted(
+                    cv2.split(image[rows].astype(np.float32)), cv2.split(lifted[rows]),
+                    smooth_y[rows], *(float(n) for n in lift)))
         eased = reference.shoulder(np.max(image, axis=2).astype(np.float32),
                                    np.max(lifted, axis=2))
         out = cv2.multiply(lifted, cv2.merge([eased] * 3), scale=top / 255.0, dtype=depth)
