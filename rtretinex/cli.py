@@ -71,8 +71,6 @@ from .video.sinks import (
     PIPE_FORMAT,
     STDOUT,
     VPX_CRF_ABOVE_X264,
-    X264_PRESETS,
-    check_encoder,
 )
 from .video.sources import DEFAULT_TIMEOUT, Source
 from .video.vcam import AUTO_DEVICE, check_virtual_camera
@@ -268,7 +266,7 @@ def run_video(args: argparse.Namespace, console: Console) -> int:
         stats = transcode(
             args.input, args.output, _settings(args), backend=_backend(args),
             virtual_camera=args.virtual_camera,
-            encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset),
+            encoder=args.encoder,
             overwrite=args.overwrite, display=args.display or None, compare=args.compare,
             pipe_format=args.format,
             max_frames=args.max_frames, realtime=args.realtime, timeout=args.timeout,
@@ -344,7 +342,7 @@ def run_video_batch(args: argparse.Namespace, console: Console) -> int:
     workers = args.jobs or default_jobs(backend)
     options = dict(overwrite=args.overwrite, backend=backend, max_frames=args.max_frames,
                    timeout=args.timeout, settings=_settings(args),
-                   encoder=EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset))
+                   encoder=args.encoder)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[fps]:.1f} FPS"), TimeElapsedColumn(),
                TimeRemainingColumn())
@@ -450,13 +448,7 @@ def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
             raise OutputError(f"--stats-json folder does not exist: {args.stats_json.parent}")
         if args.jobs is not None and args.jobs < 1:
             raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
-        if not 0 <= args.crf <= MAX_CRF:
-            raise UsageError(f"--crf must be 0-{MAX_CRF}, got {args.crf}")
-        if args.preset not in X264_PRESETS:
-            raise UsageError(f"unknown --preset {args.preset!r}; one of "
-                             f"{', '.join(X264_PRESETS)}")
-        if args.codec is not None:
-            check_encoder(args.codec)
+        args.encoder = EncoderOptions(codec=args.codec, crf=args.crf, preset=args.preset)
         if args.format is not None and args.output != STDOUT:
             raise UsageError("--format names the container of -o - (standard output); a "
                              "file's container follows its suffix")

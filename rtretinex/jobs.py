@@ -29,9 +29,12 @@ from .video.pipeline import PipelineStats, run_pipeline, signals_held
 from .video.sinks import (
     DEFAULT_CRF,
     DEFAULT_PRESET,
+    MAX_CRF,
     STDOUT,
+    X264_PRESETS,
     FileSink,
     Sink,
+    check_encoder,
     stream_format,
 )
 from .video.sources import DEFAULT_TIMEOUT, Source, open_source
@@ -74,11 +77,20 @@ class BackendChoice:
 
 @dataclass(frozen=True, kw_only=True)
 class EncoderOptions:
-    """How the output video is encoded."""
+    """How the output video is encoded; checked when made, before any work."""
 
     codec: str | None = None  # the sink's default: libx264, or the container's own
     crf: int = DEFAULT_CRF
     preset: str = DEFAULT_PRESET
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= MAX_CRF:
+            raise UsageError(f"--crf must be 0-{MAX_CRF}, got {self.crf}")
+        if self.preset not in X264_PRESETS:
+            raise UsageError(f"unknown --preset {self.preset!r}; one of "
+                             f"{', '.join(X264_PRESETS)}")
+        if self.codec is not None:
+            check_encoder(self.codec)
 
 
 def check_target(output: Path, overwrite: bool) -> None:

@@ -259,6 +259,20 @@ def test_error_paths(clip, tmp_path, args, code, fragment):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_encoder_options_from_python_are_checked_as_the_commands_are():
+    """``transcode``'s ``EncoderOptions`` refuses what the command's flags refuse, before
+    any work (a crf of 60 once reached VP9 as 66, beyond its scale)."""
+    from rtretinex.errors import UsageError
+    from rtretinex.jobs import EncoderOptions
+
+    for options, fragment in (({"crf": 60}, "--crf must be 0-51, got 60"),
+                              ({"preset": "quick"}, "unknown --preset 'quick'"),
+                              ({"codec": "aac"}, "'aac' encodes audio, not video")):
+        with pytest.raises(UsageError, match=fragment):
+            EncoderOptions(**options)
+    assert EncoderOptions(codec="libvpx-vp9", crf=51).crf == 51
+
+
 def decoded_audio(path):
     """(codec name, start in seconds, samples (channels, n) as float) of the first audio
     stream."""
