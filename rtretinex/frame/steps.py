@@ -82,11 +82,11 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
     del illumination  # full-resolution planes: large photos need the memory
     output = executor.times(reflectance, enhanced)
     del reflectance, enhanced
-    grid = colour_grid(*executor.size(image))
+    height, width = executor.size(image)
+    grid = colour_grid(height, width)
     source_small = executor.cells(image, grid) * np.float32(1 / 255)
     # video: the brightness is decided on a copy at the fast mode's size, whose noise is
     # averaged away, so the picture does not brighten as the temporal estimate settles
-    height, width = executor.size(image)
     scale = default_scale(height, width)
     thumbnail = None if moment is None else executor.cells(
         image, (max(1, width // scale), max(1, height // scale)))
