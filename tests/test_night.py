@@ -79,6 +79,50 @@ def test_a_small_deep_shadow_sets_the_black_point_so_it_is_not_crushed():
     assert black == pytest.approx((20 - 16) * 255 / 219, abs=0.01)
 
 
+def with_ringing(y: np.ndarray) -> np.ndarray:
+    """Chroma-resolution Y of a night frame with a camera's timestamp: a white bar whose
+    edges the codec rang below black (0.5 % of the frame)."""
+    y = y.copy()
+    y[4:8, 10:80] = 235
+    y[3, 10:80] = y[8, 10:80] = 8
+    return y
+
+
+def test_the_codecs_ringing_beside_a_bright_edge_does_not_set_the_black_point():
+    y, u, v = dark_planes()
+    clean = BlackLevel.measure(y, u, v)
+    rung = BlackLevel.measure(with_ringing(y), u, v)
+    assert rung[0] == pytest.approx(clean[0], abs=0.01)  # Y 17, not the ringing's 8
+    assert rung[3] == pytest.approx(clean[3], abs=0.03)
+    # a small deep shadow away from bright edges still sets it
+    shadow = y.copy()
+    shadow[70:75, 10:20] = 8
+    assert BlackLevel.measure(shadow, u, v)[0] == pytest.approx(0.0, abs=0.01)
+
+
+def test_a_timestamp_leaves_a_night_skys_lift_as_it_was(backend):
+    """Video: the black level leaves out what the ringing pulled below black, so the sky
+    at the codec's floor is lifted as little as without the timestamp (without the guard
+    the black point fell to the ringing and the sky went from 2.3 codes to 9.7)."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(17, 19, (192, 256)).astype(np.uint8)
+    y[60:120, 100:160] = 90  # something lit
+    frames = []
+    for ringing in (False, True):
+        frame = y.copy()
+        if ringing:
+            frame[8:16, 20:200] = 235
+            frame[6:8, 20:200] = frame[16:18, 20:200] = 8
+        u = v = np.full((96, 128), 129, np.uint8)
+        frames.append(np.concatenate([frame.reshape(-1), u.reshape(-1), v.reshape(-1)]
+                                     ).reshape(-1, 256))
+    skies = []
+    for buffer in frames:
+        out = enhanced(backend, [buffer] * 4)[-1]
+        skies.append(float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[140:, :].mean()))
+    assert skies[1] < skies[0] + 1.0
+
+
 def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     """A bias is small: darks far from grey (a blue night, a purple room) keep their colour;
     between BIAS_MAX and twice it, less is taken off the further they are."""

@@ -33,9 +33,11 @@ from .denoise import estimate_noise, noise_sigma
 from .exposure import AutoExposure, Followed, LightSwitch, SceneCutDetector
 from .night import (
     BLACK_SECONDS,
+    SAMPLE,
     SETTLE_SPREAD,
     BlackLevel,
     NightCorrection,
+    beside_bright_edges,
     correction,
     gain_cap,
     keep_mean,
@@ -183,22 +185,25 @@ class Decisions:
         strength = self.settings.temporal_denoise if moment.estimate_frames else 0.0
         return estimate_noise(moment.stream_noise, math.inf, strength)
 
-    def black_level(self, sample: Callable[[int], tuple[np.ndarray, ...]],
+    def black_level(self, sample: Callable[[int], tuple[np.ndarray, ...]], half: np.ndarray,
                     moment: Moment | None, grey_surface: bool = False) -> np.ndarray:
         """The ``BlackLevel`` (black, U bias, V bias, floor share) of a frame from
         ``sample(spread)``: every ``night.SAMPLE``-th pixel of every ``SAMPLE``-th row of its
-        half-resolution Y, U and V, each the mean of ``spread`` × ``spread`` pixels. Followed
-        over the stream for video, read as the settled estimate will give it (``night.
-        unsettled_share``); the frame's own for a still image (``moment`` None);
-        ``grey_surface`` as ``BlackLevel.from_samples``."""
-        measured = BlackLevel.from_samples(*sample(1), grey_surface=grey_surface)
+        half-resolution Y, U and V, each the mean of ``spread`` × ``spread`` pixels, those
+        ``beside_bright_edges`` of its ``half_luma`` left out. Followed over the stream for
+        video, read as the settled estimate will give it (``night.unsettled_share``); the
+        frame's own for a still image (``moment`` None); ``grey_surface`` as
+        ``BlackLevel.from_samples``."""
+        usable = ~beside_bright_edges(half)[::SAMPLE, ::SAMPLE]
+        measured = BlackLevel.from_samples(*sample(1), grey_surface=grey_surface, usable=usable)
         if moment is None:
             return measured
         share = unsettled_share(estimate_noise(moment.stream_noise, moment.estimate_frames,
                                                self.settings.temporal_denoise),
                                 self.settled_noise(moment)) if moment.estimate_frames else 0.0
         if share > 0:
-            spread = BlackLevel.from_samples(*sample(SETTLE_SPREAD), grey_surface=grey_surface)
+            spread = BlackLevel.from_samples(*sample(SETTLE_SPREAD), grey_surface=grey_surface,
+                                             usable=usable)
             measured = measured + np.float32(share) * (spread - measured)
         return self.blacks.follow(measured, moment.time, moment.levels_restart,
                                   moment.stream_noise)

@@ -146,7 +146,7 @@ class Enhancer:
         if image.dtype == np.uint16:
             work = image.astype(np.float32) * np.float32(1 / 257)
         scale = self.settings.scale_for(*image.shape[:2])
-        work, level = steps.without_black_bias(self.host, self.decisions, work, None,
+        work, level = steps.without_black_bias(self.host, self.decisions, work, half, None,
                                                grey_surface=scale == 1)
         if scale == 1:
             return steps.quality(self.host, self.decisions, work, level, image, half, None,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
@@ -35,14 +36,21 @@ from ..pixelops.loops import lift_shares
 from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
-           "correction", "gain_cap", "grey_surface_chroma", "keep_mean", "lift_boost",
-           "magenta_offset", "still_night_weight", "unsettled_share"]
+           "beside_bright_edges", "correction", "gain_cap", "grey_surface_chroma", "keep_mean",
+           "lift_boost", "magenta_offset", "still_night_weight", "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
 BLACK_QUANTILE = 0.0005
 # The black point is at most this (full-range codes): above it a frame has no blacks.
 BLACK_MAX = 24.0
+# The codec's ringing: beside a sharp bright edge (a camera's timestamp, a street lamp) it
+# undershoots below the scene's black, on more pixels than BLACK_QUANTILE (a timestamp on a
+# dashcam clip: 0.3 %, down to black 0 from 2.3: the night sky then sat above the black
+# point and was lifted into grey blotches). A pixel within EDGE_REACH pixels (half
+# resolution) of one brighter by more than EDGE_STEP full-range codes is left out of the
+# black level, unless that leaves less than half of the frame.
+EDGE_REACH, EDGE_STEP = 2, 32.0
 # Chroma bias is measured on pixels within this many codes above the black point, when at
 # least MIN_DARK_SHARE of the frame is there. A bias is small: up to BIAS_MAX codes either
 # way it is taken off in full, beyond that less, and from twice that not at all (darks that
@@ -139,13 +147,21 @@ class BlackLevel:
         resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
         read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
         of its darkest pixels."""
+        luma = (y_half.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
+        usable = ~beside_bright_edges(luma)[::SAMPLE, ::SAMPLE]
         return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)),
-                                       grey_surface=grey_surface)
+                                       grey_surface=grey_surface, usable=usable)
 
     @staticmethod
-    def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
-                     ) -> np.ndarray:
-        """``measure`` of the planes' every SAMPLE-th pixel of every SAMPLE-th row."""
+    def from_samples(y: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False,
+                     usable: np.ndarray | None = None) -> np.ndarray:
+        """``measure`` of the planes' every SAMPLE-th pixel of every SAMPLE-th row;
+        ``usable`` (bool, at least as large as the samples): the samples not
+        ``beside_bright_edges``, the only ones read where they are half of them or more."""
+        if usable is not None:
+            usable = usable[:y.shape[0], :y.shape[1]]
+            if usable.mean() >= 0.5:
+                y, u, v = y[usable], u[usable], v[usable]
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
@@ -179,6 +195,17 @@ class BlackLevel:
         if measured[0] < level[0] - FALL_NOISE * noise:
             level[0] = measured[0]
         return level
+
+
+def beside_bright_edges(luma: np.ndarray) -> np.ndarray:
+    """Where (bool) a half-resolution full-range ``luma`` plane (codes, any dtype; uint16
+    photos on their own scale) lies within EDGE_REACH pixels of one brighter by more than
+    EDGE_STEP codes: where the codec's ringing may have pulled it below the black."""
+    if luma.dtype == np.uint16:
+        luma = luma.astype(np.float32) * np.float32(1 / 257)
+    side = 2 * EDGE_REACH + 1
+    brightest = cv2.dilate(luma, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
+    return brightest.astype(np.float32) - luma > np.float32(EDGE_STEP)
 
 
 def unsettled_share(noise: float, settled: float) -> float:

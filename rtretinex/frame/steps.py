@@ -49,20 +49,21 @@ def video_frame(executor: Any, decisions: Decisions, denoiser: TemporalDenoiser,
         moment = decisions.denoised(moment, denoiser.frames)
     if fast:
         return executor.download(fast_yuv(executor, decisions, clean, half, moment, scale))
-    image, level = without_black_bias(executor, decisions, clean, moment, grey_surface=True)
+    image, level = without_black_bias(executor, decisions, clean, half, moment,
+                                      grey_surface=True)
     out = quality(executor, decisions, image, level, pixels, half, moment, strength)
     return executor.download(executor.from_rgb(out) if fmt == YUV420P else out)
 
 
-def without_black_bias(executor: Any, decisions: Decisions, image: Any,
+def without_black_bias(executor: Any, decisions: Decisions, image: Any, half: np.ndarray,
                        moment: Moment | None, grey_surface: bool) -> tuple[Any, np.ndarray]:
     """An RGB image (0-255 scale) with the magenta part of its black level's chroma bias
-    taken off (``night.magenta_offset``), and that level (``Decisions.black_level``);
-    ``grey_surface``: the bias is read off the frame's dominant near-grey surface (photos,
-    quality mode)."""
+    taken off (``night.magenta_offset``), and that level (``Decisions.black_level``; ``half``:
+    the image's ``half_luma``); ``grey_surface``: the bias is read off the frame's dominant
+    near-grey surface (photos, quality mode)."""
     half_planes = executor.rgb_half_planes(image)
     level = decisions.black_level(lambda spread: executor.sampled(half_planes, SAMPLE, spread),
-                                  moment, grey_surface)
+                                  half, moment, grey_surface)
     offset = magenta_offset(level)
     return (image if offset is None else executor.minus(image, offset)), level
 
@@ -108,7 +109,7 @@ def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
     size = (max(1, width // scale), max(1, height // scale))
     half_yuv = executor.half_planes(buffer)
     level = decisions.black_level(lambda spread: executor.sampled(half_yuv, SAMPLE, spread),
-                                  moment)
+                                  half, moment)
     half_yuv = executor.without_bias(half_yuv, level)
     gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
                                                 moment, level)
