@@ -49,7 +49,7 @@ from .schedule import INPUT_FLOOR, NetSchedule
 from .settings import EnhanceSettings
 
 __all__ = ["EPSILON", "Decisions", "Moment", "colour_grid", "colour_ratio", "highlight_factor",
-           "local_peak"]
+           "local_peak", "nets_view"]
 
 # Floor of a luma or an illumination a colour or gain divides by (0-1): below it a pixel's
 # colour is unknown.
@@ -60,6 +60,17 @@ TRUST_NETS_BELOW, TRUST_INPUT_ABOVE = 0.07, 0.2
 # The same where the black level's chroma bias has been removed (the fast YUV path): the
 # input's colour is then right down to darker levels.
 TRUST_NEUTRAL_BLACKS = (0.02, 0.08)
+# The Decom-Net reads a dark pixel whose colour leans to blue, magenta or purple as brightly
+# lit (a flat field at luma 9 with 8 codes of chroma that way: its illumination 5 times its
+# brightest channel, its gain 17 -> 3-5; towards green or yellow it barely moves), so a
+# night graded blue or lit purple was hardly brightened. In video, whose colour is the
+# input's own once its bias is off (TRUST_NEUTRAL_BLACKS), the nets decide the brightness on
+# a view whose colours lie within NETS_CHROMA of their luma (the channels' largest distance
+# from it, over the luma: up to there their gain stays near a grey's at every hue); the
+# gains are applied to the pixels' own colours. Not on photos: a dark room's colour noise is
+# what the nets learned on (LOL held-out in fast mode lost 0.5 dB; docs/history.md).
+NETS_CHROMA = 0.2
+NETS_TINT_WINDOW = 5
 # Quality mode measures colour on cells of this many pixels.
 COLOUR_CELL = 16
 # Output level (0-1) above which a region's brightest pixels are compressed, not clipped.
@@ -109,6 +120,21 @@ def colour_ratio(output: np.ndarray, source: np.ndarray,
     trust = np.clip((src_luma - trust[0]) / (trust[1] - trust[0]), 0.0, 1.0)
     wanted = (np.maximum(source, EPSILON) / src_luma) / (np.maximum(output, EPSILON) / out_luma)
     return np.exp(trust * np.log(wanted)).astype(np.float32)
+
+
+def nets_view(rgb: np.ndarray) -> np.ndarray:
+    """A small RGB frame (float32, 0-255) as the nets see it when they decide its
+    brightness: the colour cast of each NETS_TINT_WINDOW² neighbourhood (the mean of the
+    channels' distances from the luma) brought within NETS_CHROMA of its luma, the colour
+    noise around it and the luma as they were (noise is not a cast: a noisy dark frame
+    would brighten as its noise settles)."""
+    luma = rgb @ LUMA
+    window = (NETS_TINT_WINDOW, NETS_TINT_WINDOW)
+    tint = cv2.blur(rgb - luma[..., None], window)
+    spread = np.maximum(np.maximum(np.abs(tint[..., 0]), np.abs(tint[..., 1])),
+                        np.abs(tint[..., 2]))  # np.max over the last axis is ten times slower
+    keep = np.minimum(1.0, NETS_CHROMA * cv2.blur(luma, window) / np.maximum(spread, EPSILON))
+    return rgb - tint * (1.0 - keep)[..., None]
 
 
 def colour_grid(height: int, width: int) -> tuple[int, int]:
@@ -236,7 +262,7 @@ class Decisions:
         if thumbnail is None:
             factor = self.exposure_factor(output_small, moment)
         else:
-            decided = self._nets(thumbnail)
+            decided = self._nets(nets_view(thumbnail))
             factor = self.exposure_factor(decided, moment) * _mean_luma(decided) / max(
                 _mean_luma(output_small), EPSILON)
         weight = 1.0 if moment is not None else still_night_weight(level)
@@ -278,7 +304,10 @@ class Decisions:
     def small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                     fmt: str = RGB24) -> np.ndarray:
         """Fast mode's RGB gains (h, w, 3, ≥ 1) for the small frame (0-255): the nets (or,
-        in video, their last result's grid), colour, highlights, exposure."""
+        in video, their last result's grid; a yuv420p frame's ``nets_view``), colour,
+        highlights, exposure."""
+        if fmt == YUV420P:
+            small = nets_view(small)
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         if moment is None:
             output_small = self._nets(small)
