@@ -63,13 +63,17 @@ TRUST_NEUTRAL_BLACKS = (0.02, 0.08)
 # The Decom-Net reads a dark pixel whose colour leans to blue, magenta or purple as brightly
 # lit (a flat field at luma 9 with 8 codes of chroma that way: its illumination 5 times its
 # brightest channel, its gain 17 -> 3-5; towards green or yellow it barely moves), so a
-# night graded blue or lit purple was hardly brightened. In video, whose colour is the
-# input's own once its bias is off (TRUST_NEUTRAL_BLACKS), the nets decide the brightness on
-# a view whose colours lie within NETS_CHROMA of their luma (the channels' largest distance
-# from it, over the luma: up to there their gain stays near a grey's at every hue); the
-# gains are applied to the pixels' own colours. Not on photos: a dark room's colour noise is
-# what the nets learned on (LOL held-out in fast mode lost 0.5 dB; docs/history.md).
+# night graded blue or lit purple was hardly brightened. On the fast YUV path (video), whose
+# colour is the input's own once its bias is off (TRUST_NEUTRAL_BLACKS), the nets decide
+# the brightness on a view whose colours lie within NETS_CHROMA of their luma (the channels'
+# largest distance from it, over the luma: up to there their gain stays near a grey's at
+# every hue); the gains are applied to the pixels' own colours. Not where the nets' colour
+# is the picture's (photos, quality mode): a dark room's colour noise is what they learned
+# on (LOL held-out in fast mode lost 0.5 dB; docs/history.md).
 NETS_CHROMA = 0.2
+# A cast is what is left of the colour over NETS_TINT_WINDOW² pixels of the nets' copy: the
+# colour noise around it averages out there (limited too, a noisy dark start brightened
+# while its noise settled).
 NETS_TINT_WINDOW = 5
 # Quality mode measures colour on cells of this many pixels.
 COLOUR_CELL = 16
@@ -126,8 +130,7 @@ def nets_view(rgb: np.ndarray) -> np.ndarray:
     """A small RGB frame (float32, 0-255) as the nets see it when they decide its
     brightness: the colour cast of each NETS_TINT_WINDOW² neighbourhood (the mean of the
     channels' distances from the luma) brought within NETS_CHROMA of its luma, the colour
-    noise around it and the luma as they were (noise is not a cast: a noisy dark frame
-    would brighten as its noise settles)."""
+    noise around it and the luma as they were."""
     luma = rgb @ LUMA
     window = (NETS_TINT_WINDOW, NETS_TINT_WINDOW)
     tint = cv2.blur(rgb - luma[..., None], window)
@@ -262,7 +265,7 @@ class Decisions:
         if thumbnail is None:
             factor = self.exposure_factor(output_small, moment)
         else:
-            decided = self._nets(nets_view(thumbnail))
+            decided = self._nets(thumbnail)
             factor = self.exposure_factor(decided, moment) * _mean_luma(decided) / max(
                 _mean_luma(output_small), EPSILON)
         weight = 1.0 if moment is not None else still_night_weight(level)
