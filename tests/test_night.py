@@ -133,6 +133,16 @@ def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     assert partly.tolist() == pytest.approx([2.25, 0.75], abs=0.05)
 
 
+def test_a_bias_is_not_read_on_a_handful_of_pixels():
+    """On a small frame the darkest share is a few pixels, whose chroma is their noise."""
+    y = np.full((30, 40), 40.0, np.float32)
+    u, v = np.full_like(y, 128.0), np.full_like(y, 128.0)
+    for count, read in ((night.MIN_DARK_SAMPLES - 1, False), (night.MIN_DARK_SAMPLES, True)):
+        y.reshape(-1)[:count], u.reshape(-1)[:count], v.reshape(-1)[:count] = 18.0, 130.0, 129.0
+        bias = BlackLevel.from_samples(y, u, v)[1:3]
+        assert bias.tolist() == (pytest.approx([2.0, 1.0]) if read else [0.0, 0.0])
+
+
 def test_a_frame_without_blacks_has_no_bias():
     y, u, v = dark_planes(bias=(4.0, 4.0))
     assert BlackLevel.measure(y + 100, u, v)[1:3].tolist() == [0.0, 0.0]
