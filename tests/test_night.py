@@ -133,16 +133,6 @@ def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     assert partly.tolist() == pytest.approx([2.25, 0.75], abs=0.05)
 
 
-def test_a_bias_is_not_read_on_a_handful_of_pixels():
-    """On a small frame the darkest share is a few pixels, whose chroma is their noise."""
-    y = np.full((30, 40), 40.0, np.float32)
-    u, v = np.full_like(y, 128.0), np.full_like(y, 128.0)
-    for count, read in ((night.MIN_DARK_SAMPLES - 1, False), (night.MIN_DARK_SAMPLES, True)):
-        y.reshape(-1)[:count], u.reshape(-1)[:count], v.reshape(-1)[:count] = 18.0, 130.0, 129.0
-        bias = BlackLevel.from_samples(y, u, v)[1:3]
-        assert bias.tolist() == (pytest.approx([2.0, 1.0]) if read else [0.0, 0.0])
-
-
 def test_a_frame_without_blacks_has_no_bias():
     y, u, v = dark_planes(bias=(4.0, 4.0))
     assert BlackLevel.measure(y + 100, u, v)[1:3].tolist() == [0.0, 0.0]
@@ -544,21 +534,3 @@ def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkey
     for knee, cap in zip(knee_noise, cap_noise, strict=True):
         assert 0.2 * cap < knee < 0.5 * cap
 
-
-def test_a_night_tinted_blue_or_purple_is_brightened_as_a_grey_one(backend):
-    """The Decom-Net takes a dark blue or purple for bright light (a purple night came out at
-    a third of a grey one's brightness, a blue one under half): the nets decide on a view
-    whose colours lie near their luma, and the gains keep each pixel's own colour."""
-    grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
-    y = (16 + grey * 0.12).astype(np.uint8)  # a night: luma 16-46 (limited range)
-    means, tints = [], []
-    for du, dv in ((0, 0), (6, 8), (9, -2)):
-        u, v = (np.full((96, 128), 128 + d, np.uint8) for d in (du, dv))
-        buffer = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, 256)
-        out = enhanced(backend, [buffer] * 4)[-1]
-        means.append(float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).mean()))
-        tints.append(cv2.cvtColor(out, cv2.COLOR_RGB2YUV)[..., 1:].reshape(-1, 2).mean(axis=0))
-    assert means[0] > 100
-    assert min(means[1:]) > 0.75 * means[0]  # 0.92 and 0.82 (without the view 0.33, 0.43)
-    assert tints[1][0] > 128 and tints[1][1] > 128  # purple stays purple
-    assert tints[2][0] > 130  # blue stays blue

@@ -24,12 +24,16 @@ from .conftest import small_photo
 CASES = [("astronaut", 0.03), ("coffee", 0.03), ("chelsea", 0.12)]
 HEIGHT, WIDTH, FAST_SCALE = 192, 256, 4
 PSNR_TOLERANCE, SSIM_TOLERANCE = 0.3, 0.01
-# Measured on torch-cpu fp32; (mode, photo) → (PSNR dB, SSIM).
+# Measured on torch-cpu fp32; (mode, photo) → (PSNR dB, SSIM). Fast chelsea was 23.65 /
+# 0.7543 until the black level left out the samples beside bright edges (1c01197): its
+# chroma bias rests on the 2-4 darkest of 768 samples, and (0.17, 2.23) became (0.63, 1.71)
+# codes on a photo that has none (the simulator adds no bias), so a little more magenta
+# comes off: -0.31 dB, +0.0013 SSIM.
 EXPECTED = {
     ("quality", "astronaut"): (16.61, 0.5436), ("quality", "coffee"): (18.70, 0.4480),
     ("quality", "chelsea"): (24.20, 0.8032),
     ("fast", "astronaut"): (16.53, 0.4920), ("fast", "coffee"): (16.97, 0.3798),
-    ("fast", "chelsea"): (23.65, 0.7543),
+    ("fast", "chelsea"): (23.34, 0.7556),
 }
 # The video path (fast mode on decoded yuv420p frames, which stay YUV), openvino fp32,
 # against the same originals, with the night corrections (black point, chroma bias, flat

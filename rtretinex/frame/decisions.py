@@ -49,7 +49,7 @@ from .schedule import INPUT_FLOOR, NetSchedule
 from .settings import EnhanceSettings
 
 __all__ = ["EPSILON", "Decisions", "Moment", "colour_grid", "colour_ratio", "highlight_factor",
-           "local_peak", "nets_view"]
+           "local_peak"]
 
 # Floor of a luma or an illumination a colour or gain divides by (0-1): below it a pixel's
 # colour is unknown.
@@ -60,21 +60,6 @@ TRUST_NETS_BELOW, TRUST_INPUT_ABOVE = 0.07, 0.2
 # The same where the black level's chroma bias has been removed (the fast YUV path): the
 # input's colour is then right down to darker levels.
 TRUST_NEUTRAL_BLACKS = (0.02, 0.08)
-# The Decom-Net reads a dark pixel whose colour leans to blue, magenta or purple as brightly
-# lit (a flat field at luma 9 with 8 codes of chroma that way: its illumination 5 times its
-# brightest channel, its gain 17 -> 3-5; towards green or yellow it barely moves), so a
-# night graded blue or lit purple was hardly brightened. On the fast YUV path (video), whose
-# colour is the input's own once its bias is off (TRUST_NEUTRAL_BLACKS), the nets decide
-# the brightness on a view whose colours lie within NETS_CHROMA of their luma (the channels'
-# largest distance from it, over the luma: up to there their gain stays near a grey's at
-# every hue); the gains are applied to the pixels' own colours. Not where the nets' colour
-# is the picture's (photos, quality mode): a dark room's colour noise is what they learned
-# on (LOL held-out in fast mode lost 0.5 dB; docs/history.md).
-NETS_CHROMA = 0.2
-# A cast is what is left of the colour over NETS_TINT_WINDOW² pixels of the nets' copy: the
-# colour noise around it averages out there (limited too, a noisy dark start brightened
-# while its noise settled).
-NETS_TINT_WINDOW = 5
 # Quality mode measures colour on cells of this many pixels.
 COLOUR_CELL = 16
 # Output level (0-1) above which a region's brightest pixels are compressed, not clipped.
@@ -124,20 +109,6 @@ def colour_ratio(output: np.ndarray, source: np.ndarray,
     trust = np.clip((src_luma - trust[0]) / (trust[1] - trust[0]), 0.0, 1.0)
     wanted = (np.maximum(source, EPSILON) / src_luma) / (np.maximum(output, EPSILON) / out_luma)
     return np.exp(trust * np.log(wanted)).astype(np.float32)
-
-
-def nets_view(rgb: np.ndarray) -> np.ndarray:
-    """A small RGB frame (float32, 0-255) as the nets see it when they decide its
-    brightness: the colour cast of each NETS_TINT_WINDOW² neighbourhood (the mean of the
-    channels' distances from the luma) brought within NETS_CHROMA of its luma, the colour
-    noise around it and the luma as they were."""
-    luma = rgb @ LUMA
-    window = (NETS_TINT_WINDOW, NETS_TINT_WINDOW)
-    tint = cv2.blur(rgb - luma[..., None], window)
-    spread = np.maximum(np.maximum(np.abs(tint[..., 0]), np.abs(tint[..., 1])),
-                        np.abs(tint[..., 2]))  # np.max over the last axis is ten times slower
-    keep = np.minimum(1.0, NETS_CHROMA * cv2.blur(luma, window) / np.maximum(spread, EPSILON))
-    return rgb - tint * (1.0 - keep)[..., None]
 
 
 def colour_grid(height: int, width: int) -> tuple[int, int]:
@@ -307,10 +278,7 @@ class Decisions:
     def small_gains(self, small: np.ndarray, half: np.ndarray, moment: Moment | None,
                     fmt: str = RGB24) -> np.ndarray:
         """Fast mode's RGB gains (h, w, 3, ≥ 1) for the small frame (0-255): the nets (or,
-        in video, their last result's grid; a yuv420p frame's ``nets_view``), colour,
-        highlights, exposure."""
-        if fmt == YUV420P:
-            small = nets_view(small)
+        in video, their last result's grid), colour, highlights, exposure."""
         source_small = small.astype(np.float32) * np.float32(1 / 255)
         if moment is None:
             output_small = self._nets(small)

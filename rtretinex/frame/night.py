@@ -57,10 +57,6 @@ EDGE_REACH, EDGE_STEP = 2, 32.0
 # way it is taken off in full, beyond that less, and from twice that not at all (darks that
 # far from grey are coloured: a blue night, a purple room, coloured light).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
-# Nor on fewer than MIN_DARK_SAMPLES samples: on a small frame that share is a handful of
-# pixels, whose mean chroma is their noise (a 256×192 photo without any bias read one of
-# (0.6, 1.7) codes on 2-4 samples).
-MIN_DARK_SAMPLES = 16
 # In photos the darkest pixels are as often dark coloured things (foliage, a brown blanket)
 # as black, so a photo's bias is read from its dominant near-grey surface (a table, a wall,
 # pavement): the most common chroma within GREY_REACH codes of grey among the pixels darker
@@ -182,8 +178,7 @@ class BlackLevel:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
                 bias = share * as_bias(found)
-        elif (floor >= MIN_DARK_SHARE and dark.sum() >= MIN_DARK_SAMPLES and black < BLACK_MAX
-              and share > 0):
+        elif floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
             bias = share * as_bias(offset)
