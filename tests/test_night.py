@@ -533,4 +533,3 @@ def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkey
     assert cap_noise[-1] > 1.5  # sensor noise: the cap is NOISY_GAIN's
     for knee, cap in zip(knee_noise, cap_noise, strict=True):
         assert 0.2 * cap < knee < 0.5 * cap
-
