@@ -33,7 +33,6 @@ from .denoise import estimate_noise, noise_sigma
 from .exposure import AutoExposure, Followed, LightSwitch, SceneCutDetector
 from .night import (
     BLACK_SECONDS,
-    SAMPLE,
     SETTLE_SPREAD,
     BlackLevel,
     NightCorrection,
@@ -194,7 +193,7 @@ class Decisions:
         video, read as the settled estimate will give it (``night.unsettled_share``); the
         frame's own for a still image (``moment`` None); ``grey_surface`` as
         ``BlackLevel.from_samples``."""
-        usable = ~beside_bright_edges(half)[::SAMPLE, ::SAMPLE]
+        usable = ~beside_bright_edges(half)
         measured = BlackLevel.from_samples(*sample(1), grey_surface=grey_surface, usable=usable)
         if moment is None:
             return measured

@@ -149,7 +149,7 @@ class BlackLevel:
         read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
         of its darkest pixels."""
         luma = (y_half.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
-        usable = ~beside_bright_edges(luma)[::SAMPLE, ::SAMPLE]
+        usable = ~beside_bright_edges(luma)
         return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)),
                                        grey_surface=grey_surface, usable=usable)
 
@@ -199,14 +199,16 @@ class BlackLevel:
 
 
 def beside_bright_edges(luma: np.ndarray) -> np.ndarray:
-    """Where (bool) a half-resolution full-range ``luma`` plane (codes, any dtype; uint16
-    photos on their own scale) lies within EDGE_REACH pixels of one brighter by more than
-    EDGE_STEP codes: where the codec's ringing may have pulled it below the black."""
+    """Which of the black level's samples (every SAMPLE-th pixel of every SAMPLE-th row;
+    bool) of a half-resolution full-range ``luma`` plane (codes, any dtype; uint16 photos
+    on their own scale) lie within EDGE_REACH pixels of one brighter by more than EDGE_STEP
+    codes: where the codec's ringing may have pulled them below the black."""
     if luma.dtype == np.uint16:
         luma = luma.astype(np.float32) * np.float32(1 / 257)
     side = 2 * EDGE_REACH + 1
     brightest = cv2.dilate(luma, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
-    return brightest.astype(np.float32) - luma > np.float32(EDGE_STEP)
+    return (brightest[::SAMPLE, ::SAMPLE].astype(np.float32) - luma[::SAMPLE, ::SAMPLE]
+            > np.float32(EDGE_STEP))
 
 
 def unsettled_share(noise: float, settled: float) -> float:
