@@ -43,9 +43,10 @@ def dark_planes(bias=(1.0, 2.0), size=(90, 160)):
 
 def test_black_level_finds_the_black_point_and_its_chroma():
     y, u, v = dark_planes()
-    black, bias_u, bias_v, floor = BlackLevel.measure(y, u, v)
+    black, bias_u, bias_v, floor, *cast = BlackLevel.measure(y, u, v)
     assert black == pytest.approx(255 / 219, abs=0.01)  # Y 17: one code above black
     assert bias_u == pytest.approx(1.0, abs=0.05) and bias_v == pytest.approx(2.0, abs=0.05)
+    assert cast == [0.0, 0.0]  # all of it is the bias
     assert floor == pytest.approx(1 - 30 * 40 / (90 * 160), abs=0.02)  # all but the lit square
 
 
@@ -125,12 +126,16 @@ def test_a_timestamp_leaves_a_night_skys_lift_as_it_was(backend):
 
 def test_black_level_takes_a_coloured_dark_area_as_colour_not_bias():
     """A bias is small: darks far from grey (a blue night, a purple room) keep their colour;
-    between BIAS_MAX and twice it, less is taken off the further they are."""
-    assert BlackLevel.measure(*dark_planes(bias=(9.0, -2.0)))[1:3].tolist() == [0.0, 0.0]
+    between BIAS_MAX and twice it, less is taken off the further they are. What is not bias
+    is the darks' cast (taken off before the gains and put back after)."""
+    blue = BlackLevel.measure(*dark_planes(bias=(9.0, -2.0)))
+    assert blue[1:3].tolist() == [0.0, 0.0]
+    assert blue[4:6].tolist() == pytest.approx([9.0, -2.0], abs=0.05)
     assert BlackLevel.measure(*dark_planes(bias=(2.0, 1.0)))[1:3].tolist() == pytest.approx(
         [2.0, 1.0], abs=0.05)
-    partly = BlackLevel.measure(*dark_planes(bias=(4.5, 1.5)))[1:3]
-    assert partly.tolist() == pytest.approx([2.25, 0.75], abs=0.05)
+    partly = BlackLevel.measure(*dark_planes(bias=(4.5, 1.5)))
+    assert partly[1:3].tolist() == pytest.approx([2.25, 0.75], abs=0.05)
+    assert partly[4:6].tolist() == pytest.approx([2.25, 0.75], abs=0.05)
 
 
 def test_a_frame_without_blacks_has_no_bias():
@@ -533,3 +538,54 @@ def test_the_knee_follows_the_noise_the_temporal_denoiser_leaves(backend, monkey
     assert cap_noise[-1] > 1.5  # sensor noise: the cap is NOISY_GAIN's
     for knee, cap in zip(knee_noise, cap_noise, strict=True):
         assert 0.2 * cap < knee < 0.5 * cap
+
+
+def night_in_a_tint(tint):
+    """Four yuv420p frames of the camera photo as a night (luma 16-46, limited range) whose
+    chroma is ``tint`` (U, V codes from grey) everywhere."""
+    grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
+    y = (16 + grey * 0.12).astype(np.uint8)
+    u, v = (np.full((96, 128), 128 + d, np.uint8) for d in tint)
+    return [np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, 256)] * 4
+
+
+def test_a_night_tinted_blue_or_purple_is_brightened_as_a_grey_one(backend):
+    """The Decom-Net takes a dark blue or purple for bright light (a purple night came out at
+    a third of a grey one's brightness, a blue one under half): the darks' cast is taken off
+    before the nets and the gains see the frame, and put back after, in codes."""
+    means, tints = [], []
+    for tint in ((0, 0), (6, 8), (9, -2)):
+        out = enhanced(backend, night_in_a_tint(tint))[-1]
+        means.append(float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).mean()))
+        tints.append(cv2.cvtColor(out, cv2.COLOR_RGB2YUV)[..., 1:].reshape(-1, 2).mean(axis=0))
+    assert means[0] > 100
+    assert min(means[1:]) > 0.85 * means[0]
+    assert tints[1][0] > 130 and tints[1][1] > 130  # purple stays purple
+    assert tints[2][0] > 132  # blue stays blue
+
+
+def test_the_cast_is_put_back_as_it_was_not_grown_with_the_light(backend, monkeypatch):
+    """A grade is an offset: brightened, a blue night keeps the chroma it had in codes, as
+    the grey one's greys keep theirs, instead of growing with the gain into a violet glare;
+    without the cast taken off it stays dark (the check above sees the feature)."""
+    def chroma_shift(tinted, grey):
+        return (cv2.cvtColor(tinted, cv2.COLOR_RGB2YUV)[..., 1:].astype(np.float32)
+                - cv2.cvtColor(grey, cv2.COLOR_RGB2YUV)[..., 1:]).reshape(-1, 2).mean(axis=0)
+
+    grey = enhanced(backend, night_in_a_tint((0, 0)))[-1]
+    blue = enhanced(backend, night_in_a_tint((9, -2)))[-1]
+    shift_in = chroma_shift(to_rgb(night_in_a_tint((9, -2))[0]), to_rgb(night_in_a_tint((0, 0))[0]))
+    shift_out = chroma_shift(blue, grey)
+    assert shift_out[0] == pytest.approx(shift_in[0], rel=0.25)  # 8.99 against 8.94
+    assert abs(shift_out[1]) < 1.5 * abs(shift_in[1]) + 1.0
+    monkeypatch.setattr(BlackLevel, "from_samples", _without_cast(BlackLevel.from_samples))
+    dark = enhanced(backend, night_in_a_tint((9, -2)))[-1]
+    assert dark.mean() < 0.6 * blue.mean()
+
+
+def _without_cast(from_samples):
+    def measured(*args, **kwargs):
+        level = from_samples(*args, **kwargs)
+        level[4:6] = 0.0
+        return level
+    return staticmethod(measured)

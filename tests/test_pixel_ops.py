@@ -404,6 +404,33 @@ def test_a_faint_quantised_gradient_becomes_a_ramp_without_crossing_an_edge(exec
     assert smooth[:, :42].max() < plane[:, :42].max() + 0.5  # nothing of the lamp leaks
 
 
+def test_the_cast_comes_off_the_dark_pixels_that_hold_it_and_goes_back_in_codes(executor):
+    """A black level's cast (U +9, V −2) comes off a dark pixel that has it, in full, off a
+    darker share of it in part, not off a colour the other way nor off a bright pixel in
+    its direction; what ``with_cast`` puts back is what ``without_cast`` took."""
+    level = np.array([2.0, 0.0, 0.0, 0.5, 9.0, -2.0], np.float32)
+    y = np.array([[18, 18, 18, 18, 120, 60]], np.float32)
+    u = np.array([[137, 132.5, 119, 128, 137, 137]], np.float32)
+    v = np.array([[126, 127, 130, 128, 126, 126]], np.float32)
+    (_, u_off, v_off), share = executor.without_cast(tuple(map(executor.upload, (y, u, v))),
+                                                    level)
+    share = on_host(share)
+    expected = reference.cast_share(y, u, v, (9.0, -2.0))
+    np.testing.assert_allclose(share, expected, atol=1e-6)
+    assert share[0, 0] == pytest.approx(1.0) and 0.4 < share[0, 1] < 0.6
+    assert share[0, 2] == 0.0 and share[0, 3] == 0.0 and share[0, 4] == 0.0  # not its colour
+    assert 0.0 < share[0, 5] < 1.0  # brighter: the cast is a smaller part of its light
+    np.testing.assert_allclose(on_host(u_off)[0, :2], [128.0, 128.0], atol=1e-4)
+    buffer = np.full((3, 12), 128, np.uint8)  # a yuv420p buffer of 2 × 12 pixels
+    for plane, off in zip(planes(buffer)[1:], (u_off, v_off), strict=True):
+        plane[...] = np.rint(on_host(off))
+    out = on_host(executor.download(executor.with_cast(executor.upload(buffer.copy()),
+                                                       executor.upload(share), level)))
+    _, out_u, out_v = planes(out)
+    np.testing.assert_array_equal(out_u, np.rint(u).astype(np.uint8))
+    np.testing.assert_array_equal(out_v, np.rint(v).astype(np.uint8))
+
+
 def test_smooth_chroma_is_the_references(executor):
     rng = np.random.default_rng(4)
     buffer = rng.integers(0, 256, (72, 64)).astype(np.uint8)

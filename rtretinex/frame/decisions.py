@@ -186,7 +186,7 @@ class Decisions:
 
     def black_level(self, sample: Callable[[int], tuple[np.ndarray, ...]], half: np.ndarray,
                     moment: Moment | None, grey_surface: bool = False) -> np.ndarray:
-        """The ``BlackLevel`` (black, U bias, V bias, floor share) of a frame from
+        """The ``BlackLevel`` (black, U and V bias, floor share, U and V cast) of a frame from
         ``sample(spread)``: every ``night.SAMPLE``-th pixel of every ``SAMPLE``-th row of its
         half-resolution Y, U and V, each the mean of ``spread`` × ``spread`` pixels, those
         ``beside_bright_edges`` of its ``half_luma`` left out. Followed over the stream for

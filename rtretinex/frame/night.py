@@ -12,7 +12,10 @@ enhancement, Xu et al., CVPR 2022). Here:
 - ``BlackLevel`` measures the black point and the chroma of the darkest pixels of each
   frame and follows them slowly, like the auto-exposure; the executors take that chroma
   off U and V before the nets and the gain see the frame (``without_bias``; an RGB image
-  loses its magenta part, ``magenta_offset``);
+  loses its magenta part, ``magenta_offset``); where the darks are further from grey than
+  a bias (a night graded blue, a purple room) the rest is their cast: taken off the dark
+  pixels that hold it before the nets see them (the Decom-Net takes a dark blue or purple
+  for bright light and hardly lifts it) and put back after, in codes (``without_cast``);
 - the lift stops at the black point and rises over a knee that follows the noise
   (``reference.lift_share``), and ``keep_mean`` raises the mid-tones' gain so the frame's
   brightness stays what the nets and the auto-exposure chose;
@@ -57,6 +60,10 @@ EDGE_REACH, EDGE_STEP = 2, 32.0
 # way it is taken off in full, beyond that less, and from twice that not at all (darks that
 # far from grey are coloured: a blue night, a purple room, coloured light).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
+# A level holds the black point, the bias (U, V), the floor share and the cast (U, V): the
+# darks' colour beyond the bias, a grade or coloured light, taken off before the nets and the
+# gains see the frame and put back after, in codes (the executors' ``without_cast``).
+LEVEL_SIZE = 6
 # In photos the darkest pixels are as often dark coloured things (foliage, a brown blanket)
 # as black, so a photo's bias is read from its dominant near-grey surface (a table, a wall,
 # pavement): the most common chroma within GREY_REACH codes of grey among the pixels darker
@@ -144,10 +151,11 @@ class BlackLevel:
     def measure(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, grey_surface: bool = False
                 ) -> np.ndarray:
         """(black point in full-range codes, U bias, V bias, floor share: the share of the
-        frame within DARK_SPAN of the black point) of one frame's planes at chroma
-        resolution (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is
-        read from the frame's dominant near-grey surface (``grey_surface_chroma``) instead
-        of its darkest pixels."""
+        frame within DARK_SPAN of the black point, U cast, V cast: the darks' colour beyond
+        the bias, LEVEL_SIZE) of one frame's planes at chroma resolution
+        (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is read from the
+        frame's dominant near-grey surface (``grey_surface_chroma``) instead of its darkest
+        pixels, and no cast."""
         luma = (y_half.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         usable = ~beside_bright_edges(luma)
         return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)),
@@ -166,12 +174,12 @@ class BlackLevel:
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
         if flat.size == 0:
-            return np.zeros(4, np.float32)
+            return np.zeros(LEVEL_SIZE, np.float32)
         index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
         black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
         dark = luma <= black + DARK_SPAN
         floor = float(dark.mean())
-        bias = np.zeros(2, np.float32)
+        bias = cast = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
         share = _ramp(float(flat.mean()), high, low)
         if grey_surface and share > 0:
@@ -182,11 +190,12 @@ class BlackLevel:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
             bias = share * as_bias(offset)
-        return np.array([black, *bias, floor], np.float32)
+            cast = share * offset - bias
+        return np.array([black, *bias, floor, *cast], np.float32)
 
     def follow(self, measured: np.ndarray, time: float | None = None, restart: bool = False,
                noise: float = 0.0) -> np.ndarray:
-        """The followed (black, U bias, V bias, floor share) after a frame whose own level is
+        """The followed level (``measure``) after a frame whose own level is
         ``measured`` (``from_samples``), at ``time`` seconds (None: 1/30 s after the last), in
         a stream with this ``noise`` (standard deviation, codes); ``restart``: the stream
         starts anew with this frame (a cut, a change of light)."""

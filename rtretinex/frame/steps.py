@@ -8,7 +8,8 @@
   per-cell factors; never below the input.
 - ``fast_yuv``: the nets on a small copy of the frame give low-resolution RGB gains, applied
   to the planes at chroma resolution with Y's fine detail (``apply_yuv_gains``), with the
-  night corrections (flat-area smoothing, deblocking, lift, chroma smoothing).
+  night corrections (the black level's bias off, its cast off and back on, flat-area
+  smoothing, deblocking, lift, chroma smoothing).
 - ``fast_rgb`` (host only: still images in fast mode, 16-bit ones among them): the same
   gains upsampled onto the denoised RGB image, without the night corrections (video in RGB
   goes to ``fast_yuv`` padded to even sides, ``Enhancer.enhance``).
@@ -110,12 +111,14 @@ def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
     half_yuv = executor.half_planes(buffer)
     level = decisions.black_level(lambda spread: executor.sampled(half_yuv, SAMPLE, spread),
                                   half, moment)
-    half_yuv = executor.without_bias(half_yuv, level)
+    half_yuv, cast = executor.without_cast(executor.without_bias(half_yuv, level), level)
     gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
                                                 moment, level)
     filtered = executor.filtered_planes(half_yuv) if weight.max() > 0 else None
     out, allowed = executor.apply_yuv_gains(planes(buffer)[0], half_yuv, gains, weight, filtered,
                                          night.lift())
+    if cast is not None:
+        out = executor.with_cast(out, cast, level)
     if filtered is not None:
         out = executor.smooth_chroma(out, weight, allowed)
     return out

@@ -285,6 +285,27 @@ class HostExecutor:
         return (y_half, *(np.subtract(plane, bias, dtype=np.float32)
                           for plane, bias in zip((u, v), level[1:3], strict=True)))
 
+    def without_cast(self, half: tuple[np.ndarray, ...], level: np.ndarray
+                     ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
+        """``half_planes`` (bias off) with the black level's colour cast (``level[4:6]``)
+        taken off U and V as far as each pixel holds it (``reference.cast_share``), and
+        that share (None where there is no cast: the planes as they are)."""
+        cast = tuple(float(c) for c in level[4:6])
+        if not any(cast):
+            return half, None
+        y_half, u, v = half
+        share = reference.cast_share(*(plane.astype(np.float32) for plane in half), cast)
+        return (y_half, u - share * np.float32(cast[0]), v - share * np.float32(cast[1])), share
+
+    def with_cast(self, buffer: np.ndarray, share: np.ndarray, level: np.ndarray
+                  ) -> np.ndarray:
+        """A yuv420p output ``buffer`` (in place) with the cast ``without_cast`` took off
+        put back onto its U and V (``reference.cast_added``)."""
+        _, u, v = planes(buffer)
+        for plane, cast in zip((u, v), level[4:6], strict=True):
+            plane[...] = reference.cast_added(plane.astype(np.float32), share, float(cast))
+        return buffer
+
     def small_rgb(self, half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
         return small_rgb(half, size)
 

@@ -17,6 +17,7 @@ from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
 
 __all__ = [
     "BLOCK_SPACING",
+    "CAST_CHROMA",
     "CHROMA_EPS",
     "CHROMA_RADIUS",
     "CHROMA_SMOOTH_GAINS",
@@ -36,6 +37,8 @@ __all__ = [
     "SHOULDER_TOP",
     "TINY",
     "Resampler",
+    "cast_added",
+    "cast_share",
     "chroma_kept",
     "chroma_smoothed",
     "chroma_smoothing_share",
@@ -90,6 +93,11 @@ CHROMA_SMOOTH_GAINS = (2.0, 4.0)
 # nothing that was not clipped becomes clipped and a lit object keeps its colour (the three
 # channels keep their ratios) and the order of its tones.
 SHOULDER_START, SHOULDER_TOP = 0.8, 0.975
+# A black level's colour cast (``cast_share``) is taken off a pixel where its chroma (|U| +
+# |V|) is at least the first share of the pixel's luma (Y − 16), fully from the second: the
+# Decom-Net's gain on a dark field falls by 10-20 % with chroma at 0.2 of its luma towards
+# blue or magenta, and by 40-60 % at 0.4 (docs/history.md, 2026-12-07).
+CAST_CHROMA = (0.2, 0.4)
 # A colour's chroma (|U| + |V|) over its luma (Y − 16) at which it counts half as a colour
 # (a steep curve): the gains of a near grey are made neutral and its chroma is not
 # amplified with the light (codec steps, a bias left over), so a grey stays grey.
@@ -222,6 +230,29 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * kept
                            + CHROMA_ZERO) for row in to_yuv[1:])
     return out_u, out_v, detail, base, chroma_smoothing_share(gain)
+
+
+def cast_share(y: Any, u: Any, v: Any, cast: tuple[float, float]) -> Any:
+    """How much (0-1) of a black level's colour ``cast`` (U, V codes from grey) a pixel
+    (``y``, ``u``, ``v``: codes, float) holds: its chroma's projection on the cast (none for
+    a colour the other way, at most the cast itself), where the cast is a large part of its
+    light (CAST_CHROMA). Taken off before the gains, the Decom-Net no longer takes a dark
+    blue or purple for bright light (it hardly lifts it); put back after (``cast_added``),
+    in codes, a grade stays as it was instead of growing with the light. Brighter pixels
+    keep theirs: there the cast is small beside the light, and a colour in its direction
+    (blue water under a blue-graded sky) is the scene's own."""
+    size = cast[0] * cast[0] + cast[1] * cast[1]
+    along = (((u - CHROMA_ZERO) * cast[0] + (v - CHROMA_ZERO) * cast[1])
+             * (1.0 / size)).clip(0.0, 1.0)
+    low, high = CAST_CHROMA
+    ratio = (abs(cast[0]) + abs(cast[1])) / (y - Y_BLACK).clip(TINY, None)
+    return along * ((ratio - low) * (1.0 / (high - low))).clip(0.0, 1.0)
+
+
+def cast_added(plane: Any, share: Any, cast: float) -> Any:
+    """A chroma ``plane`` (codes) with ``share`` of a black level's ``cast`` (one plane's
+    codes, ``cast_share``) put back, rounded to codes."""
+    return _codes(plane + share * cast)
 
 
 def composed_luma(y: Any, detail: Any, base: Any) -> Any:

@@ -343,6 +343,24 @@ class TorchExecutor:
             return half
         return y_half, u.float() - float(level[1]), v.float() - float(level[2])
 
+    def without_cast(self, half: tuple[torch.Tensor, ...], level: np.ndarray
+                     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
+        """``host.HostExecutor.without_cast``."""
+        cast = tuple(float(c) for c in level[4:6])
+        if not any(cast):
+            return half, None
+        y_half, u, v = half
+        share = reference.cast_share(*(plane.float() for plane in half), cast)
+        return (y_half, u.float() - share * cast[0], v.float() - share * cast[1]), share
+
+    def with_cast(self, buffer: torch.Tensor, share: torch.Tensor, level: np.ndarray
+                  ) -> torch.Tensor:
+        """``host.HostExecutor.with_cast`` (a new buffer)."""
+        y, u, v = planes(buffer)
+        u, v = (reference.cast_added(plane.float(), share, float(cast)).to(torch.uint8)
+                for plane, cast in zip((u, v), level[4:6], strict=True))
+        return _buffer(y, u, v)
+
     def small_rgb(self, half: tuple[torch.Tensor, ...], size: tuple[int, int]) -> np.ndarray:
         """``formats.small_rgb`` of planes on the device, on the host."""
         small_yuv = torch.stack([area(plane[None], size)[0] for plane in half])
