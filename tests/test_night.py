@@ -315,7 +315,10 @@ def test_a_photo_bias_is_read_off_its_grey_surface_not_its_darkest_colours():
         darkest = BlackLevel.measure(y, u, v)[1:3]
         grey = BlackLevel.measure(y, u, v, grey_surface=True)[1:3]
         assert grey.tolist() == pytest.approx([bias, bias], abs=0.2)
-        assert np.abs(darkest - bias).min() > 2.0
+        if bias:  # the darkest pixels read the foliage's colour (the table agrees)
+            assert np.abs(darkest - bias).min() > 2.0
+        else:  # the grey table shares none of it: no bias (``shared_by_greys``)
+            assert darkest.tolist() == pytest.approx([0.0, 0.0], abs=0.05)
 
 
 def write_night_clip(path, frames, pix_fmt):
@@ -589,3 +592,45 @@ def _without_cast(from_samples):
         level[4:6] = 0.0
         return level
     return staticmethod(measured)
+
+
+def test_a_bias_is_one_only_where_the_greys_above_the_darks_share_it():
+    """A black-level bias shifts every level alike: where the frame's near-grey surfaces
+    above the darks hold it, it comes off; where they do not (greenish walls over magenta
+    blacks), the darks' colour is their cast, put back after the gains."""
+    y, u, v = dark_planes(bias=(2.0, 2.0))
+    for wall, bias in (((2.0, 2.0), [2.0, 2.0]), ((-2.0, -2.0), [0.0, 0.0]),
+                       ((1.0, 1.0), [2.0, 2.0])):  # half of it in the greys: a bias
+        y_wall, u_wall, v_wall = y.copy(), u.copy(), v.copy()
+        y_wall[:, :40], u_wall[:, :40], v_wall[:, :40] = 60, 128 + wall[0], 128 + wall[1]
+        level = BlackLevel.measure(y_wall, u_wall, v_wall)
+        assert level[1:3].tolist() == pytest.approx(bias, abs=0.05)
+        assert (level[1:3] + level[4:6]).tolist() == pytest.approx([2.0, 2.0], abs=0.05)
+
+
+def dim_room():
+    """Four frames of a dim room (the camera photo at luma 16-105, limited range) whose
+    walls are greenish grey (U, V −2) over magenta blacks (+2), and where the walls are."""
+    grey = cv2.resize(skdata.camera(), (256, 192), interpolation=cv2.INTER_AREA)
+    y = (16 + grey * 0.35).astype(np.uint8)
+    walls = cv2.resize(y, (128, 96), interpolation=cv2.INTER_AREA) > 30
+    u = v = np.where(walls, 126, 130).astype(np.uint8)
+    buffer = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, 256)
+    return [buffer] * 4, cv2.resize(walls.astype(np.uint8), (256, 192),
+                                    interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def wall_chroma(rgb, walls):
+    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    return float((np.abs(ycc[..., 1] - 128) + np.abs(ycc[..., 2] - 128))[walls].mean())
+
+
+def test_greenish_walls_over_magenta_blacks_do_not_turn_mint(backend, monkeypatch):
+    """The held-out dim room came out mint (greys 15.8 codes): its blacks' magenta was taken
+    off every pixel as a bias. Its walls now keep about the chroma they had (5.5 codes from
+    4.2; 13.3 with the bias taken off them)."""
+    frames, walls = dim_room()
+    before = wall_chroma(to_rgb(frames[0]), walls)
+    assert wall_chroma(enhanced(backend, frames)[-1], walls) < 1.5 * before
+    monkeypatch.setattr(night, "shared_by_greys", lambda offset, greys: 1.0)
+    assert wall_chroma(enhanced(backend, frames)[-1], walls) > 2.5 * before

@@ -40,7 +40,8 @@ from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
            "beside_bright_edges", "correction", "gain_cap", "grey_surface_chroma", "keep_mean",
-           "lift_boost", "magenta_offset", "still_night_weight", "unsettled_share"]
+           "lift_boost", "magenta_offset", "shared_by_greys", "still_night_weight",
+           "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -60,6 +61,11 @@ EDGE_REACH, EDGE_STEP = 2, 32.0
 # way it is taken off in full, beyond that less, and from twice that not at all (darks that
 # far from grey are coloured: a blue night, a purple room, coloured light).
 DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
+# A bias is read as such as far as the frame's near-grey surfaces at least MID_ABOVE codes
+# above the black point share it, in full where they hold SHARED_IN_FULL of it or more
+# (``shared_by_greys``): their own tint moves them by as much as a small bias (greys at 0.56
+# to 1.0 of a camera-like clip's 1.5-code bias).
+MID_ABOVE, SHARED_IN_FULL = 12.0, 0.5
 # A level holds the black point, the bias (U, V), the floor share and the cast (U, V): the
 # darks' colour beyond the bias, a grade or coloured light, taken off before the nets and the
 # gains see the frame and put back after, in codes (the executors' ``without_cast``).
@@ -189,7 +195,9 @@ class BlackLevel:
         elif floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
-            bias = share * as_bias(offset)
+            above = np.where(luma >= black + MID_ABOVE, luma, np.inf)
+            bias = share * as_bias(offset) * shared_by_greys(offset, grey_surface_chroma(
+                above, u, v))
             cast = share * offset - bias
         return np.array([black, *bias, floor, *cast], np.float32)
 
@@ -236,6 +244,18 @@ def as_bias(offset: np.ndarray) -> np.ndarray:
         return offset.astype(np.float32)
     fade = max(0.0, 2.0 - size / BIAS_MAX) if BIAS_MAX > 0 else 0.0
     return (offset * fade).astype(np.float32)
+
+
+def shared_by_greys(offset: np.ndarray, greys: np.ndarray | None) -> float:
+    """How much (0-1) of the darks' chroma ``offset`` (U, V codes) the frame's near-grey
+    surfaces above them share (``greys``: their ``grey_surface_chroma``; None where there
+    are too few: all of it): a black-level bias shifts every level alike, a grade or a
+    coloured light fades above the darks, and greenish walls over magenta blacks share none
+    of it (taken off them as a bias, they turn mint)."""
+    size = float(offset @ offset)
+    if greys is None or size == 0.0:
+        return 1.0
+    return float(np.clip(greys @ offset / (size * SHARED_IN_FULL), 0.0, 1.0))
 
 
 def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
