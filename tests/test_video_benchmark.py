@@ -46,3 +46,38 @@ def test_video_benchmark_pans_over_a_bundled_photo(tmp_path):
     refused = subprocess.run([*command, "--pan", "nosuch"], capture_output=True, text=True,
                              timeout=600)
     assert refused.returncode == 2 and "--pan takes bundled photos" in refused.stderr
+
+
+def test_graded_night_colours_the_darks_and_fades_by_the_luma_asked(tmp_path):
+    """``graded_night.py`` makes the coloured-darks stand-ins: its chroma moves by --black at
+    black, by --above from --fade up, linearly between."""
+    import av
+    import numpy as np
+
+    source = tmp_path / "ramp.mp4"
+    with av.open(str(source), "w") as container:  # a grey ramp, luma 16-235, 4 frames
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 256, 64, "yuv420p"
+        stream.options = {"crf": "0"}
+        ramp = np.tile(np.linspace(0, 255, 256).astype(np.uint8), (64, 1))
+        for _ in range(4):
+            rgb = np.repeat(ramp[..., None], 3, axis=2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    target = tmp_path / "graded.mp4"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "graded_night.py"), str(source), str(target),
+         "--black", "8", "-6", "--above", "-2", "0", "--fade", "128", "--frames", "2"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(target)) as container:
+        frames = [f.to_ndarray(format="yuv420p") for f in container.decode(video=0)]
+    assert len(frames) == 2
+    u = frames[0][64:80].reshape(32, 128).astype(np.float32) - 128  # U plane, 128 wide
+    v = frames[0][80:96].reshape(32, 128).astype(np.float32) - 128
+    assert abs(u[:, 0].mean() - 8.0) < 1.0  # at black
+    assert abs(v[:, 0].mean() + 6.0) < 1.0
+    assert abs(u[:, 100:].mean() + 2.0) < 1.0 and abs(v[:, 100:].mean()) < 1.0  # above
+    assert abs(u[:, 32].mean() - 3.0) < 1.5  # luma 64: half way from --black to --above
