@@ -608,6 +608,21 @@ def test_a_bias_is_one_only_where_the_greys_above_the_darks_share_it():
         assert (level[1:3] + level[4:6]).tolist() == pytest.approx([2.0, 2.0], abs=0.05)
 
 
+def test_darks_within_a_code_of_grey_are_a_bias_without_asking_the_greys():
+    """So near grey the greys' answer is the noise's: on sensor-noisy footage it changed
+    from frame to frame and the picture flickered 20 % more (``benchmarks/flicker.py``)."""
+    asked = []
+
+    def greys():
+        asked.append(True)
+        return np.array([-2.0, -2.0], np.float32)
+
+    assert night.shared_by_greys(np.array([0.8, -0.6], np.float32), greys) == 1.0
+    assert not asked
+    assert night.shared_by_greys(np.array([2.0, 2.0], np.float32), greys) == 0.0
+    assert night.shared_by_greys(np.array([2.0, 2.0], np.float32), lambda: None) == 1.0
+
+
 def dim_room():
     """Four frames of a dim room (the camera photo at luma 16-105, limited range) whose
     walls are greenish grey (U, V −2) over magenta blacks (+2), and where the walls are."""

@@ -29,6 +29,7 @@ enhancement, Xu et al., CVPR 2022). Here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -64,8 +65,10 @@ DARK_SPAN, MIN_DARK_SHARE, BIAS_MAX = 3.0, 0.002, 3.0
 # A bias is read as such as far as the frame's near-grey surfaces at least MID_ABOVE codes
 # above the black point share it, in full where they hold SHARED_IN_FULL of it or more
 # (``shared_by_greys``): their own tint moves them by as much as a small bias (greys at 0.56
-# to 1.0 of a camera-like clip's 1.5-code bias).
-MID_ABOVE, SHARED_IN_FULL = 12.0, 0.5
+# to 1.0 of a camera-like clip's 1.5-code bias). Darks within SURELY_BIAS codes of grey (U
+# and V) are a bias without asking: so near grey the question is the noise's (sensor-noisy
+# footage flickered 20 % more with it asked: the answer changed from frame to frame).
+MID_ABOVE, SHARED_IN_FULL, SURELY_BIAS = 12.0, 0.5, 1.0
 # A level holds the black point, the bias (U, V), the floor share and the cast (U, V): the
 # darks' colour beyond the bias, a grade or coloured light, taken off before the nets and the
 # gains see the frame and put back after, in codes (the executors' ``without_cast``).
@@ -195,9 +198,8 @@ class BlackLevel:
         elif floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
             offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
                                for plane in (u, v)], np.float32)
-            above = np.where(luma >= black + MID_ABOVE, luma, np.inf)
-            bias = share * as_bias(offset) * shared_by_greys(offset, grey_surface_chroma(
-                above, u, v))
+            bias = share * as_bias(offset) * shared_by_greys(offset, lambda: grey_surface_chroma(
+                np.where(luma >= black + MID_ABOVE, luma, np.inf), u, v))
             cast = share * offset - bias
         return np.array([black, *bias, floor, *cast], np.float32)
 
@@ -246,16 +248,19 @@ def as_bias(offset: np.ndarray) -> np.ndarray:
     return (offset * fade).astype(np.float32)
 
 
-def shared_by_greys(offset: np.ndarray, greys: np.ndarray | None) -> float:
+def shared_by_greys(offset: np.ndarray, greys: Callable[[], np.ndarray | None]) -> float:
     """How much (0-1) of the darks' chroma ``offset`` (U, V codes) the frame's near-grey
-    surfaces above them share (``greys``: their ``grey_surface_chroma``; None where there
-    are too few: all of it): a black-level bias shifts every level alike, a grade or a
-    coloured light fades above the darks, and greenish walls over magenta blacks share none
-    of it (taken off them as a bias, they turn mint)."""
-    size = float(offset @ offset)
-    if greys is None or size == 0.0:
+    surfaces above them share (``greys()``: their ``grey_surface_chroma``, None where there
+    are too few: all of it; not asked within SURELY_BIAS of grey): a black-level bias
+    shifts every level alike, a grade or a coloured light fades above the darks, and
+    greenish walls over magenta blacks share none of it (taken off them as a bias, they turn
+    mint)."""
+    if float(np.abs(offset).max()) <= SURELY_BIAS:
         return 1.0
-    return float(np.clip(greys @ offset / (size * SHARED_IN_FULL), 0.0, 1.0))
+    found = greys()
+    if found is None:
+        return 1.0
+    return float(np.clip(found @ offset / (float(offset @ offset) * SHARED_IN_FULL), 0.0, 1.0))
 
 
 def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray | None:
@@ -267,10 +272,11 @@ def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.nd
     near = (np.abs(cu) <= GREY_REACH) & (np.abs(cv) <= GREY_REACH) & (luma < GREY_SURFACE_LUMA)
     if near.mean() < MIN_GREY_SHARE:
         return None
-    edges = np.arange(-GREY_REACH - 0.5, GREY_REACH + 1.0)  # one-code bins around each code
-    counts, _, _ = np.histogram2d(cu[near], cv[near], bins=(edges, edges))
-    peak = np.array(np.unravel_index(np.argmax(counts), counts.shape)) - GREY_REACH
-    close = near & (np.abs(cu - peak[0]) <= 1.0) & (np.abs(cv - peak[1]) <= 1.0)
+    side = 2 * GREY_REACH + 1  # one-code bins around each code
+    bins = [np.floor(plane[near] + (GREY_REACH + 0.5)).astype(np.intp) for plane in (cu, cv)]
+    counts = np.bincount(bins[0] * side + bins[1], minlength=side * side)
+    peak_u, peak_v = (float(at - GREY_REACH) for at in divmod(int(np.argmax(counts)), side))
+    close = near & (np.abs(cu - peak_u) <= 1.0) & (np.abs(cv - peak_v) <= 1.0)
     return np.array([cu[close].mean(), cv[close].mean()], np.float32)
 
 
