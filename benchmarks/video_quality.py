@@ -82,6 +82,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CAMERA = {"camera_exposure": 0.02, "camera_nr": 1.2, "camera_chroma_bias": 1.5,
           "camera_crf": 28, "camera_preset": "medium"}
 SSIM_EVERY = 5
+# x264 without its assembly, on one thread: otherwise the same frames encoded twice in one
+# process came out different once anything else (a decode) had run in between, and a clip's
+# figures moved with the clips measured before it (camera-like kitten mm SSIM 0.7784-0.7803;
+# asm off alone: 1 encode in 6 still differed). Six times the encode's time (720p, 90 frames:
+# 1.5 → 9.9 s).
+DETERMINISTIC = "asm=0:threads=1"
 DEGRADATIONS = ("sensor", "camera")
 GAIN = "gain"  # the anchor row: input × one global gain per frame
 CLAHE = "clahe"  # the anchor row: OpenCV's CLAHE on L of Lab (clip limit 3, 8×8 tiles)
@@ -107,7 +113,7 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float, crf: int = 10,
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset}
+        stream.options = {"crf": str(crf), "preset": preset, "x264-params": DETERMINISTIC}
         for image in frames:
             if pixel_format == "rgb24":
                 height, width = (s - s % 2 for s in image.shape[:2])
@@ -127,7 +133,7 @@ def full_range_copy(clip: Path, path: Path, limit: int) -> Path:
         stream = target.add_stream("libx264", rate=video.average_rate or 30)
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuvj420p"
         stream.codec_context.color_range = FULL_RANGE
-        stream.options = {"crf": "16", "preset": "fast"}
+        stream.options = {"crf": "16", "preset": "fast", "x264-params": DETERMINISTIC}
         for frame in itertools.islice(source.decode(video), limit):
             frame = frame.reformat(format="yuvj420p", dst_color_range=FULL_RANGE)
             frame.pts = None
