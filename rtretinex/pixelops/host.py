@@ -288,14 +288,14 @@ class HostExecutor:
     def without_cast(self, half: tuple[np.ndarray, ...], level: np.ndarray
                      ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
         """``half_planes`` (bias off) with the black level's colour cast (``level[4:6]``)
-        taken off U and V as far as each pixel holds it (``reference.cast_share``), and
+        taken off U and V as far as each pixel holds it (``reference.cast_removed``), and
         that share (None where there is no cast: the planes as they are)."""
         cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return half, None
-        y_half, u, v = half
-        share = reference.cast_share(*(plane.astype(np.float32) for plane in half), cast)
-        return (y_half, u - share * np.float32(cast[0]), v - share * np.float32(cast[1])), share
+        *chroma, share = reference.cast_removed(*(plane.astype(np.float32) for plane in half),
+                                                cast)
+        return (half[0], *chroma), share
 
     def with_cast(self, buffer: np.ndarray, share: np.ndarray, level: np.ndarray
                   ) -> np.ndarray:

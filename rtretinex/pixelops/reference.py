@@ -38,6 +38,7 @@ __all__ = [
     "TINY",
     "Resampler",
     "cast_added",
+    "cast_removed",
     "cast_share",
     "chroma_kept",
     "chroma_smoothed",
@@ -247,6 +248,13 @@ def cast_share(y: Any, u: Any, v: Any, cast: tuple[float, float]) -> Any:
     low, high = CAST_CHROMA
     ratio = (abs(cast[0]) + abs(cast[1])) / (y - Y_BLACK).clip(TINY, None)
     return along * ((ratio - low) * (1.0 / (high - low))).clip(0.0, 1.0)
+
+
+def cast_removed(y: Any, u: Any, v: Any, cast: tuple[float, float]) -> tuple[Any, Any, Any]:
+    """U and V (codes, float) with as much of a black level's ``cast`` taken off as each
+    pixel holds (``cast_share``), and that share: what ``cast_added`` puts back."""
+    share = cast_share(y, u, v, cast)
+    return u - share * cast[0], v - share * cast[1], share
 
 
 def cast_added(plane: Any, share: Any, cast: float) -> Any:

@@ -349,9 +349,8 @@ class TorchExecutor:
         cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return half, None
-        y_half, u, v = half
-        share = reference.cast_share(*(plane.float() for plane in half), cast)
-        return (y_half, u.float() - share * cast[0], v.float() - share * cast[1]), share
+        *chroma, share = reference.cast_removed(*(plane.float() for plane in half), cast)
+        return (half[0], *chroma), share
 
     def with_cast(self, buffer: torch.Tensor, share: torch.Tensor, level: np.ndarray
                   ) -> torch.Tensor:
