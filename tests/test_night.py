@@ -287,7 +287,7 @@ def test_a_night_photo_comes_out_neutral_in_both_modes(backend, mode, monkeypatc
     rgb = to_rgb(camera_night_frames(1)[0])
     enhancer = Enhancer(backend, EnhanceSettings(mode=mode, scale=2))
     fixed = enhancer(rgb)
-    monkeypatch.setattr(night, "BIAS_MAX", 0.0)
+    monkeypatch.setattr(night, "as_bias", lambda offset: np.zeros(2, np.float32))
     cast = enhancer(rgb)
     assert neutral_chroma_distance(fixed) < 0.6 * neutral_chroma_distance(cast)
     assert fixed.mean() > 3 * rgb.mean()
@@ -649,3 +649,40 @@ def test_greenish_walls_over_magenta_blacks_do_not_turn_mint(backend, monkeypatc
     assert wall_chroma(enhanced(backend, frames)[-1], walls) < 1.5 * before
     monkeypatch.setattr(night, "shared_by_greys", lambda offset, greys: 1.0)
     assert wall_chroma(enhanced(backend, frames)[-1], walls) > 2.5 * before
+
+
+def test_a_photo_tinted_blue_or_purple_is_brightened_as_a_grey_one(backend, monkeypatch):
+    """Quality mode (images) takes a photo's cast off before the nets and puts it back after,
+    in codes, as fast mode does for video: a purple night photo came out at half a grey
+    one's brightness (65 against 128), a blue one at 54; a photo tinted orange, which the
+    nets lift anyway, gets the same."""
+    enhancer = Enhancer(backend)
+    photos = {tint: to_rgb(night_in_a_tint(tint)[0]) for tint in ((0, 0), (6, 8), (9, -2))}
+    means, tints = {}, {}
+    for tint, photo in photos.items():
+        out = enhancer(photo)
+        means[tint] = float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).mean())
+        tints[tint] = cv2.cvtColor(out, cv2.COLOR_RGB2YUV)[..., 1:].reshape(-1, 2).mean(axis=0)
+    assert means[(0, 0)] > 100
+    assert min(means[(6, 8)], means[(9, -2)]) > 0.9 * means[(0, 0)]
+    assert tints[(6, 8)][0] > 131 and tints[(6, 8)][1] > 131  # purple stays purple
+    assert tints[(9, -2)][0] > 133  # blue stays blue
+    monkeypatch.setattr(night, "PHOTO_CAST_FLOORS", (2.0, 3.0))  # no photo is graded
+    assert enhancer(photos[(6, 8)]).mean() < 0.7 * enhancer(photos[(0, 0)]).mean()
+
+
+def test_a_photos_cast_is_read_only_where_its_darks_are_graded():
+    """Darks within BIAS_MAX of grey (every held-out LOL photo) and a few coloured darks (dim
+    brown fur at the black point) are no cast: those photos are enhanced as before."""
+    y, u, v = dark_planes(bias=(2.0, 2.5))  # darks 2.5 codes from grey: a bias
+    assert not BlackLevel.measure(y, u, v, grey_surface=True)[4:6].any()
+    y, u, v = dark_planes(bias=(6.0, 8.0))  # purple darks: graded
+    graded = BlackLevel.measure(y, u, v, grey_surface=True)
+    assert graded[4] > 4.0 and graded[5] > 5.0
+    rng = np.random.default_rng(1)
+    y = rng.normal(60, 4, (90, 160)).astype(np.float32)
+    u = np.full((90, 160), 128.0, np.float32)
+    v = u.copy()
+    y[:2, :40], u[:2, :40], v[:2, :40] = 30, 125, 136  # 1 % of the frame: brown fur
+    level = BlackLevel.measure(y, u, v, grey_surface=True)
+    assert level[3] < night.PHOTO_CAST_FLOORS[0] and not level[4:6].any()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..pixelops.formats import Y_BLACK, Y_TO_FULL, YUV_TO_RGB
+from ..pixelops.formats import Y_BLACK, Y_TO_FULL, chroma_in_rgb
 from ..pixelops.loops import lift_shares
 from .exposure import Followed
 
@@ -78,6 +78,12 @@ LEVEL_SIZE = 6
 # pavement): the most common chroma within GREY_REACH codes of grey among the pixels darker
 # than GREY_SURFACE_LUMA (full-range codes), where at least MIN_GREY_SHARE of them are.
 GREY_REACH, GREY_SURFACE_LUMA, MIN_GREY_SHARE = 5, 110.0, 0.02
+# A photo's darks are coloured by a grade or coloured light (its cast, taken off before the
+# nets and put back after) where they are further from grey than a bias (BIAS_MAX) and a
+# part of the frame: its share within DARK_SPAN of the black point from the first value, in
+# full from the second. A few dark pixels are as often a dark coloured thing (brown fur at
+# the black point: 1-3 % of a dim cat photo).
+PHOTO_CAST_FLOORS = (0.05, 0.1)
 # The bias is taken off in full in frames whose mean luma (full-range codes) is at most the
 # first value, not at all from the second: a well-exposed frame gets no gain that would
 # amplify it, and its darkest pixels are as likely coloured as biased.
@@ -164,7 +170,7 @@ class BlackLevel:
         the bias, LEVEL_SIZE) of one frame's planes at chroma resolution
         (``half_planes``: limited-range Y, U, V). ``grey_surface``: the bias is read from the
         frame's dominant near-grey surface (``grey_surface_chroma``) instead of its darkest
-        pixels, and no cast."""
+        pixels, and a cast only where the darks are graded (PHOTO_CAST_FLOORS)."""
         luma = (y_half.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         usable = ~beside_bright_edges(luma)
         return BlackLevel.from_samples(*(plane[::SAMPLE, ::SAMPLE] for plane in (y_half, u, v)),
@@ -191,13 +197,18 @@ class BlackLevel:
         bias = cast = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
         share = _ramp(float(flat.mean()), high, low)
+        offset = None  # the darks' chroma (U, V codes from grey)
+        if floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
+            offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
+                               for plane in (u, v)], np.float32)
         if grey_surface and share > 0:
             found = grey_surface_chroma(luma, u, v)
             if found is not None:
                 bias = share * as_bias(found)
-        elif floor >= MIN_DARK_SHARE and black < BLACK_MAX and share > 0:
-            offset = np.array([plane[dark].astype(np.float32).mean() - 128.0
-                               for plane in (u, v)], np.float32)
+            if offset is not None:  # a grade where the darks are too far from grey for a bias
+                graded = (1.0 - _bias_fade(offset)) * _ramp(floor, *PHOTO_CAST_FLOORS)
+                cast = graded * (share * offset - bias)
+        elif offset is not None:
             bias = share * as_bias(offset) * shared_by_greys(offset, lambda: grey_surface_chroma(
                 np.where(luma >= black + MID_ABOVE, luma, np.inf), u, v))
             cast = share * offset - bias
@@ -241,11 +252,17 @@ def unsettled_share(noise: float, settled: float) -> float:
 def as_bias(offset: np.ndarray) -> np.ndarray:
     """The part of the darks' chroma ``offset`` (U, V codes from grey) that is a black-level
     bias: all of it up to BIAS_MAX on either plane, fading to none at twice that."""
+    return (offset * _bias_fade(offset)).astype(np.float32)
+
+
+def _bias_fade(offset: np.ndarray) -> float:
+    """How much (0-1) of the darks' chroma ``offset`` its size alone allows to be a bias
+    (``as_bias``); the rest is a grade or coloured light: near black a colour of the scene
+    carries a code or two of chroma, not BIAS_MAX."""
     size = float(np.abs(offset).max())
     if size <= BIAS_MAX:
-        return offset.astype(np.float32)
-    fade = max(0.0, 2.0 - size / BIAS_MAX) if BIAS_MAX > 0 else 0.0
-    return (offset * fade).astype(np.float32)
+        return 1.0
+    return max(0.0, 2.0 - size / BIAS_MAX) if BIAS_MAX > 0 else 0.0
 
 
 def shared_by_greys(offset: np.ndarray, greys: Callable[[], np.ndarray | None]) -> float:
@@ -313,7 +330,7 @@ def magenta_offset(level: np.ndarray) -> np.ndarray | None:
     magenta = max(min(float(level[1]), float(level[2])), 0.0)
     if not magenta:
         return None
-    return YUV_TO_RGB[:, 1:] @ np.array([magenta, magenta], np.float32)
+    return chroma_in_rgb(np.array([magenta, magenta], np.float32))
 
 
 def keep_mean(gains: np.ndarray, source_luma: np.ndarray, night: NightCorrection

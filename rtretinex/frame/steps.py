@@ -5,7 +5,8 @@
 - ``video_frame``: a frame of a stream: its ``Moment`` (cut, noise), the temporal denoiser,
   then the quality step (RGB; a yuv420p frame converted there and back) or the fast YUV step.
 - ``quality``: denoise(R) ∘ Î at full resolution; colour, highlights and exposure as
-  per-cell factors; never below the input.
+  per-cell factors; never below the input; the black level's cast off before the nets and
+  back after.
 - ``fast_yuv``: the nets on a small copy of the frame give low-resolution RGB gains, applied
   to the planes at chroma resolution with Y's fine detail (``apply_yuv_gains``), with the
   night corrections (the black level's bias off, its cast off and back on, flat-area
@@ -75,7 +76,10 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
     per-cell colour and highlight factors and the exposure and, in video, the night
     corrections of its black ``level``, in the depth of ``original`` (the frame it came
     from) and never below the input; ``half``: the original's ``half_luma``, where light
-    sources are looked for."""
+    sources are looked for. The level's colour cast (a night graded blue or purple) is
+    taken off before the nets, which take it for bright light, and put back after, in
+    codes, as in ``fast_yuv``."""
+    image, cast = executor.rgb_without_cast(image, level)
     reflectance, illumination, enhanced = executor.decompose(image)
     if strength > 0:
         gain = enhanced / illumination.clip(EPSILON, None)
@@ -98,7 +102,8 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
     if lift is not None:  # the lift's share is read on the luma the fast path smooths
         half_planes = executor.rgb_half_planes(executor.as_float(image))  # not rounded
         night = executor.filtered_planes(half_planes)[0], lift
-    return executor.finish_quality(output, ratio, factor, image, original, night)
+    out = executor.finish_quality(output, ratio, factor, image, original, night)
+    return out if cast is None else executor.rgb_with_cast(out, cast, level)
 
 
 def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,

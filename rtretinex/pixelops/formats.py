@@ -28,6 +28,7 @@ __all__ = [
     "area_steps",
     "as_rgb",
     "camera_frame",
+    "chroma_in_rgb",
     "downscale",
     "even_size",
     "even_yuv420p",
@@ -61,6 +62,11 @@ _YUV_TO_RGB_AFFINE = np.hstack([YUV_TO_RGB, -(YUV_TO_RGB @ YUV_OFFSET)[:, None]]
 _RGB_TO_YUV_AFFINE = np.hstack([RGB_TO_YUV, YUV_OFFSET[:, None]])
 # Limited-range Y (16-235) to full-range luma (0-255), the scale the RGB path's luma has.
 Y_TO_LUMA = np.clip((np.arange(256) - Y_BLACK) * Y_TO_FULL + 0.5, 0, 255).astype(np.uint8)
+
+
+def chroma_in_rgb(offset: np.ndarray) -> np.ndarray:
+    """The RGB change (3, 0-255 scale) of a chroma ``offset`` (U, V codes): luma unchanged."""
+    return YUV_TO_RGB[:, 1:] @ np.asarray(offset, np.float32)
 
 
 def frame_size(image: np.ndarray, pixel_format: str) -> tuple[int, int]:

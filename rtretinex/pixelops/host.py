@@ -351,6 +351,26 @@ class HostExecutor:
     def rgb_half_planes(self, image: np.ndarray) -> tuple[np.ndarray, ...]:
         return rgb_half_planes(image)
 
+    def rgb_without_cast(self, image: np.ndarray, level: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray | None]:
+        """An RGB image (0-255 scale) with the black level's colour cast (``level[4:6]``)
+        taken off as far as each pixel holds it (``reference.rgb_cast_removed``; float32),
+        and that share (None where there is no cast: the image as it is)."""
+        cast = tuple(float(c) for c in level[4:6])
+        if not any(cast):
+            return image, None
+        rgb, share = reference.rgb_cast_removed(cv2.split(image.astype(np.float32)), cast)
+        return cv2.merge(rgb), share
+
+    def rgb_with_cast(self, image: np.ndarray, share: np.ndarray, level: np.ndarray
+                      ) -> np.ndarray:
+        """An RGB output (uint8 or uint16) with the cast ``rgb_without_cast`` took off put
+        back (``reference.rgb_cast_added``), rounded to its depth."""
+        top = _depth(image)[0]
+        rgb = reference.rgb_cast_added(cv2.split(image.astype(np.float32)), share,
+                                       tuple(float(c) for c in level[4:6]), top)
+        return cv2.merge(rgb).round().astype(image.dtype)
+
     def minus(self, image: np.ndarray, offset: np.ndarray) -> np.ndarray:
         """An RGB image less an RGB ``offset`` (float32, not below 0)."""
         return np.maximum(np.subtract(image, offset, dtype=np.float32), 0.0)

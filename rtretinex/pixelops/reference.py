@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
+from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB, chroma_in_rgb
 
 __all__ = [
     "BLOCK_SPACING",
@@ -54,6 +54,8 @@ __all__ = [
     "lift_share",
     "mixed",
     "night_lifted",
+    "rgb_cast_added",
+    "rgb_cast_removed",
     "shoulder",
     "spread_sample",
     "temporal_update",
@@ -261,6 +263,29 @@ def cast_added(plane: Any, share: Any, cast: float) -> Any:
     """A chroma ``plane`` (codes) with ``share`` of a black level's ``cast`` (one plane's
     codes, ``cast_share``) put back, rounded to codes."""
     return _codes(plane + share * cast)
+
+
+def rgb_cast_removed(rgb: tuple[Any, Any, Any], cast: tuple[float, float]
+                     ) -> tuple[tuple[Any, Any, Any], Any]:
+    """An RGB image's planes (0-255 scale, float) with as much of a black level's ``cast``
+    (U, V codes) taken off as each pixel holds (``cast_share`` of its limited-range Y, U, V;
+    not below 0), and that share: what ``rgb_cast_added`` puts back."""
+    to_yuv = RGB_TO_YUV.tolist()
+    y, u, v = (row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + zero
+               for row, zero in zip(to_yuv, (Y_BLACK, CHROMA_ZERO, CHROMA_ZERO), strict=True))
+    share = cast_share(y, u, v, cast)
+    offset = chroma_in_rgb(np.array(cast, np.float32)).tolist()
+    return tuple((plane - share * o).clip(0.0, None)
+                 for plane, o in zip(rgb, offset, strict=True)), share
+
+
+def rgb_cast_added(rgb: tuple[Any, Any, Any], share: Any, cast: tuple[float, float],
+                   top: float = 255.0) -> tuple[Any, Any, Any]:
+    """An RGB output's planes (0-``top`` scale, float) with ``share`` of a black level's
+    ``cast`` put back (``rgb_cast_removed``), in codes as ``cast_added``: within 0-``top``,
+    not rounded."""
+    offset = (chroma_in_rgb(np.array(cast, np.float32)) * np.float32(top / 255.0)).tolist()
+    return tuple((plane + share * o).clip(0.0, top) for plane, o in zip(rgb, offset, strict=True))
 
 
 def composed_luma(y: Any, detail: Any, base: Any) -> Any:

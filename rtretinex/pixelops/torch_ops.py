@@ -422,6 +422,22 @@ class TorchExecutor:
                + self._tensor(YUV_OFFSET)[:, None, None])
         return tuple(yuv)
 
+    def rgb_without_cast(self, image: torch.Tensor, level: np.ndarray
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``host.HostExecutor.rgb_without_cast``."""
+        cast = tuple(float(c) for c in level[4:6])
+        if not any(cast):
+            return image, None
+        rgb, share = reference.rgb_cast_removed(image.float().unbind(0), cast)
+        return torch.stack(rgb), share
+
+    def rgb_with_cast(self, image: torch.Tensor, share: torch.Tensor, level: np.ndarray
+                      ) -> torch.Tensor:
+        """``host.HostExecutor.rgb_with_cast`` (uint8 frames)."""
+        rgb = reference.rgb_cast_added(image.float().unbind(0), share,
+                                       tuple(float(c) for c in level[4:6]))
+        return _round_uint8(torch.stack(rgb))
+
     def minus(self, image: torch.Tensor, offset: np.ndarray) -> torch.Tensor:
         """An RGB image less an RGB ``offset`` (float, not below 0)."""
         return (image.float() - self._tensor(offset)[:, None, None]).clamp(min=0.0)
