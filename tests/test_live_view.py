@@ -181,7 +181,10 @@ def test_the_window_fits_the_video_shows_both_panes_and_obeys_its_keys(xserver, 
         assert middle_band(window.screenshot()[:, width:]).mean() > before + 15
         # s saves both panes as a PNG in the working folder
         window.press("s")
-        snapshots = list(tmp_path.glob("rtretinex-*.png"))
+        deadline = time.monotonic() + 10  # written by the display's loop: on a loaded machine
+        while not (snapshots := list(tmp_path.glob("rtretinex-*.png"))) and (
+                time.monotonic() < deadline):
+            time.sleep(0.1)
         assert len(snapshots) == 1
         import cv2
 
