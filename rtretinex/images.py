@@ -3,7 +3,7 @@
 ``load_image`` keeps what the file holds: 8 or 16 bits per channel, and the alpha channel
 apart; ``write_image`` writes it back (16 bits where the format can hold them: PNG, TIFF),
 with the photo's EXIF (``upright_exif``: camera, date, place) where the format keeps it
-(JPEG, PNG). ``read_image`` is the 8-bit RGB view that training and the benchmarks use.
+(JPEG, PNG, WebP). ``read_image`` is the 8-bit RGB view that training and the benchmarks use.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
     """Write RGB (uint8 or uint16), an optional alpha channel and an optional EXIF block
     (``upright_exif``) atomically: a temporary file renamed into place, never a partial one.
     Formats that cannot hold 16 bits get 8; formats without alpha get none; EXIF goes into
-    JPEG and PNG only."""
+    JPEG, PNG and WebP only."""
     path = Path(path)
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
@@ -116,17 +116,19 @@ def write_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
         raise OutputError(f"cannot encode an image as {path.suffix!r}: use .png, .jpg or .webp")
     data = encoded.tobytes()
     if exif is not None:
-        data = _with_exif(data, suffix, exif)
+        data = _with_exif(data, suffix, exif, bgr.shape)
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _with_exif(encoded: bytes, suffix: str, exif: bytes) -> bytes:
-    """An encoded image with an EXIF block put where its format keeps one: a JPEG's APP1
-    segment after the JFIF one, a PNG's eXIf chunk after the header chunk; other formats,
-    and a block too large for a JPEG segment, as they are."""
+def _with_exif(encoded: bytes, suffix: str, exif: bytes, shape: tuple[int, ...]) -> bytes:
+    """An encoded image (of ``shape``: rows, columns, channels) with an EXIF block put where
+    its format keeps one: a JPEG's APP1 segment after the JFIF one, a PNG's eXIf chunk after
+    the header chunk, a WebP's EXIF chunk at its end (``_webp_with_exif``); other formats
+    (BMP has no place for it; TIFF would need its directories rewritten), and a block too
+    large for a JPEG segment, as they are."""
     if suffix in (".jpg", ".jpeg") and len(exif) + 2 <= 0xFFFF:
         at = 2  # after the start-of-image marker, and after JFIF's APP0 where it is there
         if encoded[2:4] == b"\xff\xe0":
@@ -138,7 +140,27 @@ def _with_exif(encoded: bytes, suffix: str, exif: bytes) -> bytes:
         at = 8 + 25  # after the signature and the IHDR chunk
         return (encoded[:at] + (len(chunk) - 4).to_bytes(4, "big") + chunk
                 + zlib.crc32(chunk).to_bytes(4, "big") + encoded[at:])
+    if suffix == ".webp" and exif.startswith(EXIF_HEADER) and encoded[8:12] == b"WEBP":
+        return _webp_with_exif(encoded, exif[len(EXIF_HEADER):], shape)
     return encoded
+
+
+def _webp_with_exif(encoded: bytes, tiff: bytes, shape: tuple[int, ...]) -> bytes:
+    """A WebP file with an EXIF chunk (the TIFF structure, as in PNG) after its image: a
+    simple file (one VP8 or VP8L chunk, as OpenCV writes) becomes an extended one, whose
+    VP8X header chunk flags the EXIF (and the alpha where the image has four channels)."""
+    exif_flag, alpha_flag = 0x08, 0x10
+    chunks = encoded[12:]
+    if chunks[:4] == b"VP8X":
+        header = bytearray(chunks[:18])
+        header[8] |= exif_flag
+        chunks = bytes(header) + chunks[18:]
+    else:
+        flags = exif_flag | (alpha_flag if len(shape) > 2 and shape[2] == 4 else 0)
+        canvas = (shape[1] - 1).to_bytes(3, "little") + (shape[0] - 1).to_bytes(3, "little")
+        chunks = b"VP8X" + (10).to_bytes(4, "little") + bytes([flags, 0, 0, 0]) + canvas + chunks
+    chunks += b"EXIF" + len(tiff).to_bytes(4, "little") + tiff + b"\x00" * (len(tiff) % 2)
+    return b"RIFF" + (4 + len(chunks)).to_bytes(4, "little") + b"WEBP" + chunks
 
 
 def list_images(folder: Path) -> list[Path]:

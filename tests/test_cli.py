@@ -120,8 +120,8 @@ def test_missing_backend_says_what_to_install(dark_png, tmp_path):
 def test_a_photo_stored_sideways_comes_out_upright_with_its_exif(tmp_path):
     """A phone stores a portrait photo sideways with an EXIF orientation tag; the output,
     written without the tag, was sideways and had lost the camera, date and place. It is
-    turned upright as the tag says and keeps the EXIF (orientation now upright) in JPEG and
-    PNG."""
+    turned upright as the tag says and keeps the EXIF (orientation now upright) in JPEG, PNG
+    and WebP."""
     from PIL import Image
 
     stored = np.zeros((60, 100, 3), np.uint8)
@@ -131,7 +131,7 @@ def test_a_photo_stored_sideways_comes_out_upright_with_its_exif(tmp_path):
     exif[0x010F], exif[0x0132] = "TestCam", "2026:12:07 08:00:00"
     src = tmp_path / "portrait.jpg"
     Image.fromarray(stored).save(src, exif=exif.tobytes(), quality=95)
-    for out in (tmp_path / "out.jpg", tmp_path / "out.png"):
+    for out in (tmp_path / "out.jpg", tmp_path / "out.png", tmp_path / "out.webp"):
         result = run(str(src), "-o", str(out))
         assert result.returncode == 0, result.stderr
         upright = read_image(out)
