@@ -91,6 +91,18 @@ def test_rgb_frames_match_the_host_path(backend, photo, exposure, temporal_denoi
 
 
 @pytest.mark.parametrize("mode", ["quality", "fast"])
+def test_a_night_graded_purple_matches_the_host_path(backend, mode):
+    """The cast off before the nets and back after (``without_cast``, ``rgb_without_cast``)."""
+    from .test_night import night_in_a_tint
+
+    frames = [from_rgb(np.roll(to_rgb(frame), 3 * i, axis=1))
+              for i, frame in enumerate(night_in_a_tint((6, 8))[:3])]
+    pairs = both_paths(backend, frames, YUV420P, mode=mode)
+    assert_close(pairs)
+    assert to_rgb(pairs[-1][0]).mean() > 3 * to_rgb(frames[-1]).mean()
+
+
+@pytest.mark.parametrize("mode", ["quality", "fast"])
 def test_a_light_switched_on_and_a_cut_match_the_host_path(backend, mode):
     dark = camera_clip(3)
     lit = [from_rgb(small_photo("astronaut", 96, 128))] * 2
