@@ -686,3 +686,17 @@ def test_a_photos_cast_is_read_only_where_its_darks_are_graded():
     y[:2, :40], u[:2, :40], v[:2, :40] = 30, 125, 136  # 1 % of the frame: brown fur
     level = BlackLevel.measure(y, u, v, grey_surface=True)
     assert level[3] < night.PHOTO_CAST_FLOORS[0] and not level[4:6].any()
+
+
+def test_a_16_bit_photos_cast_goes_back_on_its_own_scale(backend):
+    """The cast is put back in 16-bit codes on a 16-bit photo: as bright and as purple as
+    the same photo in 8 bits."""
+    enhancer = Enhancer(backend)
+    photo = to_rgb(night_in_a_tint((6, 8))[0])
+    eight, sixteen = enhancer(photo), enhancer(photo.astype(np.uint16) * 257)
+    assert sixteen.dtype == np.uint16
+    as_eight = sixteen.astype(np.float32) / 257
+    assert eight.mean() > 100
+    assert abs(as_eight.mean() - eight.mean()) < 3
+    for channel in range(3):
+        assert abs(as_eight[..., channel].mean() - eight[..., channel].mean()) < 4
