@@ -359,7 +359,8 @@ class HostExecutor:
         cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return image, None
-        rgb, share = reference.rgb_cast_removed(cv2.split(image.astype(np.float32)), cast)
+        rgb, share = reference.rgb_cast_removed(
+            cv2.split(image.astype(np.float32, copy=False)), cast)
         return cv2.merge(rgb), share
 
     def rgb_with_cast(self, image: np.ndarray, share: np.ndarray, level: np.ndarray
