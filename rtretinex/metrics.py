@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-__all__ = ["chromaticity_shift", "flat_stepped_blocks", "flicker", "mean_matched",
-           "neutral_chroma_distance", "night_look", "night_look_of_clip", "psnr",
+__all__ = ["chromaticity_shift", "false_contours", "flat_stepped_blocks", "flicker",
+           "mean_matched", "neutral_chroma_distance", "night_look", "night_look_of_clip", "psnr",
            "shadow_colour_error", "ssim"]
 
 # Where shadow colour and blocks are judged: dark-to-mid output luma (0-255).
@@ -145,6 +145,18 @@ def _saturation(image: np.ndarray) -> np.ndarray:
     return (top - rgb.min(axis=2)) / np.maximum(top, 1.0)
 
 
+def false_contours(y_in: np.ndarray, y_out: np.ndarray) -> np.ndarray:
+    """Where (bool, H × W) the input's luma ``y_in`` is flat (5×5 standard deviation at most
+    FLAT_STD) but the output's ``y_out`` (float32, full-range codes) steps by CONTOUR_STEP or
+    more to its right or lower neighbour."""
+    mean = cv2.blur(y_in, (5, 5))
+    flat = np.sqrt(np.maximum(cv2.blur(y_in * y_in, (5, 5)) - mean * mean, 0.0)) <= FLAT_STD
+    steps = np.zeros(y_out.shape, bool)
+    steps[:, :-1] |= np.abs(np.diff(y_out, axis=1)) >= CONTOUR_STEP
+    steps[:-1] |= np.abs(np.diff(y_out, axis=0)) >= CONTOUR_STEP
+    return flat & steps
+
+
 def night_look(output: np.ndarray, source: np.ndarray) -> dict[str, float | None]:
     """How an enhanced night frame looks against its input (uint8 RGB, one size), in the
     four ways camera pipelines get night scenes wrong: ``newly_clipped`` (% of pixels blown
@@ -158,18 +170,13 @@ def night_look(output: np.ndarray, source: np.ndarray) -> dict[str, float | None
     _check_pair(output, source)
     y_in, chroma_in = _ycbcr(source)
     y_out, chroma_out = _ycbcr(output)
-    mean = cv2.blur(y_in, (5, 5))
-    flat = np.sqrt(np.maximum(cv2.blur(y_in * y_in, (5, 5)) - mean * mean, 0.0)) <= FLAT_STD
-    steps = np.zeros(y_out.shape, bool)
-    steps[:, :-1] |= np.abs(np.diff(y_out, axis=1)) >= CONTOUR_STEP
-    steps[:-1] |= np.abs(np.diff(y_out, axis=0)) >= CONTOUR_STEP
     lit = (y_in >= JUDGED_LUMA[0]) & (y_in <= JUDGED_LUMA[1])
     grey, coloured = lit & (chroma_in <= GREY_CHROMA), lit & (chroma_in >= COLOURED_CHROMA)
     darkest = y_in <= np.quantile(y_in, FLOOR_SHARE)
     saturation_in = _saturation(source)[coloured]
     return {
         "newly_clipped": float(100 * ((y_out >= CLIPPED_OUT) & (y_in < CLIPPED_IN)).mean()),
-        "false_contours": float(100 * (flat & steps).mean()),
+        "false_contours": float(100 * false_contours(y_in, y_out).mean()),
         "greys": float(chroma_out[grey].mean()) if grey.sum() >= MIN_GREY_PIXELS else None,
         "saturation_kept": float(np.median(_saturation(output)[coloured]
                                            / np.maximum(saturation_in, 1e-6)))

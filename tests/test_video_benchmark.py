@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rtretinex.samples import write_dark_clip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +83,40 @@ def test_graded_night_colours_the_darks_and_fades_by_the_luma_asked(tmp_path):
     assert abs(v[:, 0].mean() + 6.0) < 1.0
     assert abs(u[:, 100:].mean() + 2.0) < 1.0 and abs(v[:, 100:].mean()) < 1.0  # above
     assert abs(u[:, 32].mean() - 3.0) < 1.5  # luma 64: half way from --black to --above
+
+
+def test_contour_sources_finds_an_edge_that_the_rgb_decode_of_magenta_blacks_hides(tmp_path):
+    """``contour_sources.py``: a two-code edge in the darks of an input whose blacks are
+    magenta (G below 0, clipped by the rgb24 decode) is flat to the metric's luma from RGB,
+    not to the Y plane's; the output's rendering of it counts as a contour only the first
+    way, beside a clipped channel."""
+    import re
+
+    import av
+    import numpy as np
+
+    def clip(path, y_left, y_right, chroma):
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=30)
+            stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+            stream.options = {"qp": "0"}  # lossless
+            buffer = np.full((96, 128), chroma, np.uint8)
+            buffer[:64, :64], buffer[:64, 64:] = y_left, y_right
+            for _ in range(2):
+                frame = av.VideoFrame.from_ndarray(buffer, format="yuv420p")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        return path
+
+    source = clip(tmp_path / "in.mp4", 17, 19, 131)
+    output = clip(tmp_path / "out.mp4", 40, 80, 128)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "contour_sources.py"), str(source),
+         str(output), "--every", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rgb, planes, _, _, clipped = (float(n) for n in re.findall(r"(\d+\.\d+)", result.stdout))
+    assert rgb == pytest.approx(100 / 128, rel=0.05)  # the edge's column
+    assert planes == 0.0
+    assert clipped == 1.0
