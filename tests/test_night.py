@@ -10,7 +10,13 @@ from skimage import data as skdata
 
 from rtretinex import Enhancer, EnhanceSettings
 from rtretinex.frame import night
-from rtretinex.frame.night import BlackLevel, NightCorrection, keep_mean, magenta_offset
+from rtretinex.frame.night import (
+    BlackLevel,
+    NightCorrection,
+    bias_of,
+    keep_mean,
+    magenta_offset,
+)
 from rtretinex.metrics import flat_stepped_blocks, neutral_chroma_distance, night_look_of_clip
 from rtretinex.nets.backends import create_backend
 from rtretinex.pixelops.formats import (
@@ -201,7 +207,8 @@ def test_a_dip_of_the_black_point_within_the_noise_is_followed_slowly():
 
 def test_the_bias_comes_off_u_and_v_only():
     half = dark_planes()
-    y, u, v = HostExecutor(None).without_bias(half, np.array([1.0, 1.0, 2.0, 0.5], np.float32))
+    level = np.array([1.0, 1.0, 2.0, 0.5, 0.0, 0.0], np.float32)
+    y, u, v = HostExecutor(None).without_bias(half, bias_of(level))
     assert y is half[0]
     assert u[0, 0] == pytest.approx(128.0) and v[0, 0] == pytest.approx(128.0)
 

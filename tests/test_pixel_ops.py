@@ -408,14 +408,14 @@ def test_the_cast_comes_off_the_dark_pixels_that_hold_it_and_goes_back_in_codes(
     """A black level's cast (U +9, V −2) comes off a dark pixel that has it, in full, off a
     darker share of it in part, not off a colour the other way nor off a bright pixel in
     its direction; what ``with_cast`` puts back is what ``without_cast`` took."""
-    level = np.array([2.0, 0.0, 0.0, 0.5, 9.0, -2.0], np.float32)
+    cast = (9.0, -2.0)
     y = np.array([[18, 18, 18, 18, 120, 60]], np.float32)
     u = np.array([[137, 132.5, 119, 128, 137, 137]], np.float32)
     v = np.array([[126, 127, 130, 128, 126, 126]], np.float32)
     (_, u_off, v_off), share = executor.without_cast(tuple(map(executor.upload, (y, u, v))),
-                                                    level)
+                                                    cast)
     share = on_host(share)
-    expected = reference.cast_share(y, u, v, (9.0, -2.0))
+    expected = reference.cast_share(y, u, v, cast)
     np.testing.assert_allclose(share, expected, atol=1e-6)
     assert share[0, 0] == pytest.approx(1.0) and 0.4 < share[0, 1] < 0.6
     assert share[0, 2] == 0.0 and share[0, 3] == 0.0 and share[0, 4] == 0.0  # not its colour
@@ -425,7 +425,7 @@ def test_the_cast_comes_off_the_dark_pixels_that_hold_it_and_goes_back_in_codes(
     for plane, off in zip(planes(buffer)[1:], (u_off, v_off), strict=True):
         plane[...] = np.rint(on_host(off))
     out = on_host(executor.download(executor.with_cast(executor.upload(buffer.copy()),
-                                                       executor.upload(share), level)))
+                                                       executor.upload(share), cast)))
     _, out_u, out_v = planes(out)
     np.testing.assert_array_equal(out_u, np.rint(u).astype(np.uint8))
     np.testing.assert_array_equal(out_v, np.rint(v).astype(np.uint8))
@@ -435,18 +435,18 @@ def test_a_photos_cast_comes_off_the_pixels_that_hold_it_and_goes_back_in_codes(
     """The RGB form of the cast (quality mode): the same share as on the planes, taken off
     each pixel in RGB without changing its luma; what ``rgb_with_cast`` puts back onto the
     unchanged output is the input again."""
-    level = np.array([2.0, 0.0, 0.0, 0.5, 9.0, -2.0], np.float32)
+    cast = (9.0, -2.0)
     y = np.array([[18, 18, 18, 18, 120, 60]], np.float32)
     u = np.array([[137, 132.5, 119, 128, 137, 137]], np.float32)
     v = np.array([[126, 127, 130, 128, 126, 126]], np.float32)
     rgb = np.einsum("ij,hwj->hwi", YUV_TO_RGB,
                     np.stack([y - Y_BLACK, u - CHROMA_ZERO, v - CHROMA_ZERO], axis=-1))
     image = np.rint(rgb).clip(0, 255).astype(np.uint8)
-    free, share = executor.rgb_without_cast(executor.upload(image), level)
+    free, share = executor.rgb_without_cast(executor.upload(image), cast)
     free, share = executor.download(free), on_host(share)
     yuv = np.einsum("ij,hwj->hwi", RGB_TO_YUV, image.astype(np.float32))
     expected = reference.cast_share(yuv[..., 0] + Y_BLACK, yuv[..., 1] + CHROMA_ZERO,
-                                    yuv[..., 2] + CHROMA_ZERO, (9.0, -2.0))
+                                    yuv[..., 2] + CHROMA_ZERO, cast)
     np.testing.assert_allclose(share, expected, atol=1e-5)
     assert share[0, 0] > 0.9 and share[0, 2] == 0.0 and share[0, 4] == 0.0
     change = np.einsum("ij,hwj->hwi", RGB_TO_YUV, free - image)
@@ -454,7 +454,7 @@ def test_a_photos_cast_comes_off_the_pixels_that_hold_it_and_goes_back_in_codes(
     np.testing.assert_allclose(change[0, 0, 1:], [-9.0 * share[0, 0], 2.0 * share[0, 0]],
                                atol=0.05)
     back = executor.download(executor.rgb_with_cast(
-        executor.upload(np.rint(free).astype(np.uint8)), executor.upload(share), level))
+        executor.upload(np.rint(free).astype(np.uint8)), executor.upload(share), cast))
     assert back.dtype == np.uint8
     assert np.abs(back.astype(np.int16) - image).max() <= 1
 

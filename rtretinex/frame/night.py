@@ -40,9 +40,9 @@ from ..pixelops.loops import lift_shares
 from .exposure import Followed
 
 __all__ = ["MAX_GAIN", "SAMPLE", "SETTLE_SPREAD", "BlackLevel", "NightCorrection", "as_bias",
-           "beside_bright_edges", "correction", "gain_cap", "grey_surface_chroma", "keep_mean",
-           "lift_boost", "magenta_offset", "shared_by_greys", "still_night_weight",
-           "unsettled_share"]
+           "beside_bright_edges", "bias_of", "cast_of", "correction", "gain_cap",
+           "grey_surface_chroma", "keep_mean", "lift_boost", "magenta_offset", "shared_by_greys",
+           "still_night_weight", "unsettled_share"]
 
 # The darkest share of a frame's pixels whose level is its black point: more loses the
 # darkest shadows of scenes without real blacks and reads the bias on too light pixels.
@@ -228,6 +228,17 @@ class BlackLevel:
         return level
 
 
+def bias_of(level: np.ndarray) -> tuple[float, float]:
+    """The chroma bias (U, V codes) of a black ``level`` (``BlackLevel.measure``)."""
+    return float(level[1]), float(level[2])
+
+
+def cast_of(level: np.ndarray) -> tuple[float, float]:
+    """The colour cast (U, V codes) of a black ``level``: the darks' colour beyond its
+    bias."""
+    return float(level[4]), float(level[5])
+
+
 def beside_bright_edges(luma: np.ndarray) -> np.ndarray:
     """Which of the black level's samples (every SAMPLE-th pixel of every SAMPLE-th row;
     bool) of a half-resolution full-range ``luma`` plane (codes, any dtype; uint16 photos
@@ -327,7 +338,7 @@ def magenta_offset(level: np.ndarray) -> np.ndarray | None:
     codes: what both have above 0), None when there is none: what comes off an RGB image.
     The RGB path keeps the nets' colour in the darkest areas, and the nets learned to undo
     the bluish blacks of LOL's cameras (U up, V down), not the magenta of night video."""
-    magenta = max(min(float(level[1]), float(level[2])), 0.0)
+    magenta = max(min(bias_of(level)), 0.0)
     if not magenta:
         return None
     return chroma_in_rgb(np.array([magenta, magenta], np.float32))

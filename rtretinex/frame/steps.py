@@ -27,7 +27,7 @@ from ..pixelops.host import HostExecutor
 from ..video.frames import VideoFrame
 from .decisions import EPSILON, Decisions, Moment, colour_grid
 from .denoise import TemporalDenoiser
-from .night import SAMPLE, magenta_offset
+from .night import SAMPLE, bias_of, cast_of, magenta_offset
 from .settings import default_scale
 
 __all__ = ["fast_rgb", "fast_yuv", "quality", "video_frame", "without_black_bias"]
@@ -79,7 +79,8 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
     sources are looked for. The level's colour cast (a night graded blue or purple) is
     taken off before the nets, which take it for bright light, and put back after, in
     codes, as in ``fast_yuv``."""
-    image, cast_share = executor.rgb_without_cast(image, level)
+    cast = cast_of(level)
+    image, cast_share = executor.rgb_without_cast(image, cast)
     reflectance, illumination, enhanced = executor.decompose(image)
     if strength > 0:
         gain = enhanced / illumination.clip(EPSILON, None)
@@ -103,7 +104,7 @@ def quality(executor: Any, decisions: Decisions, image: Any, level: np.ndarray, 
         half_planes = executor.rgb_half_planes(executor.as_float(image))  # not rounded
         night = executor.filtered_planes(half_planes)[0], lift
     out = executor.finish_quality(output, ratio, factor, image, original, night)
-    return out if cast_share is None else executor.rgb_with_cast(out, cast_share, level)
+    return out if cast_share is None else executor.rgb_with_cast(out, cast_share, cast)
 
 
 def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
@@ -116,15 +117,16 @@ def fast_yuv(executor: Any, decisions: Decisions, buffer: Any, half: np.ndarray,
     half_yuv = executor.half_planes(buffer)
     level = decisions.black_level(lambda spread: executor.sampled(half_yuv, SAMPLE, spread),
                                   half, moment)
-    half_yuv, cast_share = executor.without_cast(executor.without_bias(half_yuv, level),
-                                                 level)
+    cast = cast_of(level)
+    half_yuv, cast_share = executor.without_cast(executor.without_bias(half_yuv, bias_of(level)),
+                                                 cast)
     gains, weight, night = decisions.fast_gains(executor.small_rgb(half_yuv, size), half,
                                                 moment, level)
     filtered = executor.filtered_planes(half_yuv) if weight.max() > 0 else None
     out, allowed = executor.apply_yuv_gains(planes(buffer)[0], half_yuv, gains, weight, filtered,
                                          night.lift())
     if cast_share is not None:
-        out = executor.with_cast(out, cast_share, level)
+        out = executor.with_cast(out, cast_share, cast)
     if filtered is not None:
         out = executor.smooth_chroma(out, weight, allowed)
     return out

@@ -275,35 +275,34 @@ class HostExecutor:
             return tuple(plane[::step, ::step] for plane in planes_)
         return tuple(reference.spread_sample(plane, step, spread) for plane in planes_)
 
-    def without_bias(self, half: tuple[np.ndarray, ...], level: np.ndarray
+    def without_bias(self, half: tuple[np.ndarray, ...], bias: tuple[float, float]
                      ) -> tuple[np.ndarray, ...]:
-        """``half_planes`` with the black level's chroma bias (``level[1:3]``) taken off U
+        """``half_planes`` with the black level's chroma ``bias`` (U, V codes) taken off U
         and V (float32 then)."""
         y_half, u, v = half
-        if not level[1] and not level[2]:
+        if not any(bias):
             return half
-        return (y_half, *(np.subtract(plane, bias, dtype=np.float32)
-                          for plane, bias in zip((u, v), level[1:3], strict=True)))
+        return (y_half, *(np.subtract(plane, offset, dtype=np.float32)
+                          for plane, offset in zip((u, v), bias, strict=True)))
 
-    def without_cast(self, half: tuple[np.ndarray, ...], level: np.ndarray
+    def without_cast(self, half: tuple[np.ndarray, ...], cast: tuple[float, float]
                      ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
-        """``half_planes`` (bias off) with the black level's colour cast (``level[4:6]``)
+        """``half_planes`` (bias off) with the black level's colour ``cast`` (U, V codes)
         taken off U and V as far as each pixel holds it (``reference.cast_removed``), and
         that share (None where there is no cast: the planes as they are)."""
-        cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return half, None
         *chroma, share = reference.cast_removed(*(plane.astype(np.float32) for plane in half),
                                                 cast)
         return (half[0], *chroma), share
 
-    def with_cast(self, buffer: np.ndarray, share: np.ndarray, level: np.ndarray
+    def with_cast(self, buffer: np.ndarray, share: np.ndarray, cast: tuple[float, float]
                   ) -> np.ndarray:
-        """A yuv420p output ``buffer`` (in place) with the cast ``without_cast`` took off
-        put back onto its U and V (``reference.cast_added``)."""
+        """A yuv420p output ``buffer`` (in place) with the ``cast`` ``without_cast`` took
+        off put back onto its U and V (``reference.cast_added``)."""
         _, u, v = planes(buffer)
-        for plane, cast in zip((u, v), level[4:6], strict=True):
-            plane[...] = reference.cast_added(plane.astype(np.float32), share, float(cast))
+        for plane, offset in zip((u, v), cast, strict=True):
+            plane[...] = reference.cast_added(plane.astype(np.float32), share, offset)
         return buffer
 
     def small_rgb(self, half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:
@@ -351,25 +350,23 @@ class HostExecutor:
     def rgb_half_planes(self, image: np.ndarray) -> tuple[np.ndarray, ...]:
         return rgb_half_planes(image)
 
-    def rgb_without_cast(self, image: np.ndarray, level: np.ndarray
+    def rgb_without_cast(self, image: np.ndarray, cast: tuple[float, float]
                          ) -> tuple[np.ndarray, np.ndarray | None]:
-        """An RGB image (0-255 scale) with the black level's colour cast (``level[4:6]``)
+        """An RGB image (0-255 scale) with the black level's colour ``cast`` (U, V codes)
         taken off as far as each pixel holds it (``reference.rgb_cast_removed``; float32),
         and that share (None where there is no cast: the image as it is)."""
-        cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return image, None
         rgb, share = reference.rgb_cast_removed(
             cv2.split(image.astype(np.float32, copy=False)), cast)
         return cv2.merge(rgb), share
 
-    def rgb_with_cast(self, image: np.ndarray, share: np.ndarray, level: np.ndarray
+    def rgb_with_cast(self, image: np.ndarray, share: np.ndarray, cast: tuple[float, float]
                       ) -> np.ndarray:
-        """An RGB output (uint8 or uint16) with the cast ``rgb_without_cast`` took off put
-        back (``reference.rgb_cast_added``), rounded to its depth."""
+        """An RGB output (uint8 or uint16) with the ``cast`` ``rgb_without_cast`` took off
+        put back (``reference.rgb_cast_added``), rounded to its depth."""
         top = _depth(image)[0]
-        rgb = reference.rgb_cast_added(cv2.split(image.astype(np.float32)), share,
-                                       tuple(float(c) for c in level[4:6]), top)
+        rgb = reference.rgb_cast_added(cv2.split(image.astype(np.float32)), share, cast, top)
         return cv2.merge(rgb).round().astype(image.dtype)
 
     def minus(self, image: np.ndarray, offset: np.ndarray) -> np.ndarray:

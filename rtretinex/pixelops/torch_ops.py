@@ -335,29 +335,28 @@ class TorchExecutor:
         return tuple(reference.spread_sample(plane.float(), step, spread).cpu().numpy()
                      for plane in planes_)
 
-    def without_bias(self, half: tuple[torch.Tensor, ...], level: np.ndarray
+    def without_bias(self, half: tuple[torch.Tensor, ...], bias: tuple[float, float]
                      ) -> tuple[torch.Tensor, ...]:
         """``host.HostExecutor.without_bias``."""
         y_half, u, v = half
-        if not level[1] and not level[2]:
+        if not any(bias):
             return half
-        return y_half, u.float() - float(level[1]), v.float() - float(level[2])
+        return y_half, u.float() - bias[0], v.float() - bias[1]
 
-    def without_cast(self, half: tuple[torch.Tensor, ...], level: np.ndarray
+    def without_cast(self, half: tuple[torch.Tensor, ...], cast: tuple[float, float]
                      ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
         """``host.HostExecutor.without_cast``."""
-        cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return half, None
         *chroma, share = reference.cast_removed(*(plane.float() for plane in half), cast)
         return (half[0], *chroma), share
 
-    def with_cast(self, buffer: torch.Tensor, share: torch.Tensor, level: np.ndarray
+    def with_cast(self, buffer: torch.Tensor, share: torch.Tensor, cast: tuple[float, float]
                   ) -> torch.Tensor:
         """``host.HostExecutor.with_cast`` (a new buffer)."""
         y, u, v = planes(buffer)
-        u, v = (reference.cast_added(plane.float(), share, float(cast)).to(torch.uint8)
-                for plane, cast in zip((u, v), level[4:6], strict=True))
+        u, v = (reference.cast_added(plane.float(), share, offset).to(torch.uint8)
+                for plane, offset in zip((u, v), cast, strict=True))
         return _buffer(y, u, v)
 
     def small_rgb(self, half: tuple[torch.Tensor, ...], size: tuple[int, int]) -> np.ndarray:
@@ -422,20 +421,18 @@ class TorchExecutor:
                + self._tensor(YUV_OFFSET)[:, None, None])
         return tuple(yuv)
 
-    def rgb_without_cast(self, image: torch.Tensor, level: np.ndarray
+    def rgb_without_cast(self, image: torch.Tensor, cast: tuple[float, float]
                          ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``host.HostExecutor.rgb_without_cast``."""
-        cast = tuple(float(c) for c in level[4:6])
         if not any(cast):
             return image, None
         rgb, share = reference.rgb_cast_removed(image.float().unbind(0), cast)
         return torch.stack(rgb), share
 
-    def rgb_with_cast(self, image: torch.Tensor, share: torch.Tensor, level: np.ndarray
-                      ) -> torch.Tensor:
+    def rgb_with_cast(self, image: torch.Tensor, share: torch.Tensor,
+                      cast: tuple[float, float]) -> torch.Tensor:
         """``host.HostExecutor.rgb_with_cast`` (uint8 frames)."""
-        rgb = reference.rgb_cast_added(image.float().unbind(0), share,
-                                       tuple(float(c) for c in level[4:6]))
+        rgb = reference.rgb_cast_added(image.float().unbind(0), share, cast)
         return _round_uint8(torch.stack(rgb))
 
     def minus(self, image: torch.Tensor, offset: np.ndarray) -> torch.Tensor:
