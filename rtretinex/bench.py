@@ -46,6 +46,7 @@ from .errors import InputError, UsageError, report
 from .frame.enhancer import Enhancer
 from .frame.settings import DEFAULT_SMOOTH, DEFAULT_TEMPORAL_DENOISE, MODES, EnhanceSettings
 from .nets.backends import BACKENDS, get_spec, resolve_auto
+from .nets.backends.openvino_backend import import_openvino
 from .nets.models import DEFAULT_WEIGHTS, count_macs, create_retinexnet
 from .pixelops.formats import as_rgb
 from .samples import DarkCamera, write_dark_clip
@@ -106,8 +107,8 @@ def stats(samples: list[float]) -> dict[str, float]:
 def peak_gflops(backend_name: str, precision: str, n: int = 2048) -> float:
     """Peak dense matmul throughput in the backend's precision on its device."""
     if backend_name == "openvino":
-        import openvino as ov
-        import openvino.opset13 as ops
+        ov = import_openvino()
+        import openvino.opset13 as ops  # the package is imported: no telemetry
 
         x = ops.parameter([n, n], ov.Type.f32)
         weights = ops.constant(np.random.default_rng(0).random((n, n), dtype=np.float32))
@@ -241,8 +242,7 @@ def isa_info(tier: str) -> dict:
     """The CPU tier a run was capped to, the caps in force and what OpenVINO then lists
     (it may still list BF16 under the AVX2 cap: the timing tells)."""
     try:
-        import openvino as ov
-
+        ov = import_openvino()
         capabilities = list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
     except (ImportError, RuntimeError) as exc:
         capabilities = [f"unavailable: {exc}"]

@@ -19,7 +19,7 @@ from rtretinex.nets.backends import (
     resolve_auto,
 )
 from rtretinex.nets.backends.cache import engine_key
-from rtretinex.nets.backends.openvino_backend import OpenVINOBackend
+from rtretinex.nets.backends.openvino_backend import OpenVINOBackend, import_openvino
 from rtretinex.nets.backends.tensorrt_backend import ShapeProfile, library_versions
 from rtretinex.nets.models import (
     DEFAULT_WEIGHTS,
@@ -143,10 +143,28 @@ def test_openvino_caches_its_model_and_rebuilds_a_corrupt_one(tmp_path, frame, c
     np.testing.assert_allclose(again(frame)[2], first(frame)[2], atol=1e-5)
 
 
+def test_openvino_sends_no_telemetry(tmp_path):
+    """Outside CI, importing OpenVINO and converting a model with it report to Google
+    Analytics (a client ID written under ~/intel, each event from a forked process): a
+    fresh process builds and runs the engine without either, and keeps its environment."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import os; from pathlib import Path; import numpy as np; "
+         "from rtretinex.nets.backends import create_backend; "
+         f"b = create_backend('openvino', cache_dir=Path({str(tmp_path / 'engines')!r})); "
+         "b(np.zeros((32, 48, 3), np.uint8)); print('CI' in os.environ)"],
+        capture_output=True, text=True, timeout=300, env={**env, "HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    assert not (home / "intel").exists()
+
+
 @pytest.mark.parametrize("precision,ov_type", [("fp32", "f32"), ("bf16", "bf16")])
 def test_openvino_compiles_in_the_requested_precision(tmp_path, precision, ov_type):
-    import openvino as ov
-
+    ov = import_openvino()
     backend = OpenVINOBackend(DEFAULT_WEIGHTS, precision, cache_dir=tmp_path)
     if backend.precision != precision:
         pytest.skip("this CPU has no bf16; openvino fell back to fp32")

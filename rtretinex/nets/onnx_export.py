@@ -106,8 +106,9 @@ def _runner(path: Path) -> tuple[str, Callable[[dict[str, np.ndarray]], list[np.
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return f"onnxruntime {onnxruntime.__version__}", lambda feed: session.run(None, feed)
-    import openvino as ov
+    from .backends.openvino_backend import import_openvino
 
+    ov = import_openvino()
     compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     return f"openvino {ov.__version__}", lambda feed: list(compiled(feed).values())
 

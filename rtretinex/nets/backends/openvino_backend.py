@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -17,7 +21,7 @@ from ...atomic import atomic_write
 from . import Decomposition, nchw_input, to_decomposition
 from .cache import ENGINES_DIR, engine_key, engine_path, log
 
-__all__ = ["OpenVINOBackend"]
+__all__ = ["OpenVINOBackend", "import_openvino"]
 
 _HINTS = {"bf16": "bf16", "fp32": "f32"}
 # Largest difference from the torch fp32 reference that a fresh IR may show (f32 inference).
@@ -30,6 +34,33 @@ BUILD_TOLERANCE = 1e-4
 # every N-th video frame only (``reuse``), and on a live source in the background, so their
 # CPU matters more than their wall time.
 ONE_THREAD_PIXELS = 20_000
+
+
+def import_openvino() -> ModuleType:
+    """The ``openvino`` module, imported without its telemetry (``_without_telemetry``):
+    importing it reports to Google Analytics too."""
+    with _without_telemetry():
+        import openvino
+    return openvino
+
+
+@contextmanager
+def _without_telemetry() -> Iterator[None]:
+    """OpenVINO's model converter, imported with ``openvino``, reports the import and each
+    conversion to Google Analytics unless it runs in CI (its own check: the CI environment
+    variable): a client ID written under ~/intel, each event sent from a forked copy of the
+    process, which can deadlock in a multithreaded one and then hold up its exit (a test
+    run waited 20 minutes on one). The tool makes no network calls a user did not ask for:
+    both run as in CI."""
+    before = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CI"]
+        else:
+            os.environ["CI"] = before
 
 
 def _reference_outputs(heads, x: np.ndarray) -> list[np.ndarray]:
@@ -46,7 +77,7 @@ class OpenVINOBackend:
 
     def __init__(self, weights: Path, precision: str = "bf16", cache_dir: Path = ENGINES_DIR,
                  threads: int | None = None) -> None:
-        import openvino as ov
+        ov = import_openvino()
 
         self.core = ov.Core()
         self.weights = Path(weights)
@@ -119,15 +150,15 @@ class OpenVINOBackend:
 
     def build(self, weights: Path):
         """Convert from torch, save the IR, reload it and prove it matches torch fp32."""
-        import openvino as ov
+        ov = import_openvino()
         import torch  # only to build: a cached IR runs without it
 
         from ..models import RetinexHeads, create_retinexnet
 
         heads = RetinexHeads(create_retinexnet(weights))
         example = torch.rand(1, 3, 64, 96)
-        with warnings.catch_warnings():  # the converter traces with torch.jit (deprecated)
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with warnings.catch_warnings(), _without_telemetry():
+            warnings.simplefilter("ignore", DeprecationWarning)  # it traces with torch.jit
             model = ov.convert_model(heads, example_input=example,
                                      input=[ov.PartialShape([1, 3, -1, -1])])
         for output, name in zip(model.outputs, ("reflectance", "illumination", "enhanced")):
