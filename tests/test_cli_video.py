@@ -110,6 +110,36 @@ def test_audio_and_subtitles_keep_their_timestamps(clip, tmp_path):
     assert len(cues) == 2 and cues[1] - cues[0] == pytest.approx(0.4)
 
 
+def cues(path):
+    """(time in seconds, text) of every cue of the first subtitle stream, and its codec."""
+    with av.open(str(path)) as c:
+        stream = c.streams.subtitles[0]
+        timed = [(round(float(p.pts * p.time_base), 3), b"\n".join(s.dialogue for s in p.decode()))
+                 for p in c.demux(stream) if p.size and p.pts is not None]
+        return [(t, text) for t, text in timed if text], stream.codec_context.name
+
+
+def test_text_subtitles_a_container_cannot_hold_are_written_as_text_it_takes(clip, tmp_path):
+    """SRT cannot go into MP4 or WebM as it is: its cues go there as mov_text and WebVTT,
+    with their times and words (not their styling), and MP4's mov_text back into Matroska
+    as SRT."""
+    source = with_subtitles(clip, tmp_path / "subs.mkv")
+    expected = [(t, text.replace(b"<i>", b"").replace(b"</i>", b""))
+                for t, text in timed_packets(source, "subtitle")]
+    assert expected and expected[0][1] == b"hello"
+    outputs = {"mp4": "mov_text", "webm": "webvtt"}
+    for suffix, codec in outputs.items():
+        out = tmp_path / f"out.{suffix}"
+        result = run(str(source), "-o", str(out), "--preset", "ultrafast")
+        assert result.returncode == 0, result.stderr
+        assert "not copying" not in result.stderr
+        assert cues(out) == (expected, codec)
+    back = tmp_path / "back.mkv"
+    assert run(str(tmp_path / "out.mp4"), "-o", str(back), "--preset", "ultrafast"
+               ).returncode == 0
+    assert cues(back) == (expected, "srt")  # the decoder of the subrip encoder's packets
+
+
 def test_max_frames_keeps_audio_and_subtitles_up_to_where_the_frames_stop(clip, tmp_path):
     """Where a file has its audio behind its video (a second here, as MP4 writers' chunks
     can), the packets that belong before a --max-frames stop are still to be read at the

@@ -10,6 +10,7 @@ import errno
 import functools
 import io
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +52,19 @@ STREAM_FORMATS = {"udp": "mpegts", "tcp": "mpegts", "rtmp": "flv", "rtmps": "flv
 # -o -: standard output, by default as NUT (FFmpeg's own stream container: the input's time
 # base and any audio codec kept, readable from a pipe by ffmpeg, ffplay and mpv).
 STDOUT, PIPE_FORMAT = "-", "nut"
+# Text subtitles a container cannot hold as they came (SRT or ASS in MP4, MP4's mov_text in
+# Matroska) are written as the first of these it takes, as plain text: the cue's words and
+# lines kept, its styling (italics, colours, positions) dropped.
+TEXT_SUBTITLE_CODECS = ("mov_text", "subrip", "webvtt")
+# The ASS header FFmpeg's text subtitle encoders read their default style from (they do not
+# open without one); cues use the Default style.
+ASS_HEADER = (b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
+              b"[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, "
+              b"OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, "
+              b"Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, "
+              b"MarginV, Encoding\r\nStyle: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,"
+              b"100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n[Events]\r\nFormat: Layer, Start, End, "
+              b"Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n")
 # Errors that mean the disk failed, not the encoder: full, too large, read-only, I/O.
 DISK_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EIO, errno.EDQUOT, errno.EACCES}
 log = logging.getLogger("rtretinex")
@@ -178,7 +192,8 @@ class FileSink:
         self.time_base: Fraction | None = None  # of the encoder: the input's, kept exactly
         self.started = False
         self.copies: dict[int, av.stream.Stream] = {}
-        self.reencoded: dict[int, AudioReencoder] = {}  # audio the container cannot copy
+        # audio and text subtitles the container cannot hold as they came
+        self.reencoded: dict[int, AudioReencoder | SubtitleConverter] = {}
         self.pending: list[Packet] = []  # copied packets that arrive before the first frame
         self.frames_written = 0
         self.last_pts = -1
@@ -236,10 +251,11 @@ class FileSink:
 
     def _add_other_streams(self) -> None:
         """The source's audio and subtitle streams: copied where the container takes them as
-        they are, audio it does not take re-encoded (``AudioReencoder``), the rest left out
-        with a warning."""
+        they are, audio it does not take re-encoded (``AudioReencoder``), text subtitles
+        rewritten in a text format it takes (``SubtitleConverter``), the rest left out with
+        a warning."""
         for stream in self.source.copied_streams:
-            if self._takes(stream):
+            if self._takes(functools.partial(_copy_of, stream)):
                 self.copies[stream.index] = _copy_of(stream, self.container)
                 continue
             if stream.type == "audio":
@@ -248,19 +264,27 @@ class FileSink:
                     continue
                 except (av.error.FFmpegError, ValueError):
                     pass
+            elif stream.codec_context.codec.text_sub:
+                codec = next((name for name in TEXT_SUBTITLE_CODECS
+                              if self._takes(functools.partial(_text_subtitles, name))), None)
+                if codec is not None:
+                    self.reencoded[stream.index] = SubtitleConverter(self.container, stream,
+                                                                     codec)
+                    continue
             log.warning("not copying %s stream %d: %s cannot hold codec %s", stream.type,
                         stream.index, self.container.format.name, stream.codec_context.name)
 
-    def _takes(self, stream: av.stream.Stream) -> bool:
-        """Whether the output's container takes ``stream`` as it is: tried on a throwaway
-        header in memory, since FFmpeg refuses some pairs only there (FLAC or Opus in MOV).
-        An RTSP output is a connection, not a muxer to try in memory: it decides itself."""
+    def _takes(self, add: Callable[[av.container.OutputContainer], object]) -> bool:
+        """Whether the output's container takes the stream ``add(container)`` adds to it:
+        tried on a throwaway header in memory, since FFmpeg refuses some pairs only there
+        (FLAC or Opus in MOV). An RTSP output is a connection, not a muxer to try in memory:
+        it decides itself."""
         name = self.container.format.name
         try:
             if name == "rtsp":
                 return True
             with av.open(io.BytesIO(), "w", format=name) as trial:
-                _copy_of(stream, trial)
+                add(trial)
                 trial.start_encoding()
             return True
         except (av.error.FFmpegError, ValueError, OSError):
@@ -387,6 +411,53 @@ class AudioReencoder:
             frames += self.resampler.resample(None)
         encoded = [out for frame in frames for out in self.stream.encode(frame)]
         return encoded + (self.stream.encode(None) if packet is None else [])
+
+
+class SubtitleConverter:
+    """A text subtitle stream the output's container cannot hold as it came (SRT in MP4):
+    each cue decoded on a decoder of its own and written as a packet of ``codec`` (one of
+    TEXT_SUBTITLE_CODECS) with the same times, as plain text (FFmpeg has text subtitle
+    encoders, PyAV no call to them)."""
+
+    def __init__(self, container: av.container.OutputContainer,
+                 source: av.subtitles.stream.SubtitleStream, codec: str) -> None:
+        given = source.codec_context
+        self.decoder = av.CodecContext.create(given.name, "r")
+        self.decoder.extradata = given.extradata
+        self.stream = _text_subtitles(codec, container)
+        self.stream.time_base = source.time_base
+        log.info("subtitle stream %d (%s) written as %s: %s cannot hold it", source.index,
+                 given.name, codec, container.format.name)
+
+    def encode(self, packet: av.Packet | None) -> list[av.Packet]:
+        """The output's packets for one source packet (None: the end, nothing held). A cue
+        that does not decode, or has no text, is left out."""
+        if packet is None:
+            return []
+        try:
+            parts = self.decoder.decode(packet)
+        except av.error.FFmpegError:
+            return []
+        # the ASS dialogue of its text parts, without the styling; bitmap parts have none
+        text = b"\n".join(part.dialogue for part in parts
+                          if isinstance(part, av.subtitles.subtitle.AssSubtitle))
+        if not text:
+            return []
+        if self.stream.codec_context.name == "mov_text":  # a 16-bit length, then the text
+            text = len(text).to_bytes(2, "big") + text
+        out = av.Packet(text)
+        out.stream, out.time_base = self.stream, packet.time_base
+        out.pts, out.dts, out.duration = packet.pts, packet.dts, packet.duration
+        return [out]
+
+
+def _text_subtitles(codec: str, container: av.container.OutputContainer
+                    ) -> av.subtitles.stream.SubtitleStream:
+    """A text subtitle stream of ``codec`` added to ``container``, with the ASS header its
+    encoder needs to open."""
+    stream = container.add_stream(codec)
+    stream.codec_context.subtitle_header = ASS_HEADER
+    return stream
 
 
 def _copy_of(stream: av.stream.Stream, container: av.container.OutputContainer
