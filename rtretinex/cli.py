@@ -14,8 +14,10 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import av
@@ -434,11 +436,31 @@ def main(argv: list[str] | None = None) -> int:
     return enhance(argv, console, prog)
 
 
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run inside the block as Ctrl-C does (``Stopped``); the
+    handlers before it are back after it (``main`` called from Python leaves the caller's).
+    Only the main thread receives signals; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
     """``rtretinex enhance``: images, videos, batches and live sources."""
     args = build_parser(prog).parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop)
+    with _signals_stop_the_run():
+        return _enhance(args, console)
+
+
+def _enhance(args: argparse.Namespace, console: Console) -> int:
+    """``enhance`` of parsed arguments: every failure one line and an exit code."""
     try:
         if args.max_frames is not None and args.max_frames < 1:
             raise UsageError(f"--max-frames must be >= 1, got {args.max_frames}")

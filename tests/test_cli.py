@@ -112,6 +112,29 @@ def test_corrupt_weights_fail_cleanly(dark_png, tmp_path):
     assert not out.exists()
 
 
+def test_main_called_from_python_leaves_the_callers_signal_handlers(dark_png, tmp_path,
+                                                                    monkeypatch):
+    """Inside a run SIGTERM stops it as Ctrl-C does; after it the caller's handler is back
+    (a Python program that calls ``cli.main`` keeps its own SIGTERM)."""
+    import signal
+
+    from rtretinex import cli
+
+    def callers(signum, frame):
+        raise AssertionError("not called")
+
+    seen = []
+    monkeypatch.setattr(cli, "run_images",
+                        lambda *args: seen.append(signal.getsignal(signal.SIGTERM)) or 0)
+    before = signal.signal(signal.SIGTERM, callers)
+    try:
+        assert cli.main([str(dark_png), "-o", str(tmp_path / "x.png")]) == 0
+        assert seen == [cli._stop]
+        assert signal.getsignal(signal.SIGTERM) is callers
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def test_missing_backend_says_what_to_install(dark_png, tmp_path):
     result = run(str(dark_png), "-o", str(tmp_path / "x.png"), "--backend", "tensorrt")
     assert_one_line_error(result, 1, "backend 'tensorrt' is unavailable")
