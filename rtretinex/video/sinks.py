@@ -444,6 +444,7 @@ class SubtitleConverter:
         if not text:
             return []
         if self.stream.codec_context.name == "mov_text":  # a 16-bit length, then the text
+            text = text[:0xFFFF]
             text = len(text).to_bytes(2, "big") + text
         out = av.Packet(text)
         out.stream, out.time_base = self.stream, packet.time_base
