@@ -428,6 +428,31 @@ def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
     assert f"holds the {len(times)} frames done" in stderr
 
 
+def test_ctrl_c_keeps_the_audio_that_belongs_with_the_frames_done(tmp_path):
+    """A file whose audio lies a second behind its video (as MP4 writers' chunks can put it):
+    at a Ctrl-C the audio of the frames done is read on for, as after --max-frames (it came
+    out up to a second short)."""
+    clip = write_dark_clip(tmp_path / "long.mp4", frames=300, width=320, height=180,
+                           audio=True)
+    late = with_audio_late(clip, tmp_path / "late.mkv")
+    out = tmp_path / "out.mkv"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(late), "-o",
+                             str(out), "--mode", "quality", "--backend", "torch-cpu"],
+                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(".out") for p in tmp_path.iterdir()):
+        time.sleep(0.2)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    times = video_info(out)[0]
+    assert 0 < len(times) < 300
+    audio = [t for t, _ in timed_packets(out, "audio")]
+    assert audio[-1] >= times[-1] + 1 / 30 - 0.1  # up to the end of the last frame
+    assert audio[-1] < times[-1] + 1 / 30 + 0.05  # and no further
+
+
 def test_rotation_metadata_is_kept(tmp_path):
     rotated = tmp_path / "rotated.mp4"
     with av.open(str(rotated), "w") as c:

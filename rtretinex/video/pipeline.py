@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import platform
 import queue
 import signal
@@ -29,8 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import av
 import numpy as np
 
+from ..errors import InputError
 from .frames import VideoFrame
 from .sinks import Sink
 from .sources import Packet, Source
@@ -179,11 +182,13 @@ def _get(q: queue.Queue | LatestSlot, stop: threading.Event) -> object:
     return _End()
 
 
-def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
-            stop: threading.Event, max_frames: int | None) -> None:
+def _decode(source: Source, items: Iterator[VideoFrame | Packet],
+            out: queue.Queue | LatestSlot, timer: StageTimer, stop: threading.Event,
+            max_frames: int | None, held: list[VideoFrame | Packet]) -> None:
+    """Read ``items`` (``source``'s) into ``out``; the item in hand at a stop goes to
+    ``held``."""
     frames, last = 0, None
     try:
-        items = iter(source)
         while not stop.is_set() and (max_frames is None or frames < max_frames):
             start = time.perf_counter()
             item = next(items, None)
@@ -194,6 +199,7 @@ def _decode(source: Source, out: queue.Queue | LatestSlot, timer: StageTimer,
                 item.captured_at = time.perf_counter()
                 frames, last = frames + 1, item
             if not _put(out, item, stop):
+                held.append(item)
                 return
         if (source.copied_streams and frames == max_frames and last is not None
                 and last.time is not None):
@@ -231,7 +237,10 @@ def _packets_before(items: Iterator[VideoFrame | Packet], end: float, streams: i
 
 
 def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
-             out: queue.Queue | LatestSlot, timer: StageTimer, stop: threading.Event) -> None:
+             out: queue.Queue | LatestSlot, timer: StageTimer, stop: threading.Event,
+             held: list[VideoFrame | Packet]) -> None:
+    """Enhance the frames from ``inbox`` into ``out``, packets passed on; a packet in hand at
+    a stop goes to ``held``."""
     while True:
         item = _get(inbox, stop)
         if isinstance(item, VideoFrame):
@@ -243,7 +252,11 @@ def _enhance(enhancer: FrameEnhancer, inbox: queue.Queue | LatestSlot,
                 return
             timer.add("enhance", time.perf_counter() - start)
             item = (item, enhanced)
-        if not _put(out, item, stop) or isinstance(item, (_End, _Failure)):
+        if not _put(out, item, stop):
+            if isinstance(item, Packet):
+                held.append(item)
+            return
+        if isinstance(item, (_End, _Failure)):
             return
 
 
@@ -270,12 +283,16 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
     decoded = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
     enhanced = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
     timer, stop, stats = StageTimer(), threading.Event(), PipelineStats()
+    items = iter(source)
+    decode_held: list[VideoFrame | Packet] = []
+    enhance_held: list[VideoFrame | Packet] = []
     workers = [
-        threading.Thread(target=_decode, args=(source, decoded, timer, stop, max_frames),
-                         name="decode", daemon=True),
-        threading.Thread(target=_enhance, args=(enhancer, decoded, enhanced, timer, stop),
-                         name="enhance", daemon=True),
+        threading.Thread(target=_decode, args=(source, items, decoded, timer, stop, max_frames,
+                                               decode_held), name="decode", daemon=True),
+        threading.Thread(target=_enhance, args=(enhancer, decoded, enhanced, timer, stop,
+                                                enhance_held), name="enhance", daemon=True),
     ]
+    written: float | None = None  # the time of the last frame written (seconds)
     start = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -297,6 +314,7 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
                 sink.write(enhanced_frame, frame.image)
                 timer.add(sink.name, time.perf_counter() - t)
             timer.add("latency", time.perf_counter() - frame.captured_at)
+            written = frame.time
             stats.frames += 1
             stats.seconds = time.perf_counter() - start
             if on_frame is not None:
@@ -314,5 +332,32 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
         stats.stages = timer.summary()
         stats.latency_samples = list(timer.samples.get("latency", ()))
         stats.dropped = getattr(decoded, "dropped", 0) + getattr(enhanced, "dropped", 0)
+    if (stats.interrupted and not live and source.copied_streams and written is not None
+            and not any(worker.is_alive() for worker in workers)):
+        # a file's audio lies up to a second or more behind its video: what belongs before
+        # the last frame written is read on for, as after --max-frames
+        read = [*_drained(enhanced), *enhance_held, *_drained(decoded), *decode_held]
+        with signals_held():
+            try:
+                for packet in _packets_before(itertools.chain(read, items),
+                                              written + 1.0 / source.fps,
+                                              len(source.copied_streams)):
+                    for sink in sinks:
+                        sink.copy(packet)
+            except (InputError, av.error.FFmpegError):
+                pass  # a damaged stretch: the packets before it are kept
     stats.warnings.extend(source.warnings)
     return stats
+
+
+def _drained(q: queue.Queue) -> list[VideoFrame | Packet]:
+    """The frames and packets left in a file's queue (a frame enhanced: its input frame)."""
+    left = []
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return left
+        item = item[0] if isinstance(item, tuple) else item
+        if isinstance(item, (VideoFrame, Packet)):
+            left.append(item)
