@@ -406,20 +406,29 @@ def test_nvenc_without_an_nvidia_encoder_says_so(clip, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
-    long_clip = write_dark_clip(tmp_path / "long.mp4", frames=300, width=320, height=180,
-                                audio=True)
-    out = tmp_path / "out.mp4"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(long_clip), "-o",
+def interrupted(source, out):
+    """Enhance ``source`` into ``out`` (slowly: quality mode on torch's CPU) and press Ctrl-C
+    three seconds after the output's temporary file appears beside it: the process's exit
+    code and stderr."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(source), "-o",
                              str(out), "--mode", "quality", "--backend", "torch-cpu"],
                             stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 60
-    while time.time() < deadline and not any(p.name.startswith(".out") for p in tmp_path.iterdir()):
+    while time.time() < deadline and not any(p.name.startswith(".out")
+                                             for p in out.parent.iterdir()):
         time.sleep(0.2)
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    return proc.returncode, stderr
+
+
+def test_ctrl_c_leaves_a_playable_file_or_nothing(tmp_path):
+    long_clip = write_dark_clip(tmp_path / "long.mp4", frames=300, width=320, height=180,
+                                audio=True)
+    out = tmp_path / "out.mp4"
+    code, stderr = interrupted(long_clip, out)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
@@ -434,18 +443,9 @@ def test_ctrl_c_keeps_the_audio_that_belongs_with_the_frames_done(tmp_path):
     out up to a second short)."""
     clip = write_dark_clip(tmp_path / "long.mp4", frames=300, width=320, height=180,
                            audio=True)
-    late = with_audio_late(clip, tmp_path / "late.mkv")
     out = tmp_path / "out.mkv"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run_stream.py"), str(late), "-o",
-                             str(out), "--mode", "quality", "--backend", "torch-cpu"],
-                            stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
-    deadline = time.time() + 60
-    while time.time() < deadline and not any(p.name.startswith(".out") for p in tmp_path.iterdir()):
-        time.sleep(0.2)
-    time.sleep(3)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    code, stderr = interrupted(with_audio_late(clip, tmp_path / "late.mkv"), out)
+    assert code == 130, stderr
     times = video_info(out)[0]
     assert 0 < len(times) < 300
     audio = [t for t, _ in timed_packets(out, "audio")]
