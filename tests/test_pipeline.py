@@ -152,3 +152,23 @@ def test_freed_frame_buffers_are_reused_without_page_faults():
                              text=True, check=True)
         return int(run.stdout)
     assert faults("keep") < 100 < faults("default")  # 50 × 3 buffers of 768 pages each
+
+
+def test_reading_on_for_trailing_packets_stops_at_the_deadline():
+    """After a stop the file is read on for the packets that belong before it, until each
+    stream has passed the stop, and after Ctrl-C no longer than a deadline (a second Ctrl-C
+    waits for it)."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from rtretinex.video.pipeline import _packets_before
+
+    def packet(seconds, index=1):
+        return SimpleNamespace(pts=int(seconds * 1000), dts=None, time_base=Fraction(1, 1000),
+                               stream=SimpleNamespace(index=index))
+
+    items = [packet(0.5), packet(0.9), packet(1.2), packet(0.95, index=2), packet(1.3, index=2),
+             packet(0.1)]
+    kept = [p.pts for p in _packets_before(iter(items), 1.0, streams=2)]
+    assert kept == [500, 900, 950]  # both streams have passed 1.0 s: not read further
+    assert list(_packets_before(iter(items), 1.0, 2, deadline=time.perf_counter() - 1)) == []

@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import functools
 import itertools
+import math
 import platform
 import queue
 import signal
@@ -46,8 +47,9 @@ FILE_QUEUE_FRAMES = 4
 SAMPLES_KEPT = 10_000  # per stage: bounded memory on endless streams
 _POLL_S = 0.1
 # Where frames stop early (--max-frames), how far past them a file is read for the audio and
-# subtitle packets that belong before the stop (seconds of video).
-TRAILING_SECONDS = 5.0
+# subtitle packets that belong before the stop (seconds of video); after Ctrl-C for at most
+# READ_ON_SECONDS of wall time as well (a second Ctrl-C waits for it: 4K decodes slowly).
+TRAILING_SECONDS, READ_ON_SECONDS = 5.0, 2.0
 # glibc's mallopt parameters: blocks up to 32 MiB (its largest allowed threshold) come from
 # the heap, and up to 64 MiB of freed memory at a heap's top is kept rather than trimmed.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
@@ -213,14 +215,17 @@ def _decode(source: Source, items: Iterator[VideoFrame | Packet],
     _put(out, _End(), stop)
 
 
-def _packets_before(items: Iterator[VideoFrame | Packet], end: float, streams: int
-                    ) -> Iterator[Packet]:
+def _packets_before(items: Iterator[VideoFrame | Packet], end: float, streams: int,
+                    deadline: float = math.inf) -> Iterator[Packet]:
     """The audio and subtitle packets still to come from ``items`` that are timed before
     ``end`` (seconds: where the frames stopped early). A file interleaves them up to a
     second or more behind its video, so it is read on until each of its ``streams`` has
-    passed ``end``, or its video has by TRAILING_SECONDS."""
+    passed ``end``, or its video has by TRAILING_SECONDS, or ``time.perf_counter()`` has
+    passed ``deadline``."""
     passed: set[int] = set()
     for item in items:
+        if time.perf_counter() > deadline:
+            return
         if isinstance(item, VideoFrame):
             if item.time is not None and item.time > end + TRAILING_SECONDS:
                 return
@@ -341,7 +346,8 @@ def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] 
             try:
                 for packet in _packets_before(itertools.chain(read, items),
                                               written + 1.0 / source.fps,
-                                              len(source.copied_streams)):
+                                              len(source.copied_streams),
+                                              time.perf_counter() + READ_ON_SECONDS):
                     for sink in sinks:
                         sink.copy(packet)
             except (InputError, av.error.FFmpegError):
