@@ -14,10 +14,8 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import av
@@ -64,7 +62,7 @@ from .nets.backends import BACKENDS, BackendUnavailable
 from .nets.weightfile import DEFAULT_WEIGHTS, WeightsError
 from .version import version_line
 from .video.display import KEYS
-from .video.pipeline import STOP_SIGNALS, PipelineStats
+from .video.pipeline import STOP_SIGNALS, PipelineStats, signals_handled
 from .video.sinks import (
     DEFAULT_CODEC,
     DEFAULT_CRF,
@@ -436,26 +434,12 @@ def main(argv: list[str] | None = None) -> int:
     return enhance(argv, console, prog)
 
 
-@contextmanager
-def _signals_stop_the_run() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the run inside the block as Ctrl-C does (``Stopped``); the
-    handlers before it are back after it (``main`` called from Python leaves the caller's).
-    Only the main thread receives signals; elsewhere this does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, handler in before.items():
-            signal.signal(signum, handler)
-
-
 def enhance(argv: list[str], console: Console, prog: str = "rtretinex") -> int:
     """``rtretinex enhance``: images, videos, batches and live sources."""
     args = build_parser(prog).parse_args(argv)
-    with _signals_stop_the_run():
+    # SIGTERM and SIGHUP stop the run as Ctrl-C does; a caller of ``main`` from Python
+    # gets its own handlers back after it
+    with signals_handled((signal.SIGTERM, signal.SIGHUP), _stop):
         return _enhance(args, console)
 
 

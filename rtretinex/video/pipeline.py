@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,7 +40,7 @@ from .sinks import Sink
 from .sources import Packet, Source
 
 __all__ = ["STOP_SIGNALS", "FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer",
-           "keep_freed_buffers", "run_pipeline", "signals_held"]
+           "keep_freed_buffers", "run_pipeline", "signals_handled", "signals_held"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FILE_QUEUE_FRAMES = 4
@@ -57,19 +57,24 @@ _KEPT_BYTES, _HEAP_BLOCK_BYTES = 64 << 20, 32 << 20
 
 
 @contextmanager
-def signals_held() -> Iterator[None]:
-    """Ignore Ctrl-C, SIGTERM and SIGHUP inside the block: for the short steps that must
-    finish once a run is stopping (joining the workers, finishing the output files). Only
-    the main thread receives signals; elsewhere this does nothing."""
+def signals_handled(signums: Sequence[int], handler: Callable | int) -> Iterator[None]:
+    """``handler`` for ``signums`` inside the block, the handlers before it back after it.
+    Only the main thread receives signals; elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
+    before = {signum: signal.signal(signum, handler) for signum in signums}
     try:
         yield
     finally:
-        for signum, handler in held.items():
-            signal.signal(signum, handler)
+        for signum, previous in before.items():
+            signal.signal(signum, previous)
+
+
+def signals_held() -> AbstractContextManager[None]:
+    """Ignore Ctrl-C, SIGTERM and SIGHUP inside the block: for the short steps that must
+    finish once a run is stopping (joining the workers, finishing the output files)."""
+    return signals_handled(STOP_SIGNALS, signal.SIG_IGN)
 
 
 class FrameEnhancer(Protocol):
