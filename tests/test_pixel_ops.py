@@ -28,7 +28,9 @@ from rtretinex.pixelops.loops import (
     deblock,
     gains_at_chroma,
     grid_sums,
+    guided_rows,
     lift_shares,
+    mixed_rows,
     slice_grid,
     update_chroma,
     update_luma,
@@ -593,6 +595,23 @@ def test_finish_quality_with_the_night_lift_is_the_references(executor, monkeypa
     assert np.abs(got.astype(int) - want).max() <= 1
 
 
+@pytest.mark.parametrize("size", [(360, 640), (411, 284)])  # 720p's chroma; 822p portrait's
+def test_the_row_loops_are_the_references_with_opencvs_upsampling(size):
+    """``guided_rows`` and ``mixed_rows`` read half-size maps resized to their width and
+    interpolate the rows themselves: the same as OpenCV's INTER_LINEAR of the whole map
+    (an odd size is not exactly 2×)."""
+    rng = np.random.default_rng(8)
+    plane = rng.uniform(0, 255, size).astype(np.float32)
+    half = (size[1] // 2, size[0] // 2)
+    first, second = (rng.uniform(0, 1, half[::-1]).astype(np.float32) for _ in range(2))
+    maps = host_ops._at_width((first, second), size[1])
+    up = [cv2.resize(m, size[::-1], interpolation=cv2.INTER_LINEAR) for m in (first, second)]
+    np.testing.assert_allclose(guided_rows(plane, maps), up[0] * plane + up[1], atol=1e-4)
+    mixed = plane.copy()
+    mixed_rows(mixed, maps)
+    np.testing.assert_allclose(mixed, reference.mixed(plane, *up), atol=1e-4)
+
+
 def test_maps_of_the_wrong_size_are_refused():
     """The loops do not check bounds: the wrappers must."""
     y = np.zeros((8, 8), np.uint8)
@@ -602,6 +621,13 @@ def test_maps_of_the_wrong_size_are_refused():
         compose_luma(y, np.zeros((4, 4), np.float32), np.zeros((4, 5), np.float32), y)
     with pytest.raises(ValueError, match="differ"):
         update_chroma(y, np.zeros((8, 8), np.float32), np.zeros((8, 7), np.float32), 1.0)
+    plane = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match="do not fit"):
+        mixed_rows(plane, np.zeros((2, 4, 4), np.float32))  # not at the plane's width
+    with pytest.raises(ValueError, match="do not fit"):
+        guided_rows(plane, np.zeros((3, 4, 8), np.float32))  # a, b and one more
+    with pytest.raises(ValueError, match="float32"):
+        mixed_rows(y, np.zeros((2, 4, 8), np.float32))  # uint8: += would wrap
 
 
 def test_an_install_with_nowhere_to_cache_still_runs():

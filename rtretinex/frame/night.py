@@ -184,7 +184,7 @@ class BlackLevel:
         ``beside_bright_edges``, the only ones read where they are half of them or more."""
         if usable is not None:
             usable = usable[:y.shape[0], :y.shape[1]]
-            if usable.mean() >= 0.5:
+            if 2 * np.count_nonzero(usable) >= usable.size:
                 y, u, v = y[usable], u[usable], v[usable]
         luma = (y.astype(np.float32) - Y_BLACK) * np.float32(Y_TO_FULL)
         flat = luma.reshape(-1)
@@ -193,7 +193,7 @@ class BlackLevel:
         index = min(flat.size - 1, int(flat.size * BLACK_QUANTILE))
         black = float(np.clip(np.partition(flat, index)[index], 0.0, BLACK_MAX))
         dark = luma <= black + DARK_SPAN
-        floor = float(dark.mean())
+        floor = np.count_nonzero(dark) / dark.size
         bias = cast = np.zeros(2, np.float32)
         low, high = BIAS_FRAME_LUMA
         share = _ramp(float(flat.mean()), high, low)

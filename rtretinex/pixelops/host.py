@@ -39,7 +39,16 @@ from .formats import (
     small_rgb,
     to_rgb,
 )
-from .loops import NEUTRAL_NIGHT, compose_luma, deblock, gains_at_chroma, update_chroma, update_luma
+from .loops import (
+    NEUTRAL_NIGHT,
+    compose_luma,
+    deblock,
+    gains_at_chroma,
+    guided_rows,
+    mixed_rows,
+    update_chroma,
+    update_luma,
+)
 from .loops import smooth_chroma as smooth_chroma_loop
 
 __all__ = ["HostExecutor", "apply_yuv_gains", "denoise_frame", "denoise_reflectance",
@@ -66,6 +75,17 @@ class _Resample:
         return cv2.sepFilter2D(plane, -1, along, across)
 
 
+def _at_width(maps: tuple[np.ndarray, ...], width: int) -> np.ndarray:
+    """Low-resolution float32 maps of one size resized (INTER_LINEAR) to ``width`` columns,
+    stacked (n, rows, width): what the loops read, interpolating between their rows as they
+    go instead of reading full-size copies."""
+    rows = maps[0].shape[0]
+    out = np.empty((len(maps), rows, width), np.float32)
+    for plane, target in zip(maps, out, strict=True):
+        cv2.resize(plane, (width, rows), dst=target, interpolation=cv2.INTER_LINEAR)
+    return out
+
+
 def gaussian(image: np.ndarray) -> np.ndarray:
     """The fast mode's spatial filter: a reference.DIAMETER × reference.DIAMETER Gaussian."""
     return cv2.GaussianBlur(image, (reference.DIAMETER, reference.DIAMETER), 0)
@@ -74,10 +94,9 @@ def gaussian(image: np.ndarray) -> np.ndarray:
 def guided_filter(guide: np.ndarray, sources: tuple[np.ndarray, ...], radius: int, eps: float
                   ) -> list[np.ndarray]:
     """Edge-preserving smoothing of float32 ``sources`` by a float32 ``guide`` of their size
-    (``reference.guided_coefficients``, upsampled by OpenCV's INTER_LINEAR)."""
-    size = guide.shape[::-1]
-    return [cv2.resize(a, size, interpolation=cv2.INTER_LINEAR) * guide
-            + cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
+    (``reference.guided_coefficients``, upsampled as OpenCV's INTER_LINEAR does)."""
+    width = guide.shape[1]
+    return [guided_rows(guide, _at_width((a, b), width))
             for a, b in reference.guided_coefficients(_Resample, guide, sources, radius, eps)]
 
 
@@ -173,10 +192,7 @@ def apply_yuv_gains(y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarr
     y_half, u, v = half
     if weight is None:
         weight = np.zeros(gains.shape[:2], np.float32)
-    # gains and weight, one plane each, at chroma width; the loop interpolates their rows
-    maps = np.stack([cv2.resize(plane, (u.shape[1], gains.shape[0]),
-                                interpolation=cv2.INTER_LINEAR)
-                     for plane in (*cv2.split(gains), weight)])
+    maps = _at_width((*cv2.split(gains), weight), u.shape[1])
     out = np.empty((height * 3 // 2, width), np.uint8)
     out_y, out_u, out_v = planes(out)
     detail_half, base_half, smooth_half = gains_at_chroma(y_half, u, v, filtered or half, maps,
@@ -315,9 +331,8 @@ class HostExecutor:
         y_half, u, v = half
         y = flat_smooth(y_half, reference.FLAT_RADIUS, reference.FLAT_EPS)
         deblock(y, reference.BLOCK_SPACING, reference.DEBLOCK_STEP, reference.DEBLOCK_FLAT)
-        mean, share = (cv2.resize(plane, y.shape[::-1], interpolation=cv2.INTER_LINEAR)
-                       for plane in reference.flat_means(_Resample, y_half))
-        return reference.mixed(y, mean, share), gaussian(u), gaussian(v)
+        mixed_rows(y, _at_width(reference.flat_means(_Resample, y_half), y.shape[1]))
+        return y, gaussian(u), gaussian(v)
 
     def apply_yuv_gains(self, y: np.ndarray, half: tuple[np.ndarray, ...], gains: np.ndarray,
                         weight: np.ndarray, filtered: tuple[np.ndarray, ...] | None,
@@ -338,12 +353,8 @@ class HostExecutor:
         (a_u, b_u), (a_v, b_v) = reference.guided_coefficients(
             _Resample, np.float32(guide), (np.float32(u), np.float32(v)), reference.CHROMA_RADIUS,
             reference.CHROMA_EPS)
-        rows = a_u.shape[0]
-        share = cv2.resize(weight, (a_u.shape[1], rows), interpolation=cv2.INTER_LINEAR)
-        maps = np.empty((5, rows, width), np.float32)
-        for plane, out in zip((a_u, b_u, a_v, b_v, share), maps, strict=True):
-            cv2.resize(plane, (width, rows), dst=out, interpolation=cv2.INTER_LINEAR)
-        smooth_chroma_loop(u, v, guide, maps, allowed)
+        share = cv2.resize(weight, a_u.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        smooth_chroma_loop(u, v, guide, _at_width((a_u, b_u, a_v, b_v, share), width), allowed)
         return buffer
 
     # RGB images and quality mode

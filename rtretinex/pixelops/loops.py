@@ -24,8 +24,8 @@ from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
 from .reference import CHROMA_SMOOTH_GAINS, GREY_CHROMA, SHOULDER_START, SHOULDER_TOP, TINY
 
 __all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_at_chroma",
-           "grid_sums", "lift_shares", "slice_grid", "smooth_chroma", "update_chroma",
-           "update_luma"]
+           "grid_sums", "guided_rows", "lift_shares", "mixed_rows", "slice_grid",
+           "smooth_chroma", "update_chroma", "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)  # INTER_LINEAR's 2× weights
 _BLACK, _GREY = np.float32(Y_BLACK), np.float32(CHROMA_ZERO)
@@ -197,21 +197,23 @@ def _lift_shares(luma, black, knee, out):
 
 
 @_compiled
-def _gains_row(rows, c, out):
-    """One row of ``reference.gains_at_chroma`` on packed rows (two arrays, not fifteen:
-    fewer arguments to keep in registers): ``rows`` (10, w) holds Y, U, V, their filtered
-    values, the R, G, B gains and the denoise weight; ``c`` the ``GainConstants``; ``out``
-    (5, w) gets U', V' (rounded), the detail gain, the base and the chroma smoothing's share."""
+def _gains_row(y, u, v, y_filtered, u_filtered, v_filtered, maps, c, out_u, out_v, detail_out,
+               base_out, smooth_out):
+    """One row of ``reference.gains_at_chroma``: Y, U, V and their filtered values (a row of
+    each, read straight from the planes: copying them into one packed array first took a
+    quarter more time), ``maps`` (4, w) the R, G, B gains and the denoise weight at this
+    row, ``c`` the ``GainConstants``; writes U', V' (rounded), the detail gain, the base and
+    the chroma smoothing's share."""
     zero, one, full = np.float32(0.0), np.float32(1.0), np.float32(255.0)
     ry, ru, rv, gy, gu, gv, by, bu, bv = c.ry, c.ru, c.rv, c.gy, c.gu, c.gv, c.by, c.bu, c.bv
     yr, yg, yb, ur, ug, ub, vr, vg, vb = c.yr, c.yg, c.yb, c.ur, c.ug, c.ub, c.vr, c.vg, c.vb
     lr, lg, lb, black, knee = c.lr, c.lg, c.lb, c.black, c.knee
-    for x in range(rows.shape[1]):
-        y_old, u_old, v_old, weight = rows[0, x], rows[1, x], rows[2, x], rows[9, x]
-        gain_r, gain_g, gain_b = rows[6, x], rows[7, x], rows[8, x]
-        y0 = y_old + weight * (rows[3, x] - y_old) - _BLACK
-        u0 = u_old + weight * (rows[4, x] - u_old) - _GREY
-        v0 = v_old + weight * (rows[5, x] - v_old) - _GREY
+    for x in range(y.shape[0]):
+        y_old, u_old, v_old = np.float32(y[x]), np.float32(u[x]), np.float32(v[x])
+        gain_r, gain_g, gain_b, weight = maps[0, x], maps[1, x], maps[2, x], maps[3, x]
+        y0 = y_old + weight * (np.float32(y_filtered[x]) - y_old) - _BLACK
+        u0 = u_old + weight * (np.float32(u_filtered[x]) - u_old) - _GREY
+        v0 = v_old + weight * (np.float32(v_filtered[x]) - v_old) - _GREY
         red = ry * y0 + ru * u0 + rv * v0
         green = gy * y0 + gu * u0 + gv * v0
         blue = by * y0 + bu * u0 + bv * v0
@@ -233,13 +235,13 @@ def _gains_row(rows, c, out):
         gain = lr * lift_r + lg * lift_g + lb * lift_b
         detail = gain * (one - weight)
         kept = (one + (max(gain, one) - one) * colour) / max(gain, one)
-        out[0, x] = min(max(np.rint((ur * red + ug * green + ub * blue) * kept + _GREY),
-                            zero), full)
-        out[1, x] = min(max(np.rint((vr * red + vg * green + vb * blue) * kept + _GREY),
-                            zero), full)
-        out[2, x] = detail
-        out[3, x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
-        out[4, x] = min(max((gain - _SMOOTH_FROM) / _SMOOTH_SPAN, zero), one)
+        out_u[x] = min(max(np.rint((ur * red + ug * green + ub * blue) * kept + _GREY), zero),
+                       full)
+        out_v[x] = min(max(np.rint((vr * red + vg * green + vb * blue) * kept + _GREY), zero),
+                       full)
+        detail_out[x] = detail
+        base_out[x] = yr * red + yg * green + yb * blue + _BLACK - detail * y_old
+        smooth_out[x] = min(max((gain - _SMOOTH_FROM) / _SMOOTH_SPAN, zero), one)
 
 
 @_compiled
@@ -278,25 +280,40 @@ def _smooth_chroma(u, v, guide, maps, gate):
 
 
 @_compiled
-def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, constants,
-                     out_u, out_v, detail_half, base_half, smooth_half):
-    height, width = u.shape
-    rows = np.empty((10, width), np.float32)
-    out = np.empty((5, width), np.float32)
+def _guided_rows(guide, maps, out):
+    height, width = guide.shape
     for row in range(height):
         above, below, upper, lower = _map_rows(row, height, maps.shape[1])
         for x in range(width):
-            rows[0, x], rows[1, x], rows[2, x] = y_half[row, x], u[row, x], v[row, x]
-            rows[3, x] = y_filtered[row, x]
-            rows[4, x], rows[5, x] = u_filtered[row, x], v_filtered[row, x]
+            a = maps[0, above, x] * upper + maps[0, below, x] * lower
+            b = maps[1, above, x] * upper + maps[1, below, x] * lower
+            out[row, x] = a * guide[row, x] + b
+
+
+@_compiled
+def _mixed_rows(plane, maps):
+    height, width = plane.shape
+    for row in range(height):
+        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        for x in range(width):
+            new = maps[0, above, x] * upper + maps[0, below, x] * lower
+            share = maps[1, above, x] * upper + maps[1, below, x] * lower
+            plane[row, x] += share * (new - plane[row, x])
+
+
+@_compiled
+def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, constants,
+                     out_u, out_v, detail_half, base_half, smooth_half):
+    height, width = u.shape
+    row_maps = np.empty((4, width), np.float32)
+    for row in range(height):
+        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
         for c in range(4):
             for x in range(width):
-                rows[6 + c, x] = maps[c, above, x] * upper + maps[c, below, x] * lower
-        _gains_row(rows, constants, out)
-        for x in range(width):
-            out_u[row, x], out_v[row, x] = out[0, x], out[1, x]
-            detail_half[row, x], base_half[row, x] = out[2, x], out[3, x]
-            smooth_half[row, x] = out[4, x]
+                row_maps[c, x] = maps[c, above, x] * upper + maps[c, below, x] * lower
+        _gains_row(y_half[row], u[row], v[row], y_filtered[row], u_filtered[row],
+                   v_filtered[row], row_maps, constants, out_u[row], out_v[row],
+                   detail_half[row], base_half[row], smooth_half[row])
 
 
 @_compiled
@@ -442,6 +459,30 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
                      base_half, smooth_half)
     return detail_half, base_half, smooth_half
+
+
+def _check_maps(plane: np.ndarray, maps: np.ndarray, count: int) -> None:
+    if plane.dtype != np.float32:
+        raise ValueError(f"expected a float32 plane, got {plane.dtype}")
+    if maps.ndim != 3 or maps.shape[0] != count or maps.shape[2] != plane.shape[1]:
+        raise ValueError(f"maps {maps.shape} do not fit a {plane.shape} plane")
+
+
+def guided_rows(guide: np.ndarray, maps: np.ndarray) -> np.ndarray:
+    """The guided filter's output a · ``guide`` + b (float32 planes), a and b in ``maps`` (2, h, W:
+    at the guide's width and their own rows, interpolated as INTER_LINEAR), one pass."""
+    _check_maps(guide, maps, 2)
+    out = np.empty(guide.shape, np.float32)
+    _guided_rows(guide, maps, out)
+    return out
+
+
+def mixed_rows(plane: np.ndarray, maps: np.ndarray) -> None:
+    """A float32 ``plane`` ← ``reference.mixed(plane, new, share)`` in place, ``new`` and
+    ``share`` in ``maps`` (2, h, W: at the plane's width and their own rows, interpolated as
+    INTER_LINEAR), one pass."""
+    _check_maps(plane, maps, 2)
+    _mixed_rows(plane, maps)
 
 
 def smooth_chroma(u: np.ndarray, v: np.ndarray, guide: np.ndarray, maps: np.ndarray,
