@@ -228,7 +228,7 @@ class TemporalDenoiser:
         # a flickering light changes the whole frame: follow it before testing for motion
         gain = mean / previous_mean if previous_mean > 0 else 1.0
         light = gain if abs(gain - 1.0) > LIGHT_CHANGE else 1.0
-        previous_luma = self.small_luma * light
+        previous_luma = self.small_luma if light == 1.0 else self.small_luma * light
         shift, full_shift = self._camera(global_shift(previous_probe * light, probe,
                                                       0.5 / scale), scale)
         if shift != (0, 0):
