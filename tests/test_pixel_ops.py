@@ -24,6 +24,8 @@ from rtretinex.pixelops.formats import (
 )
 from rtretinex.pixelops.host import HostExecutor, mix
 from rtretinex.pixelops.loops import (
+    cast_added,
+    cast_removed,
     compose_luma,
     deblock,
     gains_at_chroma,
@@ -431,6 +433,24 @@ def test_the_cast_comes_off_the_dark_pixels_that_hold_it_and_goes_back_in_codes(
     _, out_u, out_v = planes(out)
     np.testing.assert_array_equal(out_u, np.rint(u).astype(np.uint8))
     np.testing.assert_array_equal(out_v, np.rint(v).astype(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])  # U and V as decoded, or filtered
+def test_the_cast_loops_are_the_references(dtype):
+    rng = np.random.default_rng(9)
+    y = rng.uniform(10, 120, (37, 53)).astype(np.float32)  # some at or below Y's black
+    u, v = (rng.uniform(110, 150, y.shape).astype(dtype) for _ in range(2))
+    cast = (7.0, -3.0)
+    for got, want in zip(cast_removed(y, u, v, cast),
+                         reference.cast_removed(y, u.astype(np.float32), v.astype(np.float32),
+                                                cast), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    share = reference.cast_share(y, u.astype(np.float32), v.astype(np.float32), cast)
+    assert 0.05 < np.mean(share > 0) < 0.95 and share.max() == pytest.approx(1.0)
+    plane = rng.integers(0, 256, y.shape).astype(np.uint8)
+    want = reference.cast_added(plane.astype(np.float32), share, 40.0)  # some clip at 255
+    cast_added(plane, share, 40.0)
+    assert np.abs(plane.astype(int) - want).max() <= 1 and np.mean(plane == want) > 0.999
 
 
 def test_a_photos_cast_comes_off_the_pixels_that_hold_it_and_goes_back_in_codes(executor):

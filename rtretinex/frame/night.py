@@ -298,7 +298,7 @@ def grey_surface_chroma(luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.nd
     the mean within a code of it. None where fewer than MIN_GREY_SHARE are near grey."""
     cu, cv = u.astype(np.float32) - 128.0, v.astype(np.float32) - 128.0
     near = (np.abs(cu) <= GREY_REACH) & (np.abs(cv) <= GREY_REACH) & (luma < GREY_SURFACE_LUMA)
-    if near.mean() < MIN_GREY_SHARE:
+    if near.size == 0 or np.count_nonzero(near) / near.size < MIN_GREY_SHARE:
         return None
     side = 2 * GREY_REACH + 1  # one-code bins around each code
     bins = [np.floor(plane[near] + (GREY_REACH + 0.5)).astype(np.intp) for plane in (cu, cv)]

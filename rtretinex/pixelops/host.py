@@ -41,6 +41,8 @@ from .formats import (
 )
 from .loops import (
     NEUTRAL_NIGHT,
+    cast_added,
+    cast_removed,
     compose_luma,
     deblock,
     gains_at_chroma,
@@ -308,8 +310,7 @@ class HostExecutor:
         that share (None where there is no cast: the planes as they are)."""
         if not any(cast):
             return half, None
-        *chroma, share = reference.cast_removed(*(plane.astype(np.float32) for plane in half),
-                                                cast)
+        *chroma, share = cast_removed(*half, cast)
         return (half[0], *chroma), share
 
     def with_cast(self, buffer: np.ndarray, share: np.ndarray, cast: tuple[float, float]
@@ -318,7 +319,7 @@ class HostExecutor:
         off put back onto its U and V (``reference.cast_added``)."""
         _, u, v = planes(buffer)
         for plane, offset in zip((u, v), cast, strict=True):
-            plane[...] = reference.cast_added(plane.astype(np.float32), share, offset)
+            cast_added(plane, share, offset)
         return buffer
 
     def small_rgb(self, half: tuple[np.ndarray, ...], size: tuple[int, int]) -> np.ndarray:

@@ -21,11 +21,18 @@ import numba
 import numpy as np
 
 from .formats import CHROMA_ZERO, LUMA, RGB_TO_YUV, Y_BLACK, YUV_TO_RGB
-from .reference import CHROMA_SMOOTH_GAINS, GREY_CHROMA, SHOULDER_START, SHOULDER_TOP, TINY
+from .reference import (
+    CAST_CHROMA,
+    CHROMA_SMOOTH_GAINS,
+    GREY_CHROMA,
+    SHOULDER_START,
+    SHOULDER_TOP,
+    TINY,
+)
 
-__all__ = ["NEUTRAL_NIGHT", "GainConstants", "compose_luma", "deblock", "gains_at_chroma",
-           "grid_sums", "guided_rows", "lift_shares", "mixed_rows", "slice_grid",
-           "smooth_chroma", "update_chroma", "update_luma"]
+__all__ = ["NEUTRAL_NIGHT", "GainConstants", "cast_added", "cast_removed", "compose_luma",
+           "deblock", "gains_at_chroma", "grid_sums", "guided_rows", "lift_shares",
+           "mixed_rows", "slice_grid", "smooth_chroma", "update_chroma", "update_luma"]
 
 _NEAR, _FAR = np.float32(0.75), np.float32(0.25)  # INTER_LINEAR's 2× weights
 _BLACK, _GREY = np.float32(Y_BLACK), np.float32(CHROMA_ZERO)
@@ -34,6 +41,8 @@ _SMOOTH_FROM = np.float32(CHROMA_SMOOTH_GAINS[0])
 _SMOOTH_SPAN = np.float32(CHROMA_SMOOTH_GAINS[1] - CHROMA_SMOOTH_GAINS[0])
 _START, _TOP = np.float32(255.0 * SHOULDER_START), np.float32(255.0 * SHOULDER_TOP)
 _GREY_CHROMA4 = np.float32(GREY_CHROMA**4)
+_CAST_FROM = np.float32(CAST_CHROMA[0])
+_CAST_SPAN = np.float32(1.0 / (CAST_CHROMA[1] - CAST_CHROMA[0]))
 # ``gains_at_chroma``'s night corrections, off: black point 0, knee 0.
 NEUTRAL_NIGHT = np.zeros(2, np.float32)
 
@@ -280,6 +289,31 @@ def _smooth_chroma(u, v, guide, maps, gate):
 
 
 @_compiled
+def _cast_removed(y, u, v, cast_u, cast_v, out_u, out_v, share):
+    zero, one = np.float32(0.0), np.float32(1.0)
+    inverse_size = one / (cast_u * cast_u + cast_v * cast_v)
+    magnitude = abs(cast_u) + abs(cast_v)
+    for row in range(y.shape[0]):
+        for x in range(y.shape[1]):
+            own_u, own_v = np.float32(u[row, x]), np.float32(v[row, x])
+            along = ((own_u - _GREY) * cast_u + (own_v - _GREY) * cast_v) * inverse_size
+            along = min(max(along, zero), one)
+            ratio = magnitude / max(np.float32(y[row, x]) - _BLACK, _TINY)
+            taken = along * min(max((ratio - _CAST_FROM) * _CAST_SPAN, zero), one)
+            share[row, x] = taken
+            out_u[row, x] = own_u - taken * cast_u
+            out_v[row, x] = own_v - taken * cast_v
+
+
+@_compiled
+def _cast_added(plane, share, cast):
+    for row in range(plane.shape[0]):
+        for x in range(plane.shape[1]):
+            value = np.rint(np.float32(plane[row, x]) + share[row, x] * cast)
+            plane[row, x] = min(max(value, np.float32(0.0)), np.float32(255.0))
+
+
+@_compiled
 def _guided_rows(guide, maps, out):
     height, width = guide.shape
     for row in range(height):
@@ -459,6 +493,27 @@ def gains_at_chroma(y_half: np.ndarray, u: np.ndarray, v: np.ndarray, filtered: 
     _gains_at_chroma(y_half, u, v, *filtered, maps, constants, out_u, out_v, detail_half,
                      base_half, smooth_half)
     return detail_half, base_half, smooth_half
+
+
+def cast_removed(y: np.ndarray, u: np.ndarray, v: np.ndarray, cast: tuple[float, float]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``reference.cast_removed`` in one pass: U and V (float32) with the share of a black
+    level's ``cast`` each pixel holds taken off, and that share; planes of one size (Y
+    float32, U and V uint8 or float32)."""
+    if not y.shape == u.shape == v.shape:
+        raise ValueError(f"planes {y.shape}, {u.shape} and {v.shape} differ")
+    out_u, out_v, share = (np.empty(y.shape, np.float32) for _ in range(3))
+    _cast_removed(y, u, v, np.float32(cast[0]), np.float32(cast[1]), out_u, out_v, share)
+    return out_u, out_v, share
+
+
+def cast_added(plane: np.ndarray, share: np.ndarray, cast: float) -> None:
+    """A uint8 chroma ``plane`` ← ``reference.cast_added`` (``share`` of one plane's
+    ``cast`` put back, rounded to codes), in place, one pass."""
+    if plane.dtype != np.uint8 or plane.shape != share.shape:
+        raise ValueError(f"expected a uint8 plane of the share's size {share.shape}, got "
+                         f"{plane.dtype} {plane.shape}")
+    _cast_added(plane, share, np.float32(cast))
 
 
 def _check_maps(plane: np.ndarray, maps: np.ndarray, count: int) -> None:
