@@ -12,7 +12,7 @@ from rtretinex.errors import InputError, UsageError
 from rtretinex.samples import write_dark_clip
 from rtretinex.video import sources
 from rtretinex.video.frames import VideoFrame
-from rtretinex.video.sinks import FileSink
+from rtretinex.video.sinks import FileSink, mov_text_sample
 from rtretinex.video.sources import VideoSource, is_plain_yuv420p, open_source
 
 from .conftest import write_flat_clip
@@ -274,3 +274,15 @@ def test_the_output_keeps_the_sources_colour_tags_where_it_keeps_its_yuv(tmp_pat
         ctx = c.streams.video[0].codec_context
         written = {name: getattr(ctx, name) for name in tags}
     assert written == (tags if tagged else dict.fromkeys(tags, 2))
+
+
+def test_a_mov_text_cue_is_cut_at_its_length_fields_limit_between_characters():
+    """mov_text says a cue's length in 16 bits: a longer cue is cut to 65535 bytes, never
+    inside a character (a cut UTF-8 sequence would not decode)."""
+    assert mov_text_sample("Grüße".encode()) == b"\x00\x07" + "Grüße".encode()
+    long = ("é" * 40000).encode()  # two bytes each: byte 65535 is inside an é
+    sample = mov_text_sample(long)
+    length = int.from_bytes(sample[:2], "big")
+    assert length == 65534 and len(sample) == 2 + length
+    assert sample[2:].decode() == "é" * 32767
+    assert mov_text_sample(b"x" * 70000)[:2] == b"\xff\xff"  # ASCII: cut at the limit

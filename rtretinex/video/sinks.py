@@ -26,7 +26,7 @@ from .sources import LIMITED_RANGE, Packet, Source, reason
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_CRF", "DEFAULT_PRESET", "MAX_CRF", "PIPE_FORMAT", "STDOUT",
            "VPX_CRF_ABOVE_X264", "X264_CHROMA_QP_OFFSET", "X264_PRESETS", "FileSink", "Sink",
-           "check_encoder"]
+           "check_encoder", "mov_text_sample"]
 
 DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET = "libx264", 18, "veryfast"
 MAX_CRF = 51  # x264's and x265's scale
@@ -443,13 +443,21 @@ class SubtitleConverter:
                           if isinstance(part, av.subtitles.subtitle.AssSubtitle))
         if not text:
             return []
-        if self.stream.codec_context.name == "mov_text":  # a 16-bit length, then the text
-            text = text[:0xFFFF]
-            text = len(text).to_bytes(2, "big") + text
+        if self.stream.codec_context.name == "mov_text":
+            text = mov_text_sample(text)
         out = av.Packet(text)
         out.stream, out.time_base = self.stream, packet.time_base
         out.pts, out.dts, out.duration = packet.pts, packet.dts, packet.duration
         return [out]
+
+
+def mov_text_sample(text: bytes) -> bytes:
+    """A cue's UTF-8 ``text`` as a mov_text sample: its length in 16 bits, then the text,
+    cut to the 65535 bytes that length can say, at a character's start."""
+    end = min(len(text), 0xFFFF)
+    while end < len(text) and end > 0 and text[end] & 0xC0 == 0x80:  # inside a character
+        end -= 1
+    return end.to_bytes(2, "big") + text[:end]
 
 
 def _text_subtitles(codec: str, container: av.container.OutputContainer
