@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from .pixelops.formats import LUMA
+
 __all__ = ["chromaticity_shift", "false_contours", "flat_stepped_blocks", "flicker",
            "mean_matched", "neutral_chroma_distance", "night_look", "night_look_of_clip", "psnr",
            "shadow_colour_error", "ssim"]
@@ -133,7 +135,7 @@ def _ycbcr(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Full-range BT.601 luma (H, W) and |Cb − 128| + |Cr − 128| (H, W), float32, of uint8
     RGB."""
     rgb = image.astype(np.float32)
-    y = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    y = rgb @ LUMA
     chroma = np.abs(0.564 * (rgb[..., 2] - y)) + np.abs(0.713 * (rgb[..., 0] - y))
     return y, chroma
 
