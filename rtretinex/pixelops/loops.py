@@ -265,17 +265,25 @@ def _map_rows(row, height, map_rows):
 
 
 @_compiled
+def _map_at(maps, index, rows, x):
+    """Map ``index`` of ``maps`` at column ``x``, between the two of its rows (and by their
+    weights) that ``rows`` (``_map_rows``) names."""
+    above, below, upper, lower = rows
+    return maps[index, above, x] * upper + maps[index, below, x] * lower
+
+
+@_compiled
 def _smooth_chroma(u, v, guide, maps, gate):
     height, width = u.shape
     zero, full = np.float32(0.0), np.float32(255.0)
     for row in range(height):
-        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        rows = _map_rows(row, height, maps.shape[1])
         for x in range(width):
-            a_u = maps[0, above, x] * upper + maps[0, below, x] * lower
-            b_u = maps[1, above, x] * upper + maps[1, below, x] * lower
-            a_v = maps[2, above, x] * upper + maps[2, below, x] * lower
-            b_v = maps[3, above, x] * upper + maps[3, below, x] * lower
-            share = (maps[4, above, x] * upper + maps[4, below, x] * lower) * gate[row, x]
+            a_u = _map_at(maps, 0, rows, x)
+            b_u = _map_at(maps, 1, rows, x)
+            a_v = _map_at(maps, 2, rows, x)
+            b_v = _map_at(maps, 3, rows, x)
+            share = _map_at(maps, 4, rows, x) * gate[row, x]
             g = np.float32(guide[row, x])
             own_u, own_v = np.float32(u[row, x]) - _GREY, np.float32(v[row, x]) - _GREY
             colour = _colourfulness(g - _BLACK, own_u, own_v)
@@ -317,10 +325,10 @@ def _cast_added(plane, share, cast):
 def _guided_rows(guide, maps, out):
     height, width = guide.shape
     for row in range(height):
-        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        rows = _map_rows(row, height, maps.shape[1])
         for x in range(width):
-            a = maps[0, above, x] * upper + maps[0, below, x] * lower
-            b = maps[1, above, x] * upper + maps[1, below, x] * lower
+            a = _map_at(maps, 0, rows, x)
+            b = _map_at(maps, 1, rows, x)
             out[row, x] = a * guide[row, x] + b
 
 
@@ -328,10 +336,10 @@ def _guided_rows(guide, maps, out):
 def _mixed_rows(plane, maps):
     height, width = plane.shape
     for row in range(height):
-        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        rows = _map_rows(row, height, maps.shape[1])
         for x in range(width):
-            new = maps[0, above, x] * upper + maps[0, below, x] * lower
-            share = maps[1, above, x] * upper + maps[1, below, x] * lower
+            new = _map_at(maps, 0, rows, x)
+            share = _map_at(maps, 1, rows, x)
             plane[row, x] += share * (new - plane[row, x])
 
 
@@ -341,10 +349,10 @@ def _gains_at_chroma(y_half, u, v, y_filtered, u_filtered, v_filtered, maps, con
     height, width = u.shape
     row_maps = np.empty((4, width), np.float32)
     for row in range(height):
-        above, below, upper, lower = _map_rows(row, height, maps.shape[1])
+        rows = _map_rows(row, height, maps.shape[1])
         for c in range(4):
             for x in range(width):
-                row_maps[c, x] = maps[c, above, x] * upper + maps[c, below, x] * lower
+                row_maps[c, x] = _map_at(maps, c, rows, x)
         _gains_row(y_half[row], u[row], v[row], y_filtered[row], u_filtered[row],
                    v_filtered[row], row_maps, constants, out_u[row], out_v[row],
                    detail_half[row], base_half[row], smooth_half[row])
