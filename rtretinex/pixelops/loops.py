@@ -10,7 +10,7 @@ low-resolution maps one row at a time into a buffer that stays in the cache.
 The maps are at chroma resolution (half the width and height) and are upsampled 2×
 bilinearly exactly as OpenCV's ``INTER_LINEAR`` does it (weights ¾ and ¼, edges
 repeated). Compiled code is cached on disk: the first run on a machine compiles for about
-three seconds, later runs load it.
+five seconds, later runs load it.
 """
 
 from __future__ import annotations
