@@ -7,10 +7,12 @@ needs one, and a full-size temporary, per operation: upsample a map, subtract, m
 add). Each function here reads its inputs once and writes its output once, upsampling the
 low-resolution maps one row at a time into a buffer that stays in the cache.
 
-The maps are at chroma resolution (half the width and height) and are upsampled 2×
-bilinearly exactly as OpenCV's ``INTER_LINEAR`` does it (weights ¾ and ¼, edges
-repeated). Compiled code is cached on disk: the first run on a machine compiles for about
-five seconds, later runs load it.
+The full-resolution loops take maps at chroma resolution (half the width and height) and
+upsample them 2× bilinearly exactly as OpenCV's ``INTER_LINEAR`` does it (weights ¾ and
+¼, edges repeated); the loops at chroma resolution take maps of any height already at
+their width and interpolate between the maps' rows as INTER_LINEAR does (``_map_rows``,
+``_map_at``). Compiled code is cached on disk: the first run on a machine compiles for
+about five seconds, later runs load it.
 """
 
 from __future__ import annotations
