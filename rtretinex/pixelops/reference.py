@@ -140,6 +140,18 @@ def _codes(value: Any) -> Any:
     return value.round().clip(0.0, 255.0)
 
 
+def _weighted(weights: Any, planes: Any) -> Any:
+    """w₀·p₀ + w₁·p₁ + w₂·p₂ of three planes (``weights``: three numbers or a NumPy row)."""
+    w = [float(value) for value in weights]
+    return w[0] * planes[0] + w[1] * planes[1] + w[2] * planes[2]
+
+
+def _applied(matrix: np.ndarray, planes: Any) -> list[Any]:
+    """A 3×3 colour ``matrix`` (``formats.YUV_TO_RGB``, ``RGB_TO_YUV``) applied to three
+    planes."""
+    return [_weighted(row, planes) for row in matrix]
+
+
 def spread_sample(plane: Any, step: int, spread: int) -> Any:
     """Every ``step``-th pixel of every ``step``-th row of a plane (float), each the mean of
     the ``spread`` × ``spread`` pixels from it to the right and down: a sample whose
@@ -207,14 +219,13 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     y0 = y + weight * (filtered[0] - y) - Y_BLACK
     u0 = u + weight * (filtered[1] - u) - CHROMA_ZERO
     v0 = v + weight * (filtered[2] - v) - CHROMA_ZERO
-    to_rgb, to_yuv = YUV_TO_RGB.tolist(), RGB_TO_YUV.tolist()
-    share = lift_share(to_rgb[0][0] * y0, black, knee)  # Y − 16 as full-range luma
-    source = [row[0] * y0 + row[1] * u0 + row[2] * v0 for row in to_rgb]
+    share = lift_share(float(YUV_TO_RGB[0, 0]) * y0, black, knee)  # Y − 16 as full-range luma
+    source = _applied(YUV_TO_RGB, (y0, u0, v0))
     lifts = [1.0 + (gain - 1.0) * share for gain in gains]
     # a near grey (by its own chroma: the filtered one carries its neighbours') gets neutral
     # gains
     colour = colourfulness(y0, u - CHROMA_ZERO, v - CHROMA_ZERO)
-    neutral = float(LUMA[0]) * lifts[0] + float(LUMA[1]) * lifts[1] + float(LUMA[2]) * lifts[2]
+    neutral = _weighted(LUMA, lifts)
     lifts = [neutral + colour * (lift - neutral) for lift in lifts]
     peak_in = _maximum(_maximum(source[0], source[1]), source[2])
     peak_out = _maximum(_maximum(source[0] * lifts[0], source[1] * lifts[1]),
@@ -223,15 +234,14 @@ def gains_at_chroma(y: Any, u: Any, v: Any, filtered: tuple[Any, Any, Any],
     lifts = [lift * eased for lift in lifts]
     red, green, blue = ((channel * lift).clip(0.0, 255.0)
                         for channel, lift in zip(source, lifts, strict=True))
-    gain = float(LUMA[0]) * lifts[0] + float(LUMA[1]) * lifts[1] + float(LUMA[2]) * lifts[2]
+    gain = _weighted(LUMA, lifts)
     detail = gain * (1.0 - weight)
-    base = (to_yuv[0][0] * red + to_yuv[0][1] * green + to_yuv[0][2] * blue + Y_BLACK
-            - detail * y)
+    luma_out, *chroma_out = _applied(RGB_TO_YUV, (red, green, blue))
+    base = luma_out + Y_BLACK - detail * y
     # the output's chroma is scaled towards its own grey (scaling the input's made grey,
     # then cyan by the gains)
     kept = chroma_kept(colour, gain)
-    out_u, out_v = (_codes((row[0] * red + row[1] * green + row[2] * blue) * kept
-                           + CHROMA_ZERO) for row in to_yuv[1:])
+    out_u, out_v = (_codes(chroma * kept + CHROMA_ZERO) for chroma in chroma_out)
     return out_u, out_v, detail, base, chroma_smoothing_share(gain)
 
 
@@ -270,9 +280,9 @@ def rgb_cast_removed(rgb: tuple[Any, Any, Any], cast: tuple[float, float]
     """An RGB image's planes (0-255 scale, float) with as much of a black level's ``cast``
     (U, V codes) taken off as each pixel holds (``cast_share`` of its limited-range Y, U, V;
     not below 0), and that share: what ``rgb_cast_added`` puts back."""
-    to_yuv = RGB_TO_YUV.tolist()
-    y, u, v = (row[0] * rgb[0] + row[1] * rgb[1] + row[2] * rgb[2] + zero
-               for row, zero in zip(to_yuv, (Y_BLACK, CHROMA_ZERO, CHROMA_ZERO), strict=True))
+    y, u, v = (plane + zero for plane, zero in zip(_applied(RGB_TO_YUV, rgb),
+                                                   (Y_BLACK, CHROMA_ZERO, CHROMA_ZERO),
+                                                   strict=True))
     share = cast_share(y, u, v, cast)
     offset = chroma_in_rgb(np.array(cast, np.float32)).tolist()
     return tuple((plane - share * o).clip(0.0, None)
@@ -305,12 +315,9 @@ def night_lifted(source: tuple[Any, Any, Any], proposed: tuple[Any, Any, Any], s
     noise and steps would pass into it; a near grey (``colourfulness`` of the source) is
     lifted in its luma only, all three channels by the same codes, so it stays grey. All of
     it ``weight`` (0-1) of the way from the proposal as it is."""
-    y_in, u, v = (row[0] * source[0] + row[1] * source[1] + row[2] * source[2]
-                  for row in RGB_TO_YUV.tolist())
+    y_in, u, v = _applied(RGB_TO_YUV, source)
     colour = 1.0 + weight * (colourfulness(y_in, u, v) - 1.0)
-    luma = [float(value) for value in LUMA]
-    light_in = luma[0] * source[0] + luma[1] * source[1] + luma[2] * source[2]
-    light_out = luma[0] * proposed[0] + luma[1] * proposed[1] + luma[2] * proposed[2]
+    light_in, light_out = _weighted(LUMA, source), _weighted(LUMA, proposed)
     share = lift_share(float(YUV_TO_RGB[0, 0]) * (smooth_y - Y_BLACK), black, knee) * boost
     share = 1.0 + weight * (share - 1.0)
     grey_lift = (light_out - light_in) * (1.0 - colour)
