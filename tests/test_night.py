@@ -1,6 +1,8 @@
 """Night footage: black level, the lift's black point, flat-area smoothing, and the whole
 fast path on a camera-like night frame (magenta black level, quantized flat shadows)."""
 
+import itertools
+import math
 from fractions import Fraction
 
 import cv2
@@ -707,3 +709,19 @@ def test_a_16_bit_photos_cast_goes_back_on_its_own_scale(backend):
     assert abs(as_eight.mean() - eight.mean()) < 3
     for channel in range(3):
         assert abs(as_eight[..., channel].mean() - eight[..., channel].mean()) < 4
+
+
+def test_the_settled_sample_is_read_only_while_its_share_can_move_the_black_point():
+    """A noisy stream's black level is read partly on the settled sample while the temporal
+    estimate settles; the share falls geometrically with the frames, and once it could move
+    the black point by under a hundredth of a code that second reading stops."""
+    from rtretinex.frame.denoise import estimate_noise
+
+    settled = estimate_noise(2.0, math.inf, 1.0)
+    shares = [night.unsettled_share(estimate_noise(2.0, frames, 1.0), settled)
+              for frames in range(1, 61)]
+    assert shares[0] > 0.9 and all(a >= b for a, b in itertools.pairwise(shares))
+    read = [share > 0 for share in shares]
+    last = max(i for i, r in enumerate(read) if r)
+    assert all(read[:last + 1]) and 15 < last < 35  # the first ~25 frames, then none
+    assert min(s for s in shares if s > 0) * night.BLACK_MAX >= 0.01

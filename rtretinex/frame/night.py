@@ -128,7 +128,9 @@ SAMPLE = 4
 # estimate is still noisier than that (its first frames after a start, a cut or a new
 # light), partly on a sample whose every pixel is the mean of SETTLE_SPREAD × SETTLE_SPREAD
 # (its noise that many times lower: three for the about nine frames the denoiser averages).
-SETTLE_SPREAD = 3
+# Its share falls geometrically as the estimate settles; it is read while that share could
+# still move the black point by a hundredth of a code (about the first 25 frames).
+SETTLE_SPREAD, SETTLED_SHARE_MIN = 3, 0.01 / BLACK_MAX
 
 
 @dataclass(frozen=True)
@@ -255,9 +257,11 @@ def beside_bright_edges(luma: np.ndarray) -> np.ndarray:
 def unsettled_share(noise: float, settled: float) -> float:
     """The share of the black level to read on the sample spread over SETTLE_SPREAD² pixels,
     for a picture with this ``noise`` whose noise once settled is ``settled`` (standard
-    deviations): what brings the one to the other, 0 where it is there already."""
+    deviations): what brings the one to the other, 0 where it is there already or nearly
+    (under SETTLED_SHARE_MIN)."""
     lowered = noise * (1.0 - 1.0 / SETTLE_SPREAD)
-    return float(np.clip((noise - settled) / lowered, 0.0, 1.0)) if lowered > 0 else 0.0
+    share = float(np.clip((noise - settled) / lowered, 0.0, 1.0)) if lowered > 0 else 0.0
+    return share if share >= SETTLED_SHARE_MIN else 0.0
 
 
 def as_bias(offset: np.ndarray) -> np.ndarray:
