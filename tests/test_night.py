@@ -725,3 +725,9 @@ def test_the_settled_sample_is_read_only_while_its_share_can_move_the_black_poin
     last = max(i for i, r in enumerate(read) if r)
     assert all(read[:last + 1]) and 15 < last < 35  # the first ~25 frames, then none
     assert min(s for s in shares if s > 0) * night.BLACK_MAX >= 0.01
+
+
+def test_no_grey_surface_is_found_in_an_empty_sample():
+    """A frame whose samples are all left out has no grey surface (not a NaN chroma)."""
+    empty = np.zeros(0, np.float32)
+    assert night.grey_surface_chroma(empty, empty, empty) is None
