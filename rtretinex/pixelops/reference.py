@@ -412,12 +412,17 @@ def guided_coefficients(resample: Resampler, guide: Any, sources: tuple[Any, ...
     window = 2 * radius + 1
     small = resample.area(guide, size)
     mean = resample.box(small, window)
-    variance = resample.box(small * small, window) - mean * mean + max(eps, TINY)
+    spread = resample.box(small * small, window) - mean * mean
+    variance = spread + max(eps, TINY)
     out = []
     for source in sources:
-        small_source = small if source is guide else resample.area(source, size)
-        mean_source = resample.box(small_source, window)
-        a = (resample.box(small * small_source, window) - mean * mean_source) / variance
+        if source is guide:  # the guide's own statistics (self-guided: flat areas' smoothing)
+            mean_source, covariance = mean, spread
+        else:
+            small_source = resample.area(source, size)
+            mean_source = resample.box(small_source, window)
+            covariance = resample.box(small * small_source, window) - mean * mean_source
+        a = covariance / variance
         b = mean_source - a * mean
         out.append((resample.box(a, window), resample.box(b, window)))
     return out
