@@ -172,3 +172,30 @@ def test_reading_on_for_trailing_packets_stops_at_the_deadline():
     kept = [p.pts for p in _packets_before(iter(items), 1.0, streams=2)]
     assert kept == [500, 900, 950]  # both streams have passed 1.0 s: not read further
     assert list(_packets_before(iter(items), 1.0, 2, deadline=time.perf_counter() - 1)) == []
+
+
+def test_opencv_works_on_the_enhancing_thread_alone_while_a_file_runs_through():
+    """A file's stages keep the cores busy, so OpenCV's own pool would only compete with
+    them: one thread while it runs, the pool as it was after (photos take it whole); a live
+    source, whose stages wait on the camera, keeps the pool for its latency."""
+    import cv2
+
+    class FileLike(SyntheticCamera):
+        live = False
+
+    class Recording(SlowEnhancer):
+        def enhance(self, frame):
+            threads.append(cv2.getNumThreads())
+            return super().enhance(frame)
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        for source, want in ((FileLike(fps=1000, frames=3), {1}),
+                             (SyntheticCamera(fps=1000, frames=3), {2})):
+            threads = []
+            run_pipeline(source, Recording(0), [])
+            assert threads and set(threads) == want
+            assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)

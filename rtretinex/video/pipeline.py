@@ -11,6 +11,11 @@ Every frame allocates and frees buffers of a few MB in each thread. By default g
 malloc gives such blocks back to the kernel when they are freed, so the next frame's
 buffers fault their pages in again (~700 minor faults a 720p frame); ``keep_freed_buffers``
 makes it keep them for reuse.
+
+A file's stages keep the cores busy (the encoder on threads of its own), so there OpenCV's
+thread pool only competes with them: while a file runs through, OpenCV works on the
+enhancing thread alone (``opencv_on_one_thread``). A live source's stages wait on the
+camera, and the pool's spare core shortens each frame's latency: it keeps the pool.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import av
+import cv2
 import numpy as np
 
 from ..errors import InputError
@@ -40,7 +46,8 @@ from .sinks import Sink
 from .sources import Packet, Source
 
 __all__ = ["STOP_SIGNALS", "FrameEnhancer", "LatestSlot", "PipelineStats", "StageTimer",
-           "keep_freed_buffers", "run_pipeline", "signals_handled", "signals_held"]
+           "keep_freed_buffers", "opencv_on_one_thread", "run_pipeline", "signals_handled",
+           "signals_held"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 FILE_QUEUE_FRAMES = 4
@@ -283,12 +290,31 @@ def keep_freed_buffers() -> bool:
                 and libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_BYTES))
 
 
+@contextmanager
+def opencv_on_one_thread() -> Iterator[None]:
+    """OpenCV's functions on the calling thread alone for the block, its pool as it was
+    after (photos and tiles take it whole)."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def run_pipeline(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink] = (),
                  max_frames: int | None = None,
                  on_frame: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
     """Run the stages until the source ends, ``max_frames`` are done, a sink closes (the
     window) or Ctrl-C (then ``stats.interrupted`` is set). The caller closes the sinks."""
     keep_freed_buffers()
+    with nullcontext() if source.live else opencv_on_one_thread():
+        return _run_stages(source, enhancer, sinks, max_frames, on_frame)
+
+
+def _run_stages(source: Source, enhancer: FrameEnhancer, sinks: Sequence[Sink],
+                max_frames: int | None, on_frame: Callable[[PipelineStats], None] | None
+                ) -> PipelineStats:
     live = source.live
     decoded = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
     enhanced = LatestSlot() if live else queue.Queue(FILE_QUEUE_FRAMES)
