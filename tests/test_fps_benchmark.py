@@ -73,3 +73,22 @@ def test_fps_benchmark_caps_the_cpu_tier_and_says_so(tmp_path):
     (row,) = report["rows"]
     assert row["precision"] == "fp32" or "BF16" in isa["openvino_capabilities"]
     assert row["pipeline_fps"] > 0
+
+
+def test_fast_path_cpu_counts_the_nets_apart_on_fixed_frames(tmp_path):
+    """``fast_path_cpu.py``: the nets on every ``--nets-every``-th frame whatever the
+    machine's speed (so two versions run them on the same frames), their CPU time taken off
+    the whole."""
+    from rtretinex.samples import write_dark_clip
+
+    clip = write_dark_clip(tmp_path / "clip.mp4", frames=24, width=160, height=96, audio=False)
+    out = tmp_path / "cpu.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fast_path_cpu.py"), "--clip", str(clip),
+         "--nets-every", "4", "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["frames"] == 24 and report["nets_runs"] == 6
+    assert report["opencv_threads"] == 1  # as the pipeline runs it
+    assert 0 < report["nets_cpu_ms"] < report["cpu_ms"]
+    assert report["without_nets_cpu_ms"] == report["cpu_ms"] - report["nets_cpu_ms"]
