@@ -7,8 +7,8 @@ The clip's frames are decoded into memory first; ``Enhancer.enhance`` runs on ea
 the nets every ``--nets-every`` frames (the same frames for any version), after a warm-up
 on the first ten (numba compiles there), and the nets' own CPU time is taken off. CPU time
 is the process's, over every thread (OpenVINO's pool included). OpenCV works on one
-thread, as a file's pipeline runs it (``video.pipeline.opencv_on_one_thread``); ``--opencv-threads 0``
-gives it its default pool.
+thread, as a file's pipeline runs it (``video.pipeline.opencv_on_one_thread``);
+``--opencv-threads 0`` gives it its default pool.
 
   python benchmarks/fast_path_cpu.py [--clip VIDEO] [--nets-every 3] [--opencv-threads 1]
                                      [--json PATH]
