@@ -381,3 +381,19 @@ def test_a_folder_with_an_unreadable_image_says_so_in_one_error_line(tmp_path):
     assert lines[-1] == "error: 1 of 2 images could not be read"
     assert "bad.png" in result.stderr
     assert [p.name for p in out.iterdir()] == ["good.png"]
+
+
+def test_a_tag_that_is_not_utf8_does_not_fail_the_file(tmp_path):
+    """A damaged header's text tag (here the muxer's 'Lavf…' with a byte flipped) is read
+    with the bad byte replaced: the video is there, and PyAV's strict default would fail
+    the whole file with an "unexpected" error."""
+    clip = write_dark_clip(tmp_path / "clip.mp4", frames=6, width=96, height=64, audio=False)
+    data = bytearray(clip.read_bytes())
+    at = data.index(b"Lavf")
+    data[at + 1] = 0xB6  # not a UTF-8 start byte
+    damaged, out = tmp_path / "damaged.mp4", tmp_path / "out.mp4"
+    damaged.write_bytes(bytes(data))
+    result = run(str(damaged), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    times, *_ = video_info(out)
+    assert len(times) == 6

@@ -46,6 +46,9 @@ MAX_RATE = 1000
 COLOUR_TAGS = ("color_primaries", "color_trc", "colorspace")
 # Seconds a network stream may take to open or to deliver the next data.
 DEFAULT_TIMEOUT = 10.0
+# A container's tags (title, encoder) that are not valid UTF-8, from a damaged header or an
+# old muxer, are read with the bad bytes replaced: PyAV's strict default fails the whole file.
+METADATA_ERRORS = "replace"
 # Damaged packets before the first frame after which an input counts as undecodable.
 MAX_DAMAGED_AT_START = 50
 # Webcam frames are stamped with the capture clock in microseconds.
@@ -194,14 +197,14 @@ class VideoSource(Source):
         if hwaccel is not None and isinstance(location, str):
             try:
                 container = av.open(location, timeout=timeout, hwaccel=HWAccel(
-                    hwaccel, allow_software_fallback=True))
+                    hwaccel, allow_software_fallback=True), metadata_errors=METADATA_ERRORS)
                 self.hwaccel = hwaccel
                 return container
             except (av.error.FFmpegError, OSError) as exc:
                 self.notes.append(f"decoding in software: no {hwaccel} video decoder here "
                                   f"({reason(exc)})")
         try:
-            return av.open(location, timeout=timeout)
+            return av.open(location, timeout=timeout, metadata_errors=METADATA_ERRORS)
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(f"cannot open video {self.location}: {reason(exc)}") from None
 
