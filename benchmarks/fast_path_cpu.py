@@ -38,6 +38,7 @@ if (Path(rtretinex.__file__).parent / "frame").is_dir():
     from rtretinex.frame.enhancer import Enhancer
     from rtretinex.frame.settings import EnhanceSettings
     from rtretinex.nets.backends import get_spec
+    from rtretinex.nets.weightfile import DEFAULT_WEIGHTS
     from rtretinex.video.frames import VideoFrame
     from rtretinex.video.sources import VideoSource
 else:  # the flat layout of earlier versions
@@ -45,6 +46,7 @@ else:  # the flat layout of earlier versions
     from rtretinex.enhancer import Enhancer, EnhanceSettings
     from rtretinex.frames import VideoFrame
     from rtretinex.io import VideoSource
+    from rtretinex.weightfile import DEFAULT_WEIGHTS
 
 WARMUP = 10
 
@@ -71,8 +73,7 @@ def measure(clip: Path, nets_every: int, backend_name: str) -> dict:
     """CPU ms a frame of the fast path on ``clip``'s frames: in all, the nets', the rest."""
     with VideoSource(str(clip)) as source:
         frames = [item for item in source if isinstance(item, VideoFrame)]
-    weights = Path(rtretinex.__file__).parent / "weights" / "retinexnet_lol.pt"
-    nets = _TimedNets(get_spec(backend_name).create(weights, None))
+    nets = _TimedNets(get_spec(backend_name).create(DEFAULT_WEIGHTS, None))
     enhancer = Enhancer(nets, EnhanceSettings(mode="fast", nets_every=nets_every))
     for frame in frames[:WARMUP]:
         enhancer.enhance(frame)
